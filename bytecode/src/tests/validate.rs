@@ -1,0 +1,246 @@
+//! The validator: the sample passes, and each kind of broken reference is reported with
+//! a message naming it.
+
+use cranelift_entity::EntityRef;
+
+use super::sample;
+use crate::ids::*;
+use crate::insn::{Builtin, Insn};
+use crate::program::*;
+use crate::validate::{ValidationError, validate};
+use crate::value::{Const, Date};
+
+/// Validate a broken copy of the sample and return the message.
+fn broken(f: impl FnOnce(&mut Program, sample::Pcs)) -> (ValidationError, String) {
+    let (mut program, pcs) = sample::sample();
+    f(&mut program, pcs);
+    let err = validate(&program).expect_err("the broken program must be rejected");
+    let msg = err.to_string();
+    (err, msg)
+}
+
+#[test]
+fn sample_is_valid() {
+    assert_eq!(validate(&sample::program()), Ok(()));
+    assert_eq!(validate(&Program::default()), Ok(()));
+}
+
+#[test]
+fn jump_out_of_range() {
+    let (err, msg) = broken(|p, pcs| {
+        p.code[pcs.jump_to_join as usize] = Insn::Jump(999);
+    });
+    assert!(matches!(err, ValidationError::PcOutOfRange { pc: 999, .. }));
+    assert!(
+        msg.starts_with(&format!(
+            "instruction {:04} (jump, first_year.journey:32:5) refers to pc 999, past the end",
+            sample::sample().1.jump_to_join
+        )),
+        "{msg}"
+    );
+}
+
+#[test]
+fn step_refers_to_missing_journey() {
+    let (err, msg) = broken(|p, _| {
+        p.steps[StepId::new(7)].journey = JourneyId::new(9);
+    });
+    assert!(matches!(err, ValidationError::DanglingId { .. }));
+    assert_eq!(
+        msg,
+        "step7 (send_sms_a) refers to journey9, which does not exist"
+    );
+}
+
+#[test]
+fn instruction_refers_to_missing_send() {
+    let (_, msg) = broken(|p, pcs| {
+        p.code[pcs.body as usize + 1] = Insn::Send(SendId::new(42));
+    });
+    assert!(msg.contains("(send, first_year.journey:30:5) refers to send42"), "{msg}");
+}
+
+#[test]
+fn event_prop_out_of_range() {
+    let (err, msg) = broken(|p, _| {
+        let pc = p
+            .code
+            .iter()
+            .position(|i| matches!(i, Insn::EventProp(..)))
+            .expect("an event_prop");
+        p.code[pc] = Insn::EventProp(EventId::new(1), 5);
+    });
+    assert!(matches!(err, ValidationError::IndexOutOfRange { index: 5, len: 2, .. }));
+    assert!(
+        msg.contains("uses property 5 of event1 (purchase), which has only 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn branch_arm_out_of_range() {
+    let (_, msg) = broken(|p, pcs| {
+        p.code[pcs.timeline as usize] = Insn::Branch(StepId::new(11), 3);
+    });
+    assert!(msg.contains("uses arm 3 of step11 (month_6), which has only 1"), "{msg}");
+}
+
+#[test]
+fn table_pcs_out_of_range() {
+    let (_, msg) = broken(|p, _| p.segments[SegmentId::new(0)].condition = 5000);
+    assert!(msg.starts_with("the condition of seg0 (jeune) refers to pc 5000"), "{msg}");
+    let (_, msg) = broken(|p, _| p.journeys[JourneyId::new(0)].timeline[0].code = 5000);
+    assert!(
+        msg.starts_with("timeline entry 0 of journey0 (premiere_annee) refers to pc 5000"),
+        "{msg}"
+    );
+    let (_, msg) = broken(|p, _| p.waits[WaitId::new(0)].on_timeout = 5000);
+    assert!(msg.starts_with("the timeout branch of wait0 refers to pc 5000"), "{msg}");
+    let (_, msg) = broken(|p, _| p.experiments[ExperimentId::new(0)].variants[1].target = 5000);
+    assert!(msg.starts_with("variant 1 (`b`) of exp0 (welcome_ab) refers to pc 5000"), "{msg}");
+    let (_, msg) = broken(|p, _| {
+        p.templates[TemplateId::new(0)].parts[0].pieces[1] = Piece::Expr(5000);
+    });
+    assert!(msg.contains("part `subject` piece 1 refers to pc 5000"), "{msg}");
+    let (_, msg) = broken(|p, _| {
+        if let MessageRef::Inline(text) = &mut p.sends[SendId::new(2)].message {
+            text.pieces[1] = Piece::Expr(5000);
+        }
+    });
+    assert!(msg.starts_with("send2 inline message part `text` piece 1"), "{msg}");
+}
+
+#[test]
+fn ids_in_tables() {
+    let (_, msg) = broken(|p, _| p.meta.timezone_attr = Some(AttrId::new(70)));
+    assert_eq!(
+        msg,
+        "the time zone attribute of the project refers to attr70, which does not exist"
+    );
+    let (_, msg) = broken(|p, _| p.policies[PolicyId::new(0)].priority.push(JourneyId::new(3)));
+    assert!(msg.contains("refers to journey3"), "{msg}");
+    let (_, msg) = broken(|p, _| {
+        p.tests[TestId::new(0)].steps.push(TestStep::Expect(
+            Expect::Reached {
+                positive: true,
+                step: StepId::new(99),
+                at: None,
+            },
+            sample::loc(80, 1),
+        ));
+    });
+    assert!(
+        msg.contains("of test0 (young customer gets the coupon) refers to step99"),
+        "{msg}"
+    );
+    let (_, msg) = broken(|p, _| p.sends[SendId::new(1)].offer = OfferSel::Named(OfferId::new(4)));
+    assert_eq!(msg, "send1 refers to offer4, which does not exist");
+}
+
+#[test]
+fn emit_and_test_indexes() {
+    let (_, msg) = broken(|p, _| p.emits[EmitId::new(0)].props = vec![1]);
+    assert!(msg.contains("uses property 1 of event3 (welcome_done), which has only 1"), "{msg}");
+    let (_, msg) = broken(|p, _| {
+        p.tests[TestId::new(0)].steps.push(TestStep::Expect(
+            Expect::Variant {
+                experiment: ExperimentId::new(0),
+                variant: 3,
+            },
+            sample::loc(80, 1),
+        ));
+    });
+    assert!(msg.contains("uses variant (counting the holdout) 3 of exp0"), "{msg}");
+}
+
+#[test]
+fn send_params_must_be_declared() {
+    let (_, msg) = broken(|p, _| p.sends[SendId::new(0)].params.push("coupon".into()));
+    assert_eq!(
+        msg,
+        "send0: parameter `coupon` is not declared by chan1 (email)"
+    );
+}
+
+#[test]
+fn locations() {
+    let (err, msg) = broken(|p, _| {
+        p.locs.pop();
+    });
+    assert!(matches!(err, ValidationError::LocsMismatch { .. }));
+    assert!(msg.contains("one location per instruction"), "{msg}");
+    let (_, msg) = broken(|p, _| p.segments[SegmentId::new(0)].loc.file = 7);
+    assert_eq!(
+        msg,
+        "the location of seg0 (jeune) refers to file7, which does not exist"
+    );
+    let (_, msg) = broken(|p, _| p.locs[3].file = u32::MAX);
+    assert!(msg.contains("instruction 0003 refers to file4294967295"), "{msg}");
+}
+
+#[test]
+fn weights() {
+    let (err, msg) = broken(|p, _| p.experiments[ExperimentId::new(0)].holdout_bp = 999);
+    assert!(matches!(err, ValidationError::BadWeights { total: 9_999, .. }));
+    assert!(msg.starts_with("exp0 (welcome_ab): variant weights (9000 bp)"), "{msg}");
+    // No overflow with huge weights.
+    let (err, _) = broken(|p, _| {
+        let x = &mut p.experiments[ExperimentId::new(0)];
+        x.holdout_bp = u32::MAX;
+        for v in &mut x.variants {
+            v.weight_bp = u32::MAX;
+        }
+    });
+    assert!(matches!(err, ValidationError::BadWeights { .. }));
+}
+
+#[test]
+fn other_invariants() {
+    let (err, msg) = broken(|p, _| p.events[EventId::new(2)].name = "signup".into());
+    assert!(matches!(err, ValidationError::DuplicateName { .. }));
+    assert_eq!(msg, "event0 and event2 are both named `signup`");
+
+    let (_, msg) = broken(|p, pcs| {
+        p.code[pcs.seg_jeune as usize + 2] = Insn::Call(Builtin::Coalesce, 1);
+    });
+    assert!(msg.contains("`coalesce` takes 2 argument(s), not 1"), "{msg}");
+
+    let (_, msg) = broken(|p, _| {
+        p.code.push(Insn::Pop);
+        p.locs.push(sample::loc(90, 1));
+    });
+    assert!(msg.contains("the code ends with an instruction that continues"), "{msg}");
+
+    let (_, msg) = broken(|p, _| p.consts[ConstId::new(2)] = Const::Number(3.0));
+    assert!(msg.contains("const2 is not a non-negative duration constant"), "{msg}");
+
+    let (_, msg) = broken(|p, _| {
+        p.consts[ConstId::new(8)] = Const::Date(Date {
+            year: 2023,
+            month: 2,
+            day: 29,
+        })
+    });
+    assert_eq!(msg, "const8: 2023-02-29 is not a valid date");
+
+    let (_, msg) = broken(|p, _| {
+        p.journeys[JourneyId::new(0)].timeline.push(TimelineDef {
+            offset: CalendarOffset { months: 1, days: 0 },
+            at: None,
+            code: 0,
+            loc: sample::loc(1, 1),
+        })
+    });
+    assert!(msg.contains("chronological order"), "{msg}");
+
+    let (_, msg) = broken(|p, _| p.steps[StepId::new(3)].key = p.steps[StepId::new(1)].key);
+    assert!(msg.starts_with("step3 (send_sms_coupon): it has the same key"), "{msg}");
+
+    let (_, msg) = broken(|p, _| {
+        p.aggregates[AggId::new(1)].prop = None;
+    });
+    assert_eq!(msg, "agg1: `sum` needs a property of event1");
+
+    let (_, msg) = broken(|p, _| p.goals[GoalId::new(0)].after = Some(StepId::new(99)));
+    assert!(msg.contains("refers to step99"), "{msg}");
+}

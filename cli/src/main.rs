@@ -1,0 +1,174 @@
+//! `journey`: the command line of the journey language.
+
+mod project;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use journey_compiler::{Compilation, codes, compile, render};
+
+#[derive(Parser)]
+#[command(name = "journey", version, about = "Customer journeys as code: check, build, inspect.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// Human-readable, coloured on a terminal.
+    Text,
+    /// One JSON document, for tools.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a project directory or a file and report every problem.
+    Check {
+        /// A project directory or a `.journey` file.
+        path: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Compile a project to bytecode.
+    Build {
+        /// A project directory or a `.journey` file.
+        path: PathBuf,
+        /// Where to write the bytecode (default: `<project>.jbc` in the project directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Output format of diagnostics.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print the bytecode of a `.jbc` file, or of a project compiled on the fly.
+    Disasm {
+        /// A `.jbc` file, a project directory or a `.journey` file.
+        path: PathBuf,
+    },
+    /// Explain a diagnostic code (`E0201` or `unknown-name`); without a code, list them all.
+    Explain {
+        /// The code.
+        code: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { path, format } => {
+            let (c, _) = compile_path(&path)?;
+            report(&c, format);
+            Ok(status(&c))
+        }
+        Command::Build { path, output, format } => {
+            let (c, root) = compile_path(&path)?;
+            report(&c, format);
+            let Some(program) = &c.program else { return Ok(ExitCode::FAILURE) };
+            let bytes = journey_bytecode::encode(program);
+            let out = output.unwrap_or_else(|| root.join(format!("{}.jbc", program.meta.project)));
+            std::fs::write(&out, &bytes).with_context(|| format!("cannot write `{}`", out.display()))?;
+            if format == Format::Text {
+                eprintln!(
+                    "built `{}`: {} journeys, {} steps, {} instructions, {} bytes",
+                    out.display(),
+                    program.journeys.len(),
+                    program.steps.len(),
+                    program.code.len(),
+                    bytes.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Disasm { path } => {
+            let program = if path.extension().is_some_and(|e| e == "jbc") {
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+                journey_bytecode::decode(&bytes).with_context(|| format!("cannot load `{}`", path.display()))?
+            } else {
+                let (c, _) = compile_path(&path)?;
+                report(&c, Format::Text);
+                match c.program {
+                    Some(p) => p,
+                    None => return Ok(ExitCode::FAILURE),
+                }
+            };
+            print!("{}", journey_bytecode::disasm::disassemble(&program));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { code } => match code {
+            Some(q) => match codes::lookup(&q) {
+                Some(c) => {
+                    println!("{} {} ({:?}): {}\n\n{}", c.code, c.name, c.severity, c.summary, c.explanation);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("error: no diagnostic code `{q}`; `journey explain` lists them");
+                    Ok(ExitCode::from(2))
+                }
+            },
+            None => {
+                for c in codes::ALL {
+                    println!("{}  {:<28} {}", c.code, c.name, c.summary);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+fn compile_path(path: &Path) -> Result<(Compilation, PathBuf)> {
+    let project = project::open(path)?;
+    for root in &project.input.roots {
+        if !project.host.root.join(root).is_file() {
+            anyhow::bail!("cannot read `{}`", project.host.root.join(root).display());
+        }
+    }
+    let c = compile(&project.host, &project.input);
+    Ok((c, project.host.root))
+}
+
+fn report(c: &Compilation, format: Format) {
+    match format {
+        Format::Text => {
+            let color = std::io::stderr().is_terminal();
+            eprint!("{}", render::render(&c.diagnostics, &c.sources, color));
+            let (e, w) = (c.error_count(), c.warning_count());
+            let files = c.sources.files.len();
+            if e == 0 && w == 0 {
+                eprintln!("checked {files} file{}: no problems", if files == 1 { "" } else { "s" });
+            } else {
+                eprintln!("checked {files} file{}: {e} error{}, {w} warning{}", if files == 1 { "" } else { "s" }, plural(e), plural(w));
+            }
+        }
+        Format::Json => {
+            let v = serde_json::json!({
+                "errors": c.error_count(),
+                "warnings": c.warning_count(),
+                "diagnostics": c.diagnostics.iter().map(|d| journey_compiler::diagnostic::to_json(d, &c.sources)).collect::<Vec<_>>(),
+            });
+            println!("{v:#}");
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn status(c: &Compilation) -> ExitCode {
+    if c.error_count() > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}

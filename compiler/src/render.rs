@@ -1,0 +1,54 @@
+//! Terminal rendering of diagnostics with ariadne. The only module that knows ariadne.
+
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
+
+use crate::codes::Severity;
+use crate::diagnostic::Diagnostic;
+use crate::source::SourceMap;
+
+/// Renders diagnostics as text, with colours when `color` is set.
+pub fn render(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
+    let mut out = Vec::new();
+    for d in diagnostics {
+        render_one(d, sources, color, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8>) {
+    let path = |f| sources.files.get(f).map(|s: &crate::source::SourceFile| s.path.clone()).unwrap_or_default();
+    let clamp = |f, span: journey_grammar::ast::Span| {
+        let len = sources.files.get(f).map(|s: &crate::source::SourceFile| s.text.len()).unwrap_or(0);
+        let start = (span.start as usize).min(len);
+        let end = (span.end as usize).clamp(start, len);
+        start..end
+    };
+    let (kind, main_color) = match d.severity {
+        Severity::Error => (ReportKind::Error, Color::Red),
+        Severity::Warning => (ReportKind::Warning, Color::Yellow),
+    };
+    let primary = (path(d.primary.file), clamp(d.primary.file, d.primary.span));
+    let mut report = Report::build(kind, primary.clone())
+        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_code(format!("{}/{}", d.code.code, d.code.name))
+        .with_message(&d.message)
+        .with_label(Label::new(primary).with_message(&d.primary.message).with_color(main_color).with_priority(10));
+    for l in &d.labels {
+        report = report.with_label(Label::new((path(l.file), clamp(l.file, l.span))).with_message(&l.message).with_color(Color::Blue));
+    }
+    for n in &d.notes {
+        report = report.with_note(n);
+    }
+    if let Some(h) = &d.help {
+        report = report.with_help(h);
+    }
+    let mut files: Vec<(String, String)> = Vec::new();
+    for f in std::iter::once(d.primary.file).chain(d.labels.iter().map(|l| l.file)) {
+        if let Some(src) = sources.files.get(f) {
+            if !files.iter().any(|(p, _)| *p == src.path) {
+                files.push((src.path.clone(), src.text.to_string()));
+            }
+        }
+    }
+    let _ = report.finish().write(ariadne::sources(files), &mut *out);
+}

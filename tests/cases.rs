@@ -1,0 +1,64 @@
+//! Snapshot tests over `tests/cases/**`: diagnostics (source echoed, then the rendered
+//! diagnostics), multi-file projects, and disassembly.
+
+use std::path::{Path, PathBuf};
+
+use journey_compiler::codes;
+use journey_tests::{check_bytecode, check_diagnostics, codes_of};
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+#[test]
+fn diagnostics() {
+    insta::glob!("cases/diagnostics/*.journey", |path| {
+        insta::assert_snapshot!(check_diagnostics(path));
+    });
+}
+
+#[test]
+fn projects() {
+    insta::glob!("cases/projects/*/journey.toml", |path| {
+        let dir = path.parent().expect("a project directory");
+        insta::assert_snapshot!(check_diagnostics(dir));
+    });
+}
+
+#[test]
+fn bytecode() {
+    insta::glob!("cases/bytecode/*.journey", |path| {
+        insta::assert_snapshot!(check_bytecode(path));
+    });
+}
+
+/// Every diagnostic code has at least one case that produces it, named after it.
+#[test]
+fn every_code_has_a_case() {
+    let mut missing = Vec::new();
+    for code in codes::ALL {
+        let file = cases_dir().join("diagnostics").join(format!("{}.journey", code.name));
+        let dir = cases_dir().join("projects").join(code.name);
+        let path = if file.exists() { file } else { dir };
+        if !path.exists() {
+            missing.push(format!("{} ({}): no case at {}", code.code, code.name, path.display()));
+            continue;
+        }
+        if !codes_of(&path).contains(&code.code) {
+            missing.push(format!("{} ({}): its case does not produce it", code.code, code.name));
+        }
+    }
+    assert!(missing.is_empty(), "codes without a case:\n{}", missing.join("\n"));
+}
+
+/// The language reference lists every code with its name.
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md")).expect("docs/language.md");
+    let missing: Vec<String> = codes::ALL
+        .iter()
+        .filter(|c| !doc.contains(&format!("{}", c.code)) || !doc.contains(c.name))
+        .map(|c| format!("{} {}", c.code, c.name))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/language.md: {missing:?}");
+}
