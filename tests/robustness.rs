@@ -1,0 +1,155 @@
+//! No input panics the parser, the compiler or the bytecode loader: random text, token soup
+//! from the language's vocabulary, mutated and truncated examples, corrupted bytecode.
+
+use std::path::{Path, PathBuf};
+
+use journey_compiler::{Input, MemoryHost, compile};
+use journey_tests::load_case;
+use proptest::prelude::*;
+
+fn compile_text(text: &str) {
+    let mut host = MemoryHost::new();
+    host.insert("main.journey", text.to_string());
+    let input = Input { roots: vec!["main.journey".into()], ..Input::default() };
+    let c = compile(&host, &input);
+    // Whatever happened, rendering and JSON conversion must not panic either.
+    let _ = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
+    for d in &c.diagnostics {
+        let _ = journey_compiler::diagnostic::to_json(d, &c.sources);
+    }
+    if let Some(p) = &c.program {
+        let bytes = journey_bytecode::encode(p);
+        let back = journey_bytecode::decode(&bytes).expect("a compiled program loads");
+        assert_eq!(&back, p);
+    }
+}
+
+fn example_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.join("journey.toml").exists()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+/// All example files as (project dir, relative path, text).
+fn example_files() -> Vec<(PathBuf, String, String)> {
+    let mut out = Vec::new();
+    for dir in example_dirs() {
+        let (host, input) = load_case(&dir);
+        for root in &input.roots {
+            if let Some(text) = journey_compiler::SourceHost::read(&host, root) {
+                out.push((dir.clone(), root.clone(), text.to_string()));
+            }
+        }
+    }
+    out
+}
+
+const VOCABULARY: &[&str] = &[
+    "profile", "event", "segment", "channel", "template", "offer", "policy", "journey", "test", "import",
+    "entry", "on", "reentry", "never", "after", "exit", "goal", "within", "send", "wait", "for", "until",
+    "if", "else", "scenario", "otherwise", "experiment", "variant", "holdout", "timeline", "set", "emit",
+    "critical", "with", "best", "uses", "config", "params", "requires", "eligible", "when", "priority",
+    "valid", "from", "at", "most", "per", "messages", "quiet", "hours", "to", "given", "expect", "no",
+    "reached", "and", "or", "not", "in", "count", "sum", "over", "last", "profile.age", "signup.plan",
+    "x", "y", "jeune", "sms", "{", "}", "(", ")", "[", "]", ",", ":", "=", "==", "<", ">", "+", "-", "*",
+    "/", "?", "%", "\"text\"", "\"{profile.age}\"", "\"{", "42", "3.5", "7 days", "2 months", "day 3",
+    "week 1", "month 6", "09:00", "25:99", "2027-01-04", "2027-02-30", "2027-01-04 09:00", "50%",
+    "string", "number", "bool", "date", "list<string>", "\n", "//c\n", "///d\n", "é", "\u{1F600}",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,400}") {
+        compile_text(&text);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        compile_text(&String::from_utf8_lossy(&bytes));
+        let _ = journey_bytecode::decode(&bytes);
+    }
+
+    #[test]
+    fn token_soup_never_panics(tokens in proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..120)) {
+        compile_text(&tokens.join(" "));
+    }
+
+    #[test]
+    fn mutated_examples_never_panic(pick in any::<prop::sample::Index>(), edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..4, proptest::sample::select(VOCABULARY)), 1..6)) {
+        let files = example_files();
+        prop_assume!(!files.is_empty());
+        let (dir, rel, text) = &files[pick.index(files.len())];
+        let mut text = text.clone();
+        for (at, kind, token) in &edits {
+            let mut pos = at.index(text.len() + 1);
+            while !text.is_char_boundary(pos) { pos -= 1; }
+            match kind {
+                0 => text.insert_str(pos, token),
+                1 => { let end = (pos + token.len()).min(text.len()); let mut end = end; while !text.is_char_boundary(end) { end -= 1; } text.replace_range(pos..end, ""); }
+                2 => { let end = text[pos..].find('\n').map(|n| pos + n).unwrap_or(text.len()); text.replace_range(pos..end, ""); }
+                _ => { let end = (pos + 1).min(text.len()); let mut end = end; while !text.is_char_boundary(end) { end += 1; } text.replace_range(pos..end, token); }
+            }
+        }
+        let (mut host, input) = load_case(dir);
+        host.insert(rel.clone(), text);
+        let c = compile(&host, &input);
+        let _ = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
+    }
+}
+
+#[test]
+fn truncated_examples_never_panic() {
+    for (dir, rel, text) in example_files() {
+        let (mut host, input) = load_case(&dir);
+        let step = (text.len() / 40).max(1);
+        let mut cut = 0;
+        while cut < text.len() {
+            let mut end = cut;
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            host.insert(rel.clone(), text[..end].to_string());
+            let _ = compile(&host, &input);
+            cut += step;
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    for open in ["(", "[", "{", "if x {"] {
+        let text = format!("segment s = {}", open.repeat(100_000));
+        let mut host = MemoryHost::new();
+        host.insert("main.journey", text);
+        let c = compile(&host, &Input { roots: vec!["main.journey".into()], ..Input::default() });
+        assert!(c.diagnostics.iter().any(|d| d.code.code == "E0001"), "{open}");
+    }
+    let long = format!("segment s = {}", vec!["profile.age > 1"; 50_000].join(" and "));
+    let mut host = MemoryHost::new();
+    host.insert("main.journey", long);
+    let c = compile(&host, &Input { roots: vec!["main.journey".into()], ..Input::default() });
+    assert!(c.error_count() > 0);
+}
+
+#[test]
+fn corrupted_bytecode_is_an_error() {
+    let text = "profile { age: number }\nevent signup\nsegment jeune = profile.age < 26\njourney j { entry on signup\n send_it: wait 1 day }\n";
+    let mut host = MemoryHost::new();
+    host.insert("main.journey", text);
+    let c = compile(&host, &Input { roots: vec!["main.journey".into()], ..Input::default() });
+    let program = c.program.expect("compiles");
+    let bytes = journey_bytecode::encode(&program);
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5a;
+        assert!(journey_bytecode::decode(&b).is_err(), "flip at {i} went unnoticed");
+    }
+    for n in 0..bytes.len() {
+        assert!(journey_bytecode::decode(&bytes[..n]).is_err());
+    }
+}

@@ -24,6 +24,7 @@ use crate::format::FORMAT_VERSION;
 use crate::ids::*;
 use crate::insn::Insn;
 use crate::program::*;
+use crate::validate::Named;
 use crate::value::{Const, Date, TimeOfDay};
 
 /// Width of the instruction text before the `; file:line:col` comment.
@@ -44,36 +45,6 @@ struct Disasm<'p> {
     /// Digits of code positions.
     pc_width: usize,
 }
-
-/// `seg3 jeune`-style naming of entities that have a name.
-trait Named {
-    fn name(&self) -> &str;
-}
-
-macro_rules! named {
-    ($($t:ty),*) => {$(
-        impl Named for $t {
-            fn name(&self) -> &str {
-                &self.name
-            }
-        }
-    )*};
-}
-
-named!(
-    AttrDef,
-    EventDef,
-    SegmentDef,
-    ChannelDef,
-    TemplateDef,
-    OfferDef,
-    PolicyDef,
-    JourneyDef,
-    StepDef,
-    ExperimentDef,
-    GoalDef,
-    TestDef
-);
 
 /// The name of an entity, or `?` when it does not exist.
 fn name_of<K: EntityRef, V: Named>(map: &PrimaryMap<K, V>, k: K) -> &str {
@@ -447,7 +418,11 @@ impl<'p> Disasm<'p> {
         self.section(f, "segments", &p.segments, |f, id, s| {
             write!(f, "  {id}  {}  condition {}", s.name, self.pc(s.condition))?;
             if !s.uses_segments.is_empty() {
-                write!(f, "  segments [{}]", join(&s.uses_segments, |x| x.to_string()))?;
+                write!(
+                    f,
+                    "  segments [{}]",
+                    join(&s.uses_segments, |x| x.to_string())
+                )?;
             }
             if !s.uses_aggregates.is_empty() {
                 write!(
@@ -555,7 +530,9 @@ impl<'p> Disasm<'p> {
             }
             Ok(())
         })?;
-        self.section(f, "journeys", &p.journeys, |f, id, j| self.journey(f, id, j))?;
+        self.section(f, "journeys", &p.journeys, |f, id, j| {
+            self.journey(f, id, j)
+        })?;
         self.section(f, "steps", &p.steps, |f, id, s| {
             write!(
                 f,
@@ -611,9 +588,7 @@ impl<'p> Disasm<'p> {
             )
         })?;
         self.section(f, "waits", &p.waits, |f, id, w| {
-            let timeout = w
-                .timeout_secs
-                .map_or_else(|| "none".to_owned(), udur);
+            let timeout = w.timeout_secs.map_or_else(|| "none".to_owned(), udur);
             writeln!(
                 f,
                 "  {id}  {}  for {}{}  timeout {timeout} -> {}",
@@ -634,12 +609,15 @@ impl<'p> Disasm<'p> {
                     self.pc(v.target)
                 )?;
             }
-            writeln!(f, "    holdout  {} bp -> {}", x.holdout_bp, self.pc(x.after))
+            writeln!(
+                f,
+                "    holdout  {} bp -> {}",
+                x.holdout_bp,
+                self.pc(x.after)
+            )
         })?;
         self.section(f, "goals", &p.goals, |f, id, g| {
-            let after = g
-                .after
-                .map_or_else(|| "entry".to_owned(), |s| self.step(s));
+            let after = g.after.map_or_else(|| "entry".to_owned(), |s| self.step(s));
             writeln!(
                 f,
                 "  {id}  {}  {}  on {}{}  within {}  after {after}  ; {}",
@@ -731,7 +709,12 @@ impl<'p> Disasm<'p> {
             self.loc(&t.loc)
         )?;
         for (a, c) in &t.profile {
-            writeln!(f, "    profile {} = {}", idn(&p.attributes, *a), self.cnst(*c))?;
+            writeln!(
+                f,
+                "    profile {} = {}",
+                idn(&p.attributes, *a),
+                self.cnst(*c)
+            )?;
         }
         for step in &t.steps {
             match step {
@@ -807,7 +790,12 @@ impl<'p> Disasm<'p> {
                 positive: pos,
                 goal,
                 at,
-            } => format!("{}goal {}{}", positive(*pos), idn(&p.goals, *goal), opt_at(at)),
+            } => format!(
+                "{}goal {}{}",
+                positive(*pos),
+                idn(&p.goals, *goal),
+                opt_at(at)
+            ),
             Expect::Exit { journey, at } => {
                 format!("exit {}{}", idn(&p.journeys, *journey), opt_at(at))
             }

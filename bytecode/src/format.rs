@@ -108,7 +108,7 @@ fn le_bytes<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
 }
 
 /// Load a program: check the header, the length and the checksum, decode the payload and
-/// [validate](crate::validate::validate) it.
+/// validate it ([`validate`]).
 ///
 /// Never panics, and allocates nothing in proportion to a length read from the input before
 /// checking it against the input's size.
@@ -166,9 +166,9 @@ pub fn decode(bytes: &[u8]) -> Result<Program, LoadError> {
     let (program, rest) = postcard::take_from_bytes::<Program>(payload).map_err(|e| {
         LoadError::Malformed(match e {
             // Postcard drops the message of custom errors.
-            postcard::Error::SerdeDeCustom => format!(
-                "an unknown variant or a value nested more than {MAX_NESTING} levels deep"
-            ),
+            postcard::Error::SerdeDeCustom => {
+                format!("an unknown variant or a value nested more than {MAX_NESTING} levels deep")
+            }
             e => e.to_string(),
         })
     })?;

@@ -7,7 +7,7 @@
 //! - [`program`]: the [`Program`] and its entity tables.
 //! - [`insn`]: the instruction set.
 //! - [`value`]: constants, dates, times and types.
-//! - [`format`]: the serialized form (magic, version, checksum) and loading.
+//! - [`format`](mod@format): the serialized form (magic, version, checksum) and loading.
 //! - [`validate`]: checks that every reference in a loaded program is in range.
 //! - [`disasm`]: the readable listing printed by `journey disasm`.
 
@@ -19,10 +19,12 @@ pub mod program;
 pub mod validate;
 pub mod value;
 
+pub use disasm::disassemble;
 pub use format::{FORMAT_VERSION, LoadError, MAGIC, decode, encode};
 pub use ids::*;
 pub use insn::{BinOp, Builtin, Insn};
 pub use program::*;
+pub use validate::ValidationError;
 pub use value::{Const, Date, TimeOfDay, Type};
 
 #[cfg(test)]

@@ -9,6 +9,12 @@
 //! duration constant, experiment weights add up to 100 %, and names that the outside world
 //! uses to address things (events, attributes, journeys, ...) are unique.
 //!
+//! It also follows the control flow from each entry point: expression functions (conditions,
+//! filters, interpolations, eligibility) reach only value and control instructions and end
+//! in `return`; journey bodies and timeline entries never reach `return`. Segment conditions
+//! read only the segments listed in their `uses_segments`, and that graph has no cycle, so
+//! evaluating a segment terminates.
+//!
 //! It does not check stack discipline (that each function leaves exactly one value): the
 //! runtime's stack operations must still fail gracefully on underflow.
 
@@ -132,15 +138,27 @@ pub fn validate(program: &Program) -> Result {
     v.experiments()?;
     v.goals()?;
     v.tests()?;
-    v.instructions()
+    v.instructions()?;
+    v.flow()?;
+    v.segment_graph()
 }
 
 struct Validator<'p> {
     p: &'p Program,
 }
 
-/// Something with a display name, for messages: `seg3 (jeune)`.
-trait Named {
+/// What runs from an entry point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// An expression function: values and control only, ends in `return`.
+    Expr,
+    /// A journey body or timeline entry: effects allowed, ends in `end` or `exit`.
+    Body,
+}
+
+/// Something with a display name, for messages and listings: `seg3 (jeune)`.
+pub(crate) trait Named {
+    /// The name.
     fn name(&self) -> &str;
 }
 
@@ -374,10 +392,7 @@ impl<'p> Validator<'p> {
         if p.code.len() > u32::MAX as usize {
             return Err(inconsistent(
                 "the code",
-                format!(
-                    "{} instructions do not fit 32-bit positions",
-                    p.code.len()
-                ),
+                format!("{} instructions do not fit 32-bit positions", p.code.len()),
             ));
         }
         for (pc, loc) in p.locs.iter().enumerate() {
@@ -430,7 +445,9 @@ impl<'p> Validator<'p> {
         let p = self.p;
         for (id, attr) in p.attributes.iter() {
             if let Some(c) = attr.default {
-                self.id(&p.consts, c, || format!("the default of {}", label(&p.attributes, id)))?;
+                self.id(&p.consts, c, || {
+                    format!("the default of {}", label(&p.attributes, id))
+                })?;
             }
         }
         self.unique_entities(&p.attributes)
@@ -442,10 +459,7 @@ impl<'p> Validator<'p> {
             if event.props.len() > usize::from(u16::MAX) + 1 {
                 return Err(inconsistent(
                     label(&p.events, id),
-                    format!(
-                        "{} properties do not fit 16-bit indexes",
-                        event.props.len()
-                    ),
+                    format!("{} properties do not fit 16-bit indexes", event.props.len()),
                 ));
             }
             self.unique(event.props.iter().map(|prop| prop.name.as_str()), |i| {
@@ -503,7 +517,9 @@ impl<'p> Validator<'p> {
             self.unique(chan.params.iter().map(|prm| prm.name.as_str()), |i| {
                 format!("parameter {i} of {}", at())
             })?;
-            self.opt_pc(chan.consent, || format!("the consent condition of {}", at()))?;
+            self.opt_pc(chan.consent, || {
+                format!("the consent condition of {}", at())
+            })?;
             self.loc(&chan.loc, at)?;
         }
         self.unique_entities(&p.channels)
@@ -626,7 +642,6 @@ impl<'p> Validator<'p> {
                 }
             }
             self.pc(journey.body, || format!("the body of {}", at()))?;
-            let mut previous: Option<CalendarOffset> = None;
             for (i, entry) in journey.timeline.iter().enumerate() {
                 let at = || format!("timeline entry {i} of {}", at());
                 if let Some(time) = entry.at {
@@ -634,17 +649,6 @@ impl<'p> Validator<'p> {
                 }
                 self.pc(entry.code, at)?;
                 self.loc(&entry.loc, at)?;
-                if previous.is_some_and(|prev| prev > entry.offset) {
-                    return Err(inconsistent(
-                        at(),
-                        format!(
-                            "{} comes before the previous entry; the timeline must be in \
-                             chronological order",
-                            entry.offset.describe()
-                        ),
-                    ));
-                }
-                previous = Some(entry.offset);
             }
             self.ids(&p.events, &journey.entry_events, || {
                 format!("the entry events of {}", at())
@@ -759,13 +763,10 @@ impl<'p> Validator<'p> {
                 })?;
             }
             self.pc(exp.after, || format!("the holdout branch of {}", at()))?;
-            if exp.variants.len() >= usize::from(u16::MAX) {
+            if exp.variants.len() > usize::from(u16::MAX) {
                 return Err(inconsistent(
                     at(),
-                    format!(
-                        "{} variants do not fit 16-bit indexes",
-                        exp.variants.len()
-                    ),
+                    format!("{} variants do not fit 16-bit indexes", exp.variants.len()),
                 ));
             }
             let variants: u64 = exp.variants.iter().map(|v| u64::from(v.weight_bp)).sum();
@@ -825,7 +826,11 @@ impl<'p> Validator<'p> {
             for (i, step) in test.steps.iter().enumerate() {
                 let at = || format!("line {i} of {}", at());
                 match step {
-                    TestStep::Event { at: t, event, props } => {
+                    TestStep::Event {
+                        at: t,
+                        event,
+                        props,
+                    } => {
                         self.civil(*t, at)?;
                         self.id(&p.events, *event, at)?;
                         for (prop, value) in props {
@@ -833,11 +838,7 @@ impl<'p> Validator<'p> {
                             self.id(&p.consts, *value, at)?;
                         }
                     }
-                    TestStep::Set {
-                        at: t,
-                        attr,
-                        value,
-                    } => {
+                    TestStep::Set { at: t, attr, value } => {
                         self.civil(*t, at)?;
                         self.id(&p.attributes, *attr, at)?;
                         self.id(&p.consts, *value, at)?;
@@ -903,7 +904,10 @@ impl<'p> Validator<'p> {
             } => {
                 self.id(&p.experiments, *experiment, &at)?;
                 // `variants.len()` is the holdout.
-                let len = p.experiments.get(*experiment).map_or(0, |e| e.variants.len() + 1);
+                let len = p
+                    .experiments
+                    .get(*experiment)
+                    .map_or(0, |e| e.variants.len() + 1);
                 self.index(
                     (*variant).into(),
                     len,
@@ -1023,4 +1027,308 @@ impl<'p> Validator<'p> {
         }
         Ok(())
     }
+}
+
+impl Validator<'_> {
+    /// The entry points of the code, with what runs there and a description.
+    fn entry_points(&self) -> Vec<(Pc, Flow, String, Option<SegmentId>)> {
+        let p = self.p;
+        let mut out = Vec::new();
+        let text = |out: &mut Vec<_>, owner: String, text: &TextDef| {
+            for (i, piece) in text.pieces.iter().enumerate() {
+                if let Piece::Expr(pc) = piece {
+                    out.push((
+                        *pc,
+                        Flow::Expr,
+                        format!("piece {i} of part `{}` of {owner}", text.name),
+                        None,
+                    ));
+                }
+            }
+        };
+        for (id, agg) in p.aggregates.iter() {
+            if let Some(pc) = agg.filter {
+                out.push((pc, Flow::Expr, format!("the filter of {id}"), None));
+            }
+        }
+        for (id, seg) in p.segments.iter() {
+            out.push((
+                seg.condition,
+                Flow::Expr,
+                format!("the condition of {}", label(&p.segments, id)),
+                Some(id),
+            ));
+        }
+        for (id, chan) in p.channels.iter() {
+            if let Some(pc) = chan.consent {
+                out.push((
+                    pc,
+                    Flow::Expr,
+                    format!("the consent condition of {}", label(&p.channels, id)),
+                    None,
+                ));
+            }
+        }
+        for (id, tpl) in p.templates.iter() {
+            for part in &tpl.parts {
+                text(&mut out, label(&p.templates, id), part);
+            }
+        }
+        for (id, offer) in p.offers.iter() {
+            if let Some(pc) = offer.eligible {
+                out.push((
+                    pc,
+                    Flow::Expr,
+                    format!("the eligibility of {}", label(&p.offers, id)),
+                    None,
+                ));
+            }
+        }
+        for (id, j) in p.journeys.iter() {
+            let name = label(&p.journeys, id);
+            for (i, entry) in j.entries.iter().enumerate() {
+                if let Some(pc) = entry.condition {
+                    out.push((
+                        pc,
+                        Flow::Expr,
+                        format!("the condition of entry {i} of {name}"),
+                        None,
+                    ));
+                }
+            }
+            for (i, exit) in j.exits.iter().enumerate() {
+                let condition = match exit {
+                    ExitDef::Event { condition, .. } => *condition,
+                    ExitDef::When { condition, .. } => Some(*condition),
+                };
+                if let Some(pc) = condition {
+                    out.push((
+                        pc,
+                        Flow::Expr,
+                        format!("the condition of exit {i} of {name}"),
+                        None,
+                    ));
+                }
+            }
+            out.push((j.body, Flow::Body, format!("the body of {name}"), None));
+            for (i, t) in j.timeline.iter().enumerate() {
+                out.push((
+                    t.code,
+                    Flow::Body,
+                    format!("timeline entry {i} of {name}"),
+                    None,
+                ));
+            }
+        }
+        for (id, send) in p.sends.iter() {
+            if let MessageRef::Inline(t) = &send.message {
+                text(&mut out, format!("the inline message of {id}"), t);
+            }
+        }
+        for (id, wait) in p.waits.iter() {
+            if let Some(pc) = wait.filter {
+                out.push((pc, Flow::Expr, format!("the filter of {id}"), None));
+            }
+        }
+        for (id, goal) in p.goals.iter() {
+            if let Some(pc) = goal.condition {
+                out.push((
+                    pc,
+                    Flow::Expr,
+                    format!("the condition of {}", label(&p.goals, id)),
+                    None,
+                ));
+            }
+        }
+        for (id, test) in p.tests.iter() {
+            for step in &test.steps {
+                if let TestStep::Expect(
+                    Expect::Send {
+                        message: Some(MessageRef::Inline(t)),
+                        ..
+                    },
+                    _,
+                ) = step
+                {
+                    text(
+                        &mut out,
+                        format!("an expected message of {}", label(&p.tests, id)),
+                        t,
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The instructions execution may continue at after `pc` (all in range once
+    /// [`Validator::instructions`] and [`Validator::code_shape`] passed).
+    fn successors(&self, pc: usize, insn: &Insn, out: &mut Vec<usize>) {
+        match *insn {
+            Insn::Return | Insn::End | Insn::Exit(_) => {}
+            Insn::Jump(t) => out.push(t as usize),
+            Insn::JumpIfFalse(t) | Insn::JumpIfFalseOrPop(t) | Insn::JumpIfTrueOrPop(t) => {
+                out.push(t as usize);
+                out.push(pc + 1);
+            }
+            Insn::Split(x) => {
+                if let Some(exp) = self.p.experiments.get(x) {
+                    out.extend(exp.variants.iter().map(|v| v.target as usize));
+                    out.push(exp.after as usize);
+                }
+            }
+            Insn::WaitEvent(w) => {
+                out.push(pc + 1);
+                if let Some(wait) = self.p.waits.get(w) {
+                    out.push(wait.on_timeout as usize);
+                }
+            }
+            _ => out.push(pc + 1),
+        }
+    }
+
+    /// Follow the control flow from each entry point and check what it reaches.
+    fn flow(&self) -> Result {
+        let p = self.p;
+        // `seen[pc] == generation` when visited by the current walk.
+        let mut seen = vec![0u32; p.code.len()];
+        let mut stack = Vec::new();
+        let mut next = Vec::new();
+        for (generation, (entry, flow, what, segment)) in (1u32..).zip(self.entry_points()) {
+            let uses = segment
+                .and_then(|s| p.segments.get(s))
+                .map(|seg| seg.uses_segments.as_slice());
+            stack.clear();
+            stack.push(entry as usize);
+            while let Some(pc) = stack.pop() {
+                let (Some(insn), Some(mark)) = (p.code.get(pc), seen.get_mut(pc)) else {
+                    return Err(ValidationError::PcOutOfRange {
+                        at: format!("the code reachable from {what}"),
+                        pc: Pc::try_from(pc).unwrap_or(Pc::MAX),
+                        len: p.code.len(),
+                    });
+                };
+                if *mark == generation {
+                    continue;
+                }
+                *mark = generation;
+                let bad = match flow {
+                    Flow::Expr => is_effect(insn),
+                    Flow::Body => matches!(insn, Insn::Return),
+                };
+                if bad {
+                    let rule = match flow {
+                        Flow::Expr => {
+                            "an expression, which may only compute a value and must end in \
+                             return"
+                        }
+                        Flow::Body => "a journey body, which must end in end or exit",
+                    };
+                    return Err(inconsistent(
+                        format!("instruction {pc:04} ({})", insn.mnemonic()),
+                        format!("it is reachable from {what}, {rule}"),
+                    ));
+                }
+                // Segment conditions read only the segments they declare.
+                if let (Some(uses), Insn::Segment(used)) = (uses, insn)
+                    && !uses.contains(used)
+                {
+                    return Err(inconsistent(
+                        format!("instruction {pc:04} ({})", insn.mnemonic()),
+                        format!(
+                            "{what} reads {}, which is not in its `uses_segments`",
+                            label(&p.segments, *used)
+                        ),
+                    ));
+                }
+                next.clear();
+                self.successors(pc, insn, &mut next);
+                stack.extend_from_slice(&next);
+            }
+        }
+        Ok(())
+    }
+
+    /// `uses_segments` has no cycle (iteratively: a forged chain must not overflow the stack).
+    fn segment_graph(&self) -> Result {
+        let p = self.p;
+        let n = p.segments.len();
+        // Kahn: repeatedly remove segments that no remaining segment uses.
+        let mut users = vec![0usize; n];
+        let mut used_by: Vec<Vec<SegmentId>> = vec![Vec::new(); n];
+        for (id, seg) in p.segments.iter() {
+            for used in &seg.uses_segments {
+                users[used.index()] += 1;
+                used_by[used.index()].push(id);
+            }
+        }
+        let mut removed = vec![false; n];
+        let mut free: Vec<SegmentId> = p
+            .segments
+            .keys()
+            .filter(|s| users[s.index()] == 0)
+            .collect();
+        while let Some(s) = free.pop() {
+            removed[s.index()] = true;
+            for used in &p.segments[s].uses_segments {
+                users[used.index()] -= 1;
+                if users[used.index()] == 0 {
+                    free.push(*used);
+                }
+            }
+        }
+        // A remaining segment still has a remaining user: walking up the users from any of
+        // them must come back to a segment already on the path.
+        let Some(start) = p.segments.keys().find(|s| !removed[s.index()]) else {
+            return Ok(());
+        };
+        let mut path = vec![start];
+        let mut current = start;
+        while let Some(user) = used_by[current.index()]
+            .iter()
+            .copied()
+            .find(|u| !removed[u.index()])
+        {
+            if let Some(i) = path.iter().position(|s| *s == user) {
+                // `path[i..]` then `user` is the cycle in "used by" order; print "uses" order.
+                let mut cycle: Vec<String> =
+                    path[i..].iter().map(|s| label(&p.segments, *s)).collect();
+                cycle.push(label(&p.segments, user));
+                cycle.reverse();
+                return Err(inconsistent(
+                    label(&p.segments, user),
+                    format!(
+                        "segments use each other in a cycle: {}",
+                        cycle.join(" uses ")
+                    ),
+                ));
+            }
+            path.push(user);
+            current = user;
+        }
+        Err(inconsistent(
+            label(&p.segments, start),
+            "segments use each other in a cycle",
+        ))
+    }
+}
+
+/// Whether an instruction has an effect or suspends (not allowed in expression functions).
+fn is_effect(insn: &Insn) -> bool {
+    matches!(
+        insn,
+        Insn::Branch(..)
+            | Insn::Critical(_)
+            | Insn::Send(_)
+            | Insn::Wait(..)
+            | Insn::WaitMonths(..)
+            | Insn::WaitUntil(..)
+            | Insn::WaitEvent(_)
+            | Insn::Set(..)
+            | Insn::Emit(_)
+            | Insn::Split(_)
+            | Insn::OpenGoal(_)
+            | Insn::Exit(_)
+            | Insn::End
+    )
 }

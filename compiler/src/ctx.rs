@@ -98,6 +98,8 @@ pub(crate) struct Ctx<'a> {
     pub experiments_by_name: HashMap<String, ExperimentId>,
     pub offer_fields: Vec<String>,
     pub agg_dedup: HashMap<(u8, EventId, Option<u16>, Option<u64>), AggId>,
+    /// Definition index of each channel parameter and labelled step, by (container def, name).
+    pub member_defs: HashMap<(u32, String), u32>,
 }
 
 impl<'a> Ctx<'a> {
@@ -122,6 +124,7 @@ impl<'a> Ctx<'a> {
             experiments_by_name: HashMap::new(),
             offer_fields: Vec::new(),
             agg_dedup: HashMap::new(),
+            member_defs: HashMap::new(),
         }
     }
 
@@ -418,7 +421,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reports an unknown name of a sub-kind (label, goal, variant, function...).
-    pub(crate) fn unknown(&mut self, what: &str, file: FileId, name: &Ident, candidates: Vec<String>) {
+    pub(crate) fn unknown(&mut self, what: &str, file: FileId, name: &Ident, mut candidates: Vec<String>) {
+        candidates.sort();
         let mut d = self
             .diag(&codes::UNKNOWN_NAME, file, name.span, format!("unknown {what} `{}`", name.text))
             .primary_label(format!("no {what} has this name"));

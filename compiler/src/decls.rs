@@ -296,7 +296,8 @@ impl<'a> Ctx<'a> {
                 self.emit_diag(d);
                 continue;
             }
-            self.index.define(DefKind::Parameter, &f.name.text, file, f.name.span, f.span, f.docs.as_deref(), ty.to_string(), Some(chan_def));
+            let def = self.index.define(DefKind::Parameter, &f.name.text, file, f.name.span, f.span, f.docs.as_deref(), ty.to_string(), Some(chan_def));
+            self.member_defs.insert((chan_def, f.name.text.clone()), def);
             params.push(ParamDef { name: f.name.text.clone(), ty });
         }
         let consent = c.consent.as_ref().map(|e| {

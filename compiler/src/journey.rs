@@ -311,8 +311,8 @@ impl Ctx<'_> {
             if let Some(after) = &g.after {
                 if let Some(step) = jc.labels.get(&after.text).copied() {
                     self.p.goals[*gid].after = Some(step);
-                    if let Some(d) = self.index.defs.iter().position(|d| d.kind == DefKind::Step && d.name == after.text && d.container == Some(def)) {
-                        self.index.reference(file, after.span, d as u32);
+                    if let Some(d) = self.member_defs.get(&(def, after.text.clone())).copied() {
+                        self.index.reference(file, after.span, d);
                     }
                 }
             }
@@ -425,7 +425,8 @@ impl Ctx<'_> {
         });
         if let Some(l) = &s.label {
             jc.labels.insert(l.text.clone(), id);
-            self.index.define(DefKind::Step, &l.text, jc.file, l.span, s.span, None, format!("step {} of {}", l.text, jc.name), Some(jc.def));
+            let d = self.index.define(DefKind::Step, &l.text, jc.file, l.span, s.span, None, format!("step {} of {}", l.text, jc.name), Some(jc.def));
+            self.member_defs.insert((jc.def, l.text.clone()), d);
         }
         if s.critical.is_some() {
             self.emit(Insn::Critical(id), loc);
@@ -737,9 +738,9 @@ impl Ctx<'_> {
             }
             match schema.iter().find(|p| p.name == a.name.text) {
                 Some(p) => {
-                    let def = self.index.defs.iter().position(|d| d.kind == DefKind::Parameter && d.name == p.name && self.index.defs.get(d.container.unwrap_or(u32::MAX) as usize).is_some_and(|c| c.name == chan_name));
-                    if let Some(def) = def {
-                        self.index.reference(file, a.name.span, def as u32);
+                    let chan_def = self.names.get(&(Kind::Channel, chan_name.clone())).map(|d| d.def);
+                    if let Some(def) = chan_def.and_then(|c| self.member_defs.get(&(c, p.name.clone())).copied()) {
+                        self.index.reference(file, a.name.span, def);
                     }
                     let want = Ty::of(&p.ty);
                     self.expect_type(file, a.value.span, &t, &want, &format!("the parameter `{}`", p.name));

@@ -195,8 +195,9 @@ impl Ctx<'_> {
                     self.unknown(&format!("step label of `{}`", j.text), file, label, known);
                     return None;
                 };
-                if let Some(d) = self.index.defs.iter().position(|d| d.kind == DefKind::Step && d.name == label.text && self.index.defs.get(d.container.unwrap_or(u32::MAX) as usize).is_some_and(|c| c.name == j.text)) {
-                    self.index.reference(file, label.span, d as u32);
+                let jdef = self.names.get(&(Kind::Journey, j.text.clone())).map(|d| d.def);
+                if let Some(d) = jdef.and_then(|jd| self.member_defs.get(&(jd, label.text.clone())).copied()) {
+                    self.index.reference(file, label.span, d);
                 }
                 Expect::Reached { positive: *positive, step: sid, at }
             }

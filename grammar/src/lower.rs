@@ -737,6 +737,11 @@ impl Lowerer {
     // ------------------------------------------------------------ expressions
 
     pub(crate) fn expr(&self, pair: Pair<'_, Rule>) -> R<Expr> {
+        let span = self.span(&pair);
+        let operators = pair.clone().into_inner().filter(|p| is_operator(p.as_rule())).count();
+        if operators > MAX_OPERATORS {
+            return Err(LowerError { span, expected: "a shorter expression (split it into named segments)" });
+        }
         PRATT
             .map_primary(|p| self.operand(p))
             .map_prefix(|op, rhs| {
@@ -796,12 +801,21 @@ impl Lowerer {
             }
             Rule::call => {
                 let mut k = self.kids(&pair);
-                let name = self.ident(&k.expect(Rule::ident, "a function")?);
-                let mut args = Vec::new();
-                while let Some(e) = k.next() {
-                    args.push(self.expr(e)?);
+                let path = self.path(&k.expect(Rule::path, "a name")?);
+                match k.opt(Rule::call_args) {
+                    None => ExprKind::Path(path),
+                    Some(args_pair) => {
+                        let name = match path.segments.as_slice() {
+                            [one] => one.clone(),
+                            _ => return Err(LowerError { span: path.span, expected: "a function name such as `len`" }),
+                        };
+                        let mut args = Vec::new();
+                        for e in args_pair.into_inner() {
+                            args.push(self.expr(e)?);
+                        }
+                        ExprKind::Call(name, args)
+                    }
                 }
-                ExprKind::Call(name, args)
             }
             Rule::path => ExprKind::Path(self.path(&pair)),
             Rule::aggregate => {
@@ -947,4 +961,30 @@ impl Lowerer {
         let time = self.time(&k.expect(Rule::time_of_day, "a time")?)?;
         Ok(TimestampLit { date, time, span })
     }
+}
+
+/// Operators allowed in one expression; each may add a level to the syntax tree, and the
+/// compiler walks it recursively.
+const MAX_OPERATORS: usize = 256;
+
+fn is_operator(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::op_or
+            | Rule::op_and
+            | Rule::op_not
+            | Rule::op_neg
+            | Rule::op_eq
+            | Rule::op_ne
+            | Rule::op_lt
+            | Rule::op_le
+            | Rule::op_gt
+            | Rule::op_ge
+            | Rule::op_in
+            | Rule::op_not_in
+            | Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+    )
 }

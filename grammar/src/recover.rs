@@ -16,6 +16,10 @@ const ITEM_KEYWORDS: &[&str] =
 /// Parses one file. Never fails: errors are returned alongside the declarations that parsed.
 pub fn parse(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
+    if let Some(e) = too_deep(text) {
+        parsed.errors.push(e);
+        return parsed;
+    }
     match parse_chunk(text, 0, &mut parsed) {
         Ok(()) => {}
         Err(_) => {
@@ -66,4 +70,31 @@ fn chunk_starts(text: &str) -> Vec<usize> {
     }
     starts.dedup();
     starts
+}
+
+/// How deeply brackets may nest. Real journeys nest a handful of levels; the limit keeps the
+/// recursive parser, lowering and compiler far from the stack's end on any input.
+pub const MAX_NESTING: usize = 48;
+
+/// The first bracket that nests deeper than [`MAX_NESTING`], as an error.
+fn too_deep(text: &str) -> Option<SyntaxError> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(SyntaxError {
+                        span: crate::ast::Span::new(i, i + 1),
+                        message: format!("brackets nest more than {MAX_NESTING} levels deep"),
+                        expected: "less nesting".into(),
+                        help: Some("split the condition into named segments, or the steps into smaller blocks".into()),
+                    });
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }

@@ -16,7 +16,7 @@ WORDS = {
  'string':'a string in double quotes','str_text':'text','escape':'an escape such as `\\\\n`','interp':'an interpolation such as `{profile.first_name}`',
  'expr':'an expression','op_not':'`not`','op_neg':'`-`','op_or':'`or`','op_and':'`and`','op_in':'`in`','op_not_in':'`not in`',
  'op_eq':'`==`','op_ne':'`!=`','op_le':'`<=`','op_ge':'`>=`','op_lt':'`<`','op_gt':'`>`','op_add':'`+`','op_sub':'`-`','op_mul':'`*`','op_div':'`/`',
- 'paren':'a parenthesised expression','list':'a list such as `[1, 2]`','call':'a function call','path':'a name or path such as `profile.age`',
+ 'paren':'a parenthesised expression','list':'a list such as `[1, 2]`','call':'a name, a path such as `profile.age` or a call such as `len(x)`','call_args':'arguments in parentheses','path':'a name or path such as `profile.age`',
  'profile_root':'`profile`','aggregate':'an aggregate such as `count(login over last 30 days)`',
  'agg_fn':'`count`, `sum`, `avg`, `min`, `max` or `last`','window':'`over last <duration>`',
  'file':'a declaration','item_eoi':'a declaration','item':'a declaration (`profile`, `event`, `segment`, `channel`, `template`, `offer`, `policy`, `journey`, `test` or `import`)',

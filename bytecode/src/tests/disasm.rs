@@ -110,10 +110,14 @@ fn broken_program_does_not_panic() {
         Insn::Send(SendId::new(bad)),
         Insn::Wait(s, ConstId::new(bad)),
         Insn::WaitMonths(s, 3),
-        Insn::WaitUntil(s, 200, TimeOfDay {
-            hour: 99,
-            minute: 99,
-        }),
+        Insn::WaitUntil(
+            s,
+            200,
+            TimeOfDay {
+                hour: 99,
+                minute: 99,
+            },
+        ),
         Insn::WaitEvent(WaitId::new(bad)),
         Insn::Set(s, AttrId::new(bad)),
         Insn::Emit(EmitId::new(bad)),
@@ -167,7 +171,10 @@ fn broken_program_does_not_panic() {
     assert!(text.contains("  0001  attr attr1000000 (?)\n"), "{text}");
     assert!(text.contains("event_prop event0.9 (signup.?)"), "{text}");
     assert!(text.contains("  0009  jump @4294967295\n"), "{text}");
-    assert!(text.contains("  0016  wait_until step1000000 (?) weekday200? 99:99\n"), "{text}");
+    assert!(
+        text.contains("  0016  wait_until step1000000 (?) weekday200? 99:99\n"),
+        "{text}"
+    );
     assert!(text.contains("; <file99>:3:1"), "{text}");
     assert!(
         text.contains("\nwait0 timeout: @4294967295 is past the end of the code\n"),

@@ -181,7 +181,10 @@ fn nesting_is_bounded() {
     // One more level: refused.
     let deep = with_attr_type(nested(MAX_NESTING as usize));
     let err = decode(&encode(&deep)).expect_err("too deep");
-    assert!(matches!(err, LoadError::Malformed(ref m) if m.contains("nested")), "{err:?}");
+    assert!(
+        matches!(err, LoadError::Malformed(ref m) if m.contains("nested")),
+        "{err:?}"
+    );
     // The refusal leaves the depth counter balanced: decoding works again afterwards.
     let program = sample::program();
     assert_eq!(decode(&encode(&program)), Ok(program));
@@ -202,5 +205,8 @@ fn forged_deep_nesting_does_not_overflow_the_stack() {
     forged.extend(std::iter::repeat_n(7u8, 1_000_000));
     forged.extend_from_slice(&payload[at..]);
     let err = decode(&frame(&forged)).expect_err("too deep");
-    assert!(matches!(err, LoadError::Malformed(ref m) if m.contains("nested")), "{err:?}");
+    assert!(
+        matches!(err, LoadError::Malformed(ref m) if m.contains("nested")),
+        "{err:?}"
+    );
 }

@@ -121,32 +121,3 @@ proptest! {
         exercise_payload(&payload);
     }
 }
-
-#[test]
-#[ignore]
-fn tmp_stats() {
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::TestRunner;
-    let mut runner = TestRunner::default();
-    let (mut de, mut valid, mut total) = (0, 0, 0);
-    let mut errs = std::collections::BTreeMap::new();
-    for _ in 0..20000 {
-        let edits = (any::<Index>(), byte()).new_tree(&mut runner).expect("x").current();
-        let mut payload = ENCODED[HEADER_LEN..].to_vec();
-        let i = edits.0.index(payload.len());
-        payload[i] = edits.1;
-        total += 1;
-        if let Ok(p) = postcard::from_bytes::<Program>(&payload) {
-            de += 1;
-            match validate(&p) {
-                Ok(()) => valid += 1,
-                Err(e) => {
-                    let k = format!("{e:?}").split(' ').next().unwrap_or("").to_owned();
-                    *errs.entry(k).or_insert(0) += 1;
-                }
-            }
-            let _ = disassemble(&p);
-        }
-    }
-    println!("total {total} deserialized {de} valid {valid} {errs:?}");
-}

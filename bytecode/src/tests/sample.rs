@@ -424,7 +424,15 @@ pub fn sample() -> (Program, Pcs) {
         loc: loc(19, 1),
     });
 
-    let steps: [(&str, StepKind, bool, &[&str], (u32, u32)); 14] = [
+    /// Name, kind, critical, arms, (line, col).
+    type StepRow = (
+        &'static str,
+        StepKind,
+        bool,
+        &'static [&'static str],
+        (u32, u32),
+    );
+    let steps: [StepRow; 14] = [
         ("send_email_welcome", StepKind::Send, true, &[], (30, 5)),
         ("wait_3d", StepKind::Wait, false, &[], (31, 5)),
         ("if_jeune", StepKind::If, false, &["then", "else"], (32, 5)),
@@ -448,7 +456,13 @@ pub fn sample() -> (Program, Pcs) {
         ("wait_friday", StepKind::WaitUntil, false, &[], (40, 9)),
         ("emit_done", StepKind::Emit, false, &[], (42, 5)),
         ("no_purchase", StepKind::Exit, false, &[], (44, 5)),
-        ("month_6", StepKind::TimelineEntry, false, &["month 6"], (46, 5)),
+        (
+            "month_6",
+            StepKind::TimelineEntry,
+            false,
+            &["month 6"],
+            (46, 5),
+        ),
         ("send_email_month6", StepKind::Send, false, &[], (47, 9)),
         ("wait_month", StepKind::Wait, false, &[], (48, 9)),
     ];

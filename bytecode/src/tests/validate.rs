@@ -57,7 +57,21 @@ fn instruction_refers_to_missing_send() {
     let (_, msg) = broken(|p, pcs| {
         p.code[pcs.body as usize + 1] = Insn::Send(SendId::new(42));
     });
-    assert!(msg.contains("(send, first_year.journey:30:5) refers to send42"), "{msg}");
+    assert!(
+        msg.contains("(send, first_year.journey:30:5) refers to send42"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn exit_refers_to_missing_step() {
+    let (_, msg) = broken(|p, pcs| {
+        p.code[pcs.timeout as usize] = Insn::Exit(StepId::new(50));
+    });
+    assert!(
+        msg.ends_with("(exit, first_year.journey:44:5) refers to step50, which does not exist"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -70,7 +84,14 @@ fn event_prop_out_of_range() {
             .expect("an event_prop");
         p.code[pc] = Insn::EventProp(EventId::new(1), 5);
     });
-    assert!(matches!(err, ValidationError::IndexOutOfRange { index: 5, len: 2, .. }));
+    assert!(matches!(
+        err,
+        ValidationError::IndexOutOfRange {
+            index: 5,
+            len: 2,
+            ..
+        }
+    ));
     assert!(
         msg.contains("uses property 5 of event1 (purchase), which has only 2"),
         "{msg}"
@@ -82,32 +103,50 @@ fn branch_arm_out_of_range() {
     let (_, msg) = broken(|p, pcs| {
         p.code[pcs.timeline as usize] = Insn::Branch(StepId::new(11), 3);
     });
-    assert!(msg.contains("uses arm 3 of step11 (month_6), which has only 1"), "{msg}");
+    assert!(
+        msg.contains("uses arm 3 of step11 (month_6), which has only 1"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn table_pcs_out_of_range() {
     let (_, msg) = broken(|p, _| p.segments[SegmentId::new(0)].condition = 5000);
-    assert!(msg.starts_with("the condition of seg0 (jeune) refers to pc 5000"), "{msg}");
+    assert!(
+        msg.starts_with("the condition of seg0 (jeune) refers to pc 5000"),
+        "{msg}"
+    );
     let (_, msg) = broken(|p, _| p.journeys[JourneyId::new(0)].timeline[0].code = 5000);
     assert!(
         msg.starts_with("timeline entry 0 of journey0 (premiere_annee) refers to pc 5000"),
         "{msg}"
     );
     let (_, msg) = broken(|p, _| p.waits[WaitId::new(0)].on_timeout = 5000);
-    assert!(msg.starts_with("the timeout branch of wait0 refers to pc 5000"), "{msg}");
+    assert!(
+        msg.starts_with("the timeout branch of wait0 refers to pc 5000"),
+        "{msg}"
+    );
     let (_, msg) = broken(|p, _| p.experiments[ExperimentId::new(0)].variants[1].target = 5000);
-    assert!(msg.starts_with("variant 1 (`b`) of exp0 (welcome_ab) refers to pc 5000"), "{msg}");
+    assert!(
+        msg.starts_with("variant 1 (`b`) of exp0 (welcome_ab) refers to pc 5000"),
+        "{msg}"
+    );
     let (_, msg) = broken(|p, _| {
         p.templates[TemplateId::new(0)].parts[0].pieces[1] = Piece::Expr(5000);
     });
-    assert!(msg.contains("part `subject` piece 1 refers to pc 5000"), "{msg}");
+    assert!(
+        msg.contains("part `subject` piece 1 refers to pc 5000"),
+        "{msg}"
+    );
     let (_, msg) = broken(|p, _| {
         if let MessageRef::Inline(text) = &mut p.sends[SendId::new(2)].message {
             text.pieces[1] = Piece::Expr(5000);
         }
     });
-    assert!(msg.starts_with("send2 inline message part `text` piece 1"), "{msg}");
+    assert!(
+        msg.starts_with("send2 inline message part `text` piece 1"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -117,7 +156,11 @@ fn ids_in_tables() {
         msg,
         "the time zone attribute of the project refers to attr70, which does not exist"
     );
-    let (_, msg) = broken(|p, _| p.policies[PolicyId::new(0)].priority.push(JourneyId::new(3)));
+    let (_, msg) = broken(|p, _| {
+        p.policies[PolicyId::new(0)]
+            .priority
+            .push(JourneyId::new(3))
+    });
     assert!(msg.contains("refers to journey3"), "{msg}");
     let (_, msg) = broken(|p, _| {
         p.tests[TestId::new(0)].steps.push(TestStep::Expect(
@@ -140,7 +183,10 @@ fn ids_in_tables() {
 #[test]
 fn emit_and_test_indexes() {
     let (_, msg) = broken(|p, _| p.emits[EmitId::new(0)].props = vec![1]);
-    assert!(msg.contains("uses property 1 of event3 (welcome_done), which has only 1"), "{msg}");
+    assert!(
+        msg.contains("uses property 1 of event3 (welcome_done), which has only 1"),
+        "{msg}"
+    );
     let (_, msg) = broken(|p, _| {
         p.tests[TestId::new(0)].steps.push(TestStep::Expect(
             Expect::Variant {
@@ -150,7 +196,10 @@ fn emit_and_test_indexes() {
             sample::loc(80, 1),
         ));
     });
-    assert!(msg.contains("uses variant (counting the holdout) 3 of exp0"), "{msg}");
+    assert!(
+        msg.contains("uses variant (counting the holdout) 3 of exp0"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -175,14 +224,23 @@ fn locations() {
         "the location of seg0 (jeune) refers to file7, which does not exist"
     );
     let (_, msg) = broken(|p, _| p.locs[3].file = u32::MAX);
-    assert!(msg.contains("instruction 0003 refers to file4294967295"), "{msg}");
+    assert!(
+        msg.contains("instruction 0003 refers to file4294967295"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn weights() {
     let (err, msg) = broken(|p, _| p.experiments[ExperimentId::new(0)].holdout_bp = 999);
-    assert!(matches!(err, ValidationError::BadWeights { total: 9_999, .. }));
-    assert!(msg.starts_with("exp0 (welcome_ab): variant weights (9000 bp)"), "{msg}");
+    assert!(matches!(
+        err,
+        ValidationError::BadWeights { total: 9_999, .. }
+    ));
+    assert!(
+        msg.starts_with("exp0 (welcome_ab): variant weights (9000 bp)"),
+        "{msg}"
+    );
     // No overflow with huge weights.
     let (err, _) = broken(|p, _| {
         let x = &mut p.experiments[ExperimentId::new(0)];
@@ -203,16 +261,25 @@ fn other_invariants() {
     let (_, msg) = broken(|p, pcs| {
         p.code[pcs.seg_jeune as usize + 2] = Insn::Call(Builtin::Coalesce, 1);
     });
-    assert!(msg.contains("`coalesce` takes 2 argument(s), not 1"), "{msg}");
+    assert!(
+        msg.contains("`coalesce` takes 2 argument(s), not 1"),
+        "{msg}"
+    );
 
     let (_, msg) = broken(|p, _| {
         p.code.push(Insn::Pop);
         p.locs.push(sample::loc(90, 1));
     });
-    assert!(msg.contains("the code ends with an instruction that continues"), "{msg}");
+    assert!(
+        msg.contains("the code ends with an instruction that continues"),
+        "{msg}"
+    );
 
     let (_, msg) = broken(|p, _| p.consts[ConstId::new(2)] = Const::Number(3.0));
-    assert!(msg.contains("const2 is not a non-negative duration constant"), "{msg}");
+    assert!(
+        msg.contains("const2 is not a non-negative duration constant"),
+        "{msg}"
+    );
 
     let (_, msg) = broken(|p, _| {
         p.consts[ConstId::new(8)] = Const::Date(Date {
@@ -234,7 +301,10 @@ fn other_invariants() {
     assert!(msg.contains("chronological order"), "{msg}");
 
     let (_, msg) = broken(|p, _| p.steps[StepId::new(3)].key = p.steps[StepId::new(1)].key);
-    assert!(msg.starts_with("step3 (send_sms_coupon): it has the same key"), "{msg}");
+    assert!(
+        msg.starts_with("step3 (send_sms_coupon): it has the same key"),
+        "{msg}"
+    );
 
     let (_, msg) = broken(|p, _| {
         p.aggregates[AggId::new(1)].prop = None;
@@ -243,4 +313,54 @@ fn other_invariants() {
 
     let (_, msg) = broken(|p, _| p.goals[GoalId::new(0)].after = Some(StepId::new(99)));
     assert!(msg.contains("refers to step99"), "{msg}");
+}
+
+#[test]
+fn control_flow() {
+    // An effect in an expression function.
+    let (_, msg) = broken(|p, pcs| p.code[pcs.seg_jeune as usize + 3] = Insn::End);
+    assert_eq!(
+        msg,
+        "instruction 0003 (end): it is reachable from the condition of seg0 (jeune), an \
+         expression, which may only compute a value and must end in return"
+    );
+    // A return in a body (reached through the timeout branch of a wait).
+    let (_, msg) = broken(|p, pcs| p.code[pcs.timeout as usize] = Insn::Return);
+    assert!(
+        msg.contains("it is reachable from the body of journey0 (premiere_annee), a journey body"),
+        "{msg}"
+    );
+    // A segment read but not declared.
+    let (_, msg) = broken(|p, _| p.segments[SegmentId::new(1)].uses_segments.clear());
+    assert_eq!(
+        msg,
+        "instruction 0008 (seg): the condition of seg1 (big_spender) reads seg0 (jeune), which \
+         is not in its `uses_segments`"
+    );
+}
+
+#[test]
+fn segment_cycles() {
+    let (_, msg) = broken(|p, _| {
+        p.segments[SegmentId::new(0)]
+            .uses_segments
+            .push(SegmentId::new(1));
+    });
+    assert!(
+        msg.contains("segments use each other in a cycle: "),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("seg0 (jeune) uses seg1 (big_spender) uses seg0 (jeune)")
+            || msg.ends_with("seg1 (big_spender) uses seg0 (jeune) uses seg1 (big_spender)"),
+        "{msg}"
+    );
+    // A cycle with a segment hanging below it, and a self-use.
+    let (_, msg) = broken(|p, _| {
+        let mut seg = p.segments[SegmentId::new(0)].clone();
+        seg.name = "loop".into();
+        seg.uses_segments = vec![SegmentId::new(2)];
+        p.segments.push(seg);
+    });
+    assert!(msg.ends_with("seg2 (loop) uses seg2 (loop)"), "{msg}");
 }
