@@ -37,27 +37,43 @@ fn bytecode() {
 fn every_code_has_a_case() {
     let mut missing = Vec::new();
     for code in codes::ALL {
-        let file = cases_dir().join("diagnostics").join(format!("{}.journey", code.name));
+        let file = cases_dir()
+            .join("diagnostics")
+            .join(format!("{}.journey", code.name));
         let dir = cases_dir().join("projects").join(code.name);
         let path = if file.exists() { file } else { dir };
         if !path.exists() {
-            missing.push(format!("{} ({}): no case at {}", code.code, code.name, path.display()));
+            missing.push(format!(
+                "{} ({}): no case at {}",
+                code.code,
+                code.name,
+                path.display()
+            ));
             continue;
         }
         if !codes_of(&path).contains(&code.code) {
-            missing.push(format!("{} ({}): its case does not produce it", code.code, code.name));
+            missing.push(format!(
+                "{} ({}): its case does not produce it",
+                code.code, code.name
+            ));
         }
     }
-    assert!(missing.is_empty(), "codes without a case:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "codes without a case:\n{}",
+        missing.join("\n")
+    );
 }
 
 /// The language reference lists every code with its name.
 #[test]
 fn every_code_is_documented() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md")).expect("docs/language.md");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md"))
+            .expect("docs/language.md");
     let missing: Vec<String> = codes::ALL
         .iter()
-        .filter(|c| !doc.contains(&format!("{}", c.code)) || !doc.contains(c.name))
+        .filter(|c| !doc.contains(&c.code.to_string()) || !doc.contains(c.name))
         .map(|c| format!("{} {}", c.code, c.name))
         .collect();
     assert!(missing.is_empty(), "not in docs/language.md: {missing:?}");

@@ -19,9 +19,15 @@ fn examples() -> Vec<PathBuf> {
 
 #[test]
 fn there_are_three_examples() {
-    let names: Vec<String> = examples().iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+    let names: Vec<String> = examples()
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
     for want in ["telecom", "lifecycle", "ecommerce"] {
-        assert!(names.iter().any(|n| n == want), "missing example {want}: {names:?}");
+        assert!(
+            names.iter().any(|n| n == want),
+            "missing example {want}: {names:?}"
+        );
     }
 }
 
@@ -30,23 +36,44 @@ fn examples_check_clean_and_round_trip() {
     for dir in examples() {
         let c = compile_case(&dir);
         let rendered = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
-        assert!(c.diagnostics.is_empty(), "{} has diagnostics:\n{rendered}", dir.display());
+        assert!(
+            c.diagnostics.is_empty(),
+            "{} has diagnostics:\n{rendered}",
+            dir.display()
+        );
         let program = c.program.expect("compiles");
-        assert!(!program.tests.is_empty(), "{} has no test block", dir.display());
+        assert!(
+            !program.tests.is_empty(),
+            "{} has no test block",
+            dir.display()
+        );
         let bytes = journey_bytecode::encode(&program);
         let back = journey_bytecode::decode(&bytes).expect("loads");
         assert_eq!(back, program, "{} does not round-trip", dir.display());
-        assert_eq!(journey_bytecode::encode(&back), bytes, "{} re-encodes differently", dir.display());
+        assert_eq!(
+            journey_bytecode::encode(&back),
+            bytes,
+            "{} re-encodes differently",
+            dir.display()
+        );
     }
 }
 
 #[test]
 fn example_disassembly() {
     for dir in examples() {
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let c = compile_case(&dir);
-        let Some(program) = c.program else { panic!("{name} does not compile") };
-        insta::assert_snapshot!(format!("disasm_{name}"), journey_bytecode::disasm::disassemble(&program));
+        let Some(program) = c.program else {
+            panic!("{name} does not compile")
+        };
+        insta::assert_snapshot!(
+            format!("disasm_{name}"),
+            journey_bytecode::disasm::disassemble(&program)
+        );
     }
 }
 
@@ -54,8 +81,12 @@ fn example_disassembly() {
 #[test]
 fn builds_are_deterministic() {
     for dir in examples() {
-        let a = compile_case(&dir).program.map(|p| journey_bytecode::encode(&p));
-        let b = compile_case(&dir).program.map(|p| journey_bytecode::encode(&p));
+        let a = compile_case(&dir)
+            .program
+            .map(|p| journey_bytecode::encode(&p));
+        let b = compile_case(&dir)
+            .program
+            .map(|p| journey_bytecode::encode(&p));
         assert_eq!(a, b, "{}", dir.display());
     }
 }

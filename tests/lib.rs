@@ -8,7 +8,10 @@ use journey_compiler::{Compilation, Input, MemoryHost, compile, render};
 /// Loads a case into memory: a single file, or every file of a project directory.
 pub fn load_case(path: &Path) -> (MemoryHost, Input) {
     let mut host = MemoryHost::new();
-    let mut input = Input { default_name: stem(path), ..Input::default() };
+    let mut input = Input {
+        default_name: stem(path),
+        ..Input::default()
+    };
     if path.is_dir() {
         let mut files = Vec::new();
         walk(path, path, &mut files);
@@ -22,7 +25,10 @@ pub fn load_case(path: &Path) -> (MemoryHost, Input) {
             host.insert(rel, text);
         }
     } else {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(path).unwrap_or_default();
         host.insert(name.clone(), text);
         input.roots.push(name);
@@ -31,18 +37,26 @@ pub fn load_case(path: &Path) -> (MemoryHost, Input) {
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
             walk(root, &p, out);
         } else if let Ok(text) = std::fs::read_to_string(&p) {
             let rel = p.strip_prefix(root).unwrap_or(&p);
-            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
             out.push((rel, text));
         }
     }
@@ -66,7 +80,11 @@ pub fn check_diagnostics(path: &Path) -> String {
     }
     out.push_str("==== diagnostics ====\n");
     out.push_str(&render::render(&c.diagnostics, &c.sources, false));
-    out.push_str(&format!("{} error(s), {} warning(s)\n", c.error_count(), c.warning_count()));
+    out.push_str(&format!(
+        "{} error(s), {} warning(s)\n",
+        c.error_count(),
+        c.warning_count()
+    ));
     out
 }
 
@@ -75,11 +93,18 @@ pub fn check_bytecode(path: &Path) -> String {
     let c = compile_case(path);
     match &c.program {
         Some(p) => journey_bytecode::disasm::disassemble(p),
-        None => format!("did not compile:\n{}", render::render(&c.diagnostics, &c.sources, false)),
+        None => format!(
+            "did not compile:\n{}",
+            render::render(&c.diagnostics, &c.sources, false)
+        ),
     }
 }
 
 /// The codes of the diagnostics of a case.
 pub fn codes_of(path: &Path) -> Vec<&'static str> {
-    compile_case(path).diagnostics.iter().map(|d| d.code.code).collect()
+    compile_case(path)
+        .diagnostics
+        .iter()
+        .map(|d| d.code.code)
+        .collect()
 }

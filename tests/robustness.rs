@@ -10,7 +10,10 @@ use proptest::prelude::*;
 fn compile_text(text: &str) {
     let mut host = MemoryHost::new();
     host.insert("main.journey", text.to_string());
-    let input = Input { roots: vec!["main.journey".into()], ..Input::default() };
+    let input = Input {
+        roots: vec!["main.journey".into()],
+        ..Input::default()
+    };
     let c = compile(&host, &input);
     // Whatever happened, rendering and JSON conversion must not panic either.
     let _ = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
@@ -27,7 +30,12 @@ fn compile_text(text: &str) {
 fn example_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.join("journey.toml").exists()).collect())
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("journey.toml").exists())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs
@@ -48,16 +56,119 @@ fn example_files() -> Vec<(PathBuf, String, String)> {
 }
 
 const VOCABULARY: &[&str] = &[
-    "profile", "event", "segment", "channel", "template", "offer", "policy", "journey", "test", "import",
-    "entry", "on", "reentry", "never", "after", "exit", "goal", "within", "send", "wait", "for", "until",
-    "if", "else", "scenario", "otherwise", "experiment", "variant", "holdout", "timeline", "set", "emit",
-    "critical", "with", "best", "uses", "config", "params", "requires", "eligible", "when", "priority",
-    "valid", "from", "at", "most", "per", "messages", "quiet", "hours", "to", "given", "expect", "no",
-    "reached", "and", "or", "not", "in", "count", "sum", "over", "last", "profile.age", "signup.plan",
-    "x", "y", "jeune", "sms", "{", "}", "(", ")", "[", "]", ",", ":", "=", "==", "<", ">", "+", "-", "*",
-    "/", "?", "%", "\"text\"", "\"{profile.age}\"", "\"{", "42", "3.5", "7 days", "2 months", "day 3",
-    "week 1", "month 6", "09:00", "25:99", "2027-01-04", "2027-02-30", "2027-01-04 09:00", "50%",
-    "string", "number", "bool", "date", "list<string>", "\n", "//c\n", "///d\n", "é", "\u{1F600}",
+    "profile",
+    "event",
+    "segment",
+    "channel",
+    "template",
+    "offer",
+    "policy",
+    "journey",
+    "test",
+    "import",
+    "entry",
+    "on",
+    "reentry",
+    "never",
+    "after",
+    "exit",
+    "goal",
+    "within",
+    "send",
+    "wait",
+    "for",
+    "until",
+    "if",
+    "else",
+    "scenario",
+    "otherwise",
+    "experiment",
+    "variant",
+    "holdout",
+    "timeline",
+    "set",
+    "emit",
+    "critical",
+    "with",
+    "best",
+    "uses",
+    "config",
+    "params",
+    "requires",
+    "eligible",
+    "when",
+    "priority",
+    "valid",
+    "from",
+    "at",
+    "most",
+    "per",
+    "messages",
+    "quiet",
+    "hours",
+    "to",
+    "given",
+    "expect",
+    "no",
+    "reached",
+    "and",
+    "or",
+    "not",
+    "in",
+    "count",
+    "sum",
+    "over",
+    "last",
+    "profile.age",
+    "signup.plan",
+    "x",
+    "y",
+    "jeune",
+    "sms",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "==",
+    "<",
+    ">",
+    "+",
+    "-",
+    "*",
+    "/",
+    "?",
+    "%",
+    "\"text\"",
+    "\"{profile.age}\"",
+    "\"{",
+    "42",
+    "3.5",
+    "7 days",
+    "2 months",
+    "day 3",
+    "week 1",
+    "month 6",
+    "09:00",
+    "25:99",
+    "2027-01-04",
+    "2027-02-30",
+    "2027-01-04 09:00",
+    "50%",
+    "string",
+    "number",
+    "bool",
+    "date",
+    "list<string>",
+    "\n",
+    "//c\n",
+    "///d\n",
+    "é",
+    "\u{1F600}",
 ];
 
 proptest! {
@@ -126,13 +237,31 @@ fn deep_nesting_is_an_error_not_a_crash() {
         let text = format!("segment s = {}", open.repeat(100_000));
         let mut host = MemoryHost::new();
         host.insert("main.journey", text);
-        let c = compile(&host, &Input { roots: vec!["main.journey".into()], ..Input::default() });
-        assert!(c.diagnostics.iter().any(|d| d.code.code == "E0001"), "{open}");
+        let c = compile(
+            &host,
+            &Input {
+                roots: vec!["main.journey".into()],
+                ..Input::default()
+            },
+        );
+        assert!(
+            c.diagnostics.iter().any(|d| d.code.code == "E0001"),
+            "{open}"
+        );
     }
-    let long = format!("segment s = {}", vec!["profile.age > 1"; 50_000].join(" and "));
+    let long = format!(
+        "segment s = {}",
+        vec!["profile.age > 1"; 50_000].join(" and ")
+    );
     let mut host = MemoryHost::new();
     host.insert("main.journey", long);
-    let c = compile(&host, &Input { roots: vec!["main.journey".into()], ..Input::default() });
+    let c = compile(
+        &host,
+        &Input {
+            roots: vec!["main.journey".into()],
+            ..Input::default()
+        },
+    );
     assert!(c.error_count() > 0);
 }
 
@@ -141,13 +270,22 @@ fn corrupted_bytecode_is_an_error() {
     let text = "profile { age: number }\nevent signup\nsegment jeune = profile.age < 26\njourney j { entry on signup\n send_it: wait 1 day }\n";
     let mut host = MemoryHost::new();
     host.insert("main.journey", text);
-    let c = compile(&host, &Input { roots: vec!["main.journey".into()], ..Input::default() });
+    let c = compile(
+        &host,
+        &Input {
+            roots: vec!["main.journey".into()],
+            ..Input::default()
+        },
+    );
     let program = c.program.expect("compiles");
     let bytes = journey_bytecode::encode(&program);
     for i in 0..bytes.len() {
         let mut b = bytes.clone();
         b[i] ^= 0x5a;
-        assert!(journey_bytecode::decode(&b).is_err(), "flip at {i} went unnoticed");
+        assert!(
+            journey_bytecode::decode(&b).is_err(),
+            "flip at {i} went unnoticed"
+        );
     }
     for n in 0..bytes.len() {
         assert!(journey_bytecode::decode(&bytes[..n]).is_err());

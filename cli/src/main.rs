@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use journey_compiler::{Compilation, codes, compile, render};
 
 #[derive(Parser)]
-#[command(name = "journey", version, about = "Customer journeys as code: check, build, inspect.")]
+#[command(
+    name = "journey",
+    version,
+    about = "Customer journeys as code: check, build, inspect."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,6 +62,15 @@ enum Command {
     },
 }
 
+/// Prints to standard output; a closed pipe (`journey ... | head`) ends the output quietly.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -75,13 +88,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             report(&c, format);
             Ok(status(&c))
         }
-        Command::Build { path, output, format } => {
+        Command::Build {
+            path,
+            output,
+            format,
+        } => {
             let (c, root) = compile_path(&path)?;
             report(&c, format);
-            let Some(program) = &c.program else { return Ok(ExitCode::FAILURE) };
+            let Some(program) = &c.program else {
+                return Ok(ExitCode::FAILURE);
+            };
             let bytes = journey_bytecode::encode(program);
             let out = output.unwrap_or_else(|| root.join(format!("{}.jbc", program.meta.project)));
-            std::fs::write(&out, &bytes).with_context(|| format!("cannot write `{}`", out.display()))?;
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("cannot write `{}`", out.display()))?;
             if format == Format::Text {
                 eprintln!(
                     "built `{}`: {} journeys, {} steps, {} instructions, {} bytes",
@@ -96,8 +116,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Disasm { path } => {
             let program = if path.extension().is_some_and(|e| e == "jbc") {
-                let bytes = std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
-                journey_bytecode::decode(&bytes).with_context(|| format!("cannot load `{}`", path.display()))?
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read `{}`", path.display()))?;
+                journey_bytecode::decode(&bytes)
+                    .with_context(|| format!("cannot load `{}`", path.display()))?
             } else {
                 let (c, _) = compile_path(&path)?;
                 report(&c, Format::Text);
@@ -106,13 +128,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     None => return Ok(ExitCode::FAILURE),
                 }
             };
-            print!("{}", journey_bytecode::disasm::disassemble(&program));
+            out(&journey_bytecode::disasm::disassemble(&program));
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { code } => match code {
             Some(q) => match codes::lookup(&q) {
                 Some(c) => {
-                    println!("{} {} ({:?}): {}\n\n{}", c.code, c.name, c.severity, c.summary, c.explanation);
+                    out(&format!(
+                        "{} {} ({:?}): {}\n\n{}\n",
+                        c.code, c.name, c.severity, c.summary, c.explanation
+                    ));
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
@@ -121,9 +146,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             },
             None => {
-                for c in codes::ALL {
-                    println!("{}  {:<28} {}", c.code, c.name, c.summary);
-                }
+                let list: String = codes::ALL
+                    .iter()
+                    .map(|c| format!("{}  {:<28} {}\n", c.code, c.name, c.summary))
+                    .collect();
+                out(&list);
                 Ok(ExitCode::SUCCESS)
             }
         },
@@ -147,11 +174,24 @@ fn report(c: &Compilation, format: Format) {
             let color = std::io::stderr().is_terminal();
             eprint!("{}", render::render(&c.diagnostics, &c.sources, color));
             let (e, w) = (c.error_count(), c.warning_count());
-            let files = c.sources.files.len();
+            let files = c
+                .sources
+                .files
+                .values()
+                .filter(|f| f.path.ends_with(".journey"))
+                .count();
             if e == 0 && w == 0 {
-                eprintln!("checked {files} file{}: no problems", if files == 1 { "" } else { "s" });
+                eprintln!(
+                    "checked {files} file{}: no problems",
+                    if files == 1 { "" } else { "s" }
+                );
             } else {
-                eprintln!("checked {files} file{}: {e} error{}, {w} warning{}", if files == 1 { "" } else { "s" }, plural(e), plural(w));
+                eprintln!(
+                    "checked {files} file{}: {e} error{}, {w} warning{}",
+                    if files == 1 { "" } else { "s" },
+                    plural(e),
+                    plural(w)
+                );
             }
         }
         Format::Json => {
@@ -160,7 +200,7 @@ fn report(c: &Compilation, format: Format) {
                 "warnings": c.warning_count(),
                 "diagnostics": c.diagnostics.iter().map(|d| journey_compiler::diagnostic::to_json(d, &c.sources)).collect::<Vec<_>>(),
             });
-            println!("{v:#}");
+            out(&format!("{v:#}\n"));
         }
     }
 }
@@ -170,5 +210,9 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn status(c: &Compilation) -> ExitCode {
-    if c.error_count() > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if c.error_count() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -89,7 +89,15 @@ fn project(target_lines: usize, files: usize) -> (MemoryHost, Input, usize) {
         host.insert(name.clone(), text);
         roots.push(name);
     }
-    (host, Input { roots, manifest: None, default_name: "bench".into() }, lines)
+    (
+        host,
+        Input {
+            roots,
+            manifest: None,
+            default_name: "bench".into(),
+        },
+        lines,
+    )
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -99,11 +107,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
     f();
-    median((0..runs).map(|_| {
-        let t = Instant::now();
-        f();
-        t.elapsed()
-    }).collect())
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
 }
 
 fn main() {
@@ -148,5 +160,7 @@ fn main() {
             ratio
         );
     }
-    println!("goals on the 2-core machine at 10k lines: check <= 50 ms, build <= 100 ms; per-line ratio stays near 1x (no superlinear growth)");
+    println!(
+        "goals on the 2-core machine at 10k lines: check <= 50 ms, build <= 100 ms; per-line ratio stays near 1x (no superlinear growth)"
+    );
 }

@@ -43,7 +43,9 @@ macro_rules! codes {
 
 /// Finds a code by number (`E0201`, case-insensitive) or name (`unknown-name`).
 pub fn lookup(query: &str) -> Option<&'static Code> {
-    ALL.iter().copied().find(|c| c.code.eq_ignore_ascii_case(query) || c.name == query)
+    ALL.iter()
+        .copied()
+        .find(|c| c.code.eq_ignore_ascii_case(query) || c.name == query)
 }
 
 codes! {

@@ -95,7 +95,13 @@ pub(crate) struct Ctx<'a> {
     pub channel_sends: SecondaryMap<ChannelId, Vec<(FileId, Span)>>,
     pub consent_missing: SecondaryMap<ChannelId, Option<(FileId, Span, String)>>,
     pub journey_labels: SecondaryMap<JourneyId, HashMap<String, StepId>>,
-    pub experiments_by_name: HashMap<String, ExperimentId>,
+    pub experiments_by_name: HashMap<String, (ExperimentId, FileId, Span)>,
+    /// Templates whose channel resolved (others are not checked against their sends).
+    pub template_channel_known: SecondaryMap<TemplateId, bool>,
+    /// Attributes declared with a default, even one that failed to compile.
+    pub written_default: SecondaryMap<AttrId, bool>,
+    /// (file, definition) pairs already reported as not imported.
+    pub not_imported_reported: std::collections::HashSet<(FileId, u32)>,
     pub offer_fields: Vec<String>,
     pub agg_dedup: HashMap<(u8, EventId, Option<u16>, Option<u64>), AggId>,
     /// Definition index of each channel parameter and labelled step, by (container def, name).
@@ -122,6 +128,9 @@ impl<'a> Ctx<'a> {
             consent_missing: SecondaryMap::new(),
             journey_labels: SecondaryMap::new(),
             experiments_by_name: HashMap::new(),
+            template_channel_known: SecondaryMap::new(),
+            written_default: SecondaryMap::new(),
+            not_imported_reported: std::collections::HashSet::new(),
             offer_fields: Vec::new(),
             agg_dedup: HashMap::new(),
             member_defs: HashMap::new(),
@@ -132,7 +141,13 @@ impl<'a> Ctx<'a> {
         self.sink.push(d);
     }
 
-    pub(crate) fn diag(&mut self, code: &'static Code, file: FileId, span: Span, msg: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diag(
+        &mut self,
+        code: &'static Code,
+        file: FileId,
+        span: Span,
+        msg: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic::new(code, file, span, msg)
     }
 
@@ -155,11 +170,14 @@ impl<'a> Ctx<'a> {
 
     /// Sets the jump target of the jump at `at` to `target`.
     pub(crate) fn patch(&mut self, at: Pc, target: Pc) {
-        if let Some(insn) = self.p.code.get_mut(at as usize) {
-            match insn {
-                Insn::Jump(t) | Insn::JumpIfFalse(t) | Insn::JumpIfFalseOrPop(t) | Insn::JumpIfTrueOrPop(t) => *t = target,
-                _ => {}
-            }
+        if let Some(
+            Insn::Jump(t)
+            | Insn::JumpIfFalse(t)
+            | Insn::JumpIfFalseOrPop(t)
+            | Insn::JumpIfTrueOrPop(t),
+        ) = self.p.code.get_mut(at as usize)
+        {
+            *t = target;
         }
     }
 
@@ -184,7 +202,13 @@ impl<'a> Ctx<'a> {
             K::String(s) => match s.plain() {
                 Some(t) => (Const::String(t), Ty::String),
                 None => {
-                    let d = self.diag(&codes::NOT_CONSTANT, file, e.span, "this text must be written out, without interpolation")
+                    let d = self
+                        .diag(
+                            &codes::NOT_CONSTANT,
+                            file,
+                            e.span,
+                            "this text must be written out, without interpolation",
+                        )
                         .primary_label("interpolation is not allowed here");
                     self.emit_diag(d);
                     return None;
@@ -195,12 +219,20 @@ impl<'a> Ctx<'a> {
                 let (d, tm) = self.timestamp(file, t)?;
                 (Const::Timestamp(d, tm), Ty::Timestamp)
             }
-            K::Duration(d) => (Const::Duration(self.duration_secs(file, d)? as i64), Ty::Duration),
+            K::Duration(d) => (
+                Const::Duration(self.duration_secs(file, d)? as i64),
+                Ty::Duration,
+            ),
             K::Unary(ast::UnaryOp::Neg, inner) => match self.constant(file, inner)? {
                 (Const::Number(n), Ty::Number) => (Const::Number(-n), Ty::Number),
                 (Const::Duration(n), Ty::Duration) => (Const::Duration(-n), Ty::Duration),
                 _ => {
-                    let d = self.diag(&codes::TYPE_MISMATCH, file, e.span, "only numbers and durations can be negated");
+                    let d = self.diag(
+                        &codes::TYPE_MISMATCH,
+                        file,
+                        e.span,
+                        "only numbers and durations can be negated",
+                    );
                     self.emit_diag(d);
                     return None;
                 }
@@ -213,7 +245,12 @@ impl<'a> Ctx<'a> {
                     if let Some(et) = &elem {
                         if !t.assignable_to(et) {
                             let d = self
-                                .diag(&codes::TYPE_MISMATCH, file, item.span, format!("list elements must all be {et}"))
+                                .diag(
+                                    &codes::TYPE_MISMATCH,
+                                    file,
+                                    item.span,
+                                    format!("list elements must all be {et}"),
+                                )
                                 .primary_label(format!("this is {t}"));
                             self.emit_diag(d);
                             return None;
@@ -223,7 +260,10 @@ impl<'a> Ctx<'a> {
                     }
                     out.push(c);
                 }
-                (Const::List(out), elem.map(|t| Ty::List(Box::new(t))).unwrap_or(Ty::EmptyList))
+                (
+                    Const::List(out),
+                    elem.map(|t| Ty::List(Box::new(t))).unwrap_or(Ty::EmptyList),
+                )
             }
             _ => {
                 let d = self
@@ -242,11 +282,20 @@ impl<'a> Ctx<'a> {
         let ok = i16::try_from(d.year).ok().and_then(|y| {
             let m = i8::try_from(d.month).ok()?;
             let dd = i8::try_from(d.day).ok()?;
-            jiff::civil::Date::new(y, m, dd).ok().map(|_| Date { year: y, month: m as u8, day: dd as u8 })
+            jiff::civil::Date::new(y, m, dd).ok().map(|_| Date {
+                year: y,
+                month: m as u8,
+                day: dd as u8,
+            })
         });
         if ok.is_none() {
             let diag = self
-                .diag(&codes::INVALID_DATE, file, d.span, format!("{:04}-{:02}-{:02} is not a date", d.year, d.month, d.day))
+                .diag(
+                    &codes::INVALID_DATE,
+                    file,
+                    d.span,
+                    format!("{:04}-{:02}-{:02} is not a date", d.year, d.month, d.day),
+                )
                 .primary_label("no such day in the calendar");
             self.emit_diag(diag);
         }
@@ -255,11 +304,23 @@ impl<'a> Ctx<'a> {
 
     pub(crate) fn time(&mut self, file: FileId, t: &ast::TimeLit) -> Option<TimeOfDay> {
         if t.hour < 24 && t.minute < 60 {
-            Some(TimeOfDay { hour: t.hour as u8, minute: t.minute as u8 })
+            Some(TimeOfDay {
+                hour: t.hour as u8,
+                minute: t.minute as u8,
+            })
         } else {
-            let help = if t.hour == 24 && t.minute == 0 { "midnight is `00:00`" } else { "hours go from 00 to 23, minutes from 00 to 59" };
+            let help = if t.hour == 24 && t.minute == 0 {
+                "midnight is `00:00`"
+            } else {
+                "hours go from 00 to 23, minutes from 00 to 59"
+            };
             let d = self
-                .diag(&codes::INVALID_TIME, file, t.span, format!("{:02}:{:02} is not a time of day", t.hour, t.minute))
+                .diag(
+                    &codes::INVALID_TIME,
+                    file,
+                    t.span,
+                    format!("{:02}:{:02} is not a time of day", t.hour, t.minute),
+                )
                 .primary_label("out of range")
                 .help(help);
             self.emit_diag(d);
@@ -267,7 +328,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub(crate) fn timestamp(&mut self, file: FileId, t: &ast::TimestampLit) -> Option<(Date, TimeOfDay)> {
+    pub(crate) fn timestamp(
+        &mut self,
+        file: FileId,
+        t: &ast::TimestampLit,
+    ) -> Option<(Date, TimeOfDay)> {
         let d = self.date(file, &t.date);
         let tm = self.time(file, &t.time);
         Some((d?, tm?))
@@ -278,20 +343,37 @@ impl<'a> Ctx<'a> {
         match d.unit.seconds() {
             Some(s) => {
                 let v = d.count * s as f64;
-                if v.is_finite() && v >= 0.0 && v < 1e15 {
+                if v.is_finite() && (0.0..1e15).contains(&v) {
                     Some(v.round() as u64)
                 } else {
-                    let diag = self.diag(&codes::INVALID_LITERAL, file, d.span, "this duration is too long");
+                    let diag = self.diag(
+                        &codes::INVALID_LITERAL,
+                        file,
+                        d.span,
+                        "this duration is too long",
+                    );
                     self.emit_diag(diag);
                     None
                 }
             }
             None => {
-                let days = if d.unit == ast::TimeUnit::Month { d.count * 30.0 } else { d.count * 365.0 };
+                let days = if d.unit == ast::TimeUnit::Month {
+                    d.count * 30.0
+                } else {
+                    d.count * 365.0
+                };
                 let diag = self
-                    .diag(&codes::DURATION_EXPECTED, file, d.span, "months and years are calendar offsets, not durations")
+                    .diag(
+                        &codes::DURATION_EXPECTED,
+                        file,
+                        d.span,
+                        "months and years are calendar offsets, not durations",
+                    )
                     .primary_label("an exact duration is needed here")
-                    .help(format!("write a duration in days, such as `{} days`", days.round()));
+                    .help(format!(
+                        "write a duration in days, such as `{} days`",
+                        days.round()
+                    ));
                 self.emit_diag(diag);
                 None
             }
@@ -313,7 +395,12 @@ impl<'a> Ctx<'a> {
                 Some(a) => Type::List(Box::new(self.schema_type(file, a))),
                 None => {
                     let d = self
-                        .diag(&codes::UNKNOWN_TYPE, file, t.name.span, "`list` needs an element type")
+                        .diag(
+                            &codes::UNKNOWN_TYPE,
+                            file,
+                            t.name.span,
+                            "`list` needs an element type",
+                        )
                         .help("write `list<string>`");
                     self.emit_diag(d);
                     Type::String
@@ -330,7 +417,12 @@ impl<'a> Ctx<'a> {
                 };
                 let best = alias.map(str::to_string).or(suggestion);
                 let mut d = self
-                    .diag(&codes::UNKNOWN_TYPE, file, t.name.span, format!("unknown type `{other}`"))
+                    .diag(
+                        &codes::UNKNOWN_TYPE,
+                        file,
+                        t.name.span,
+                        format!("unknown type `{other}`"),
+                    )
                     .primary_label("not a type of the language");
                 if let Some(b) = best {
                     d = d.help(format!("did you mean `{b}`?")).fix(Fix {
@@ -345,28 +437,70 @@ impl<'a> Ctx<'a> {
             }
         };
         if t.arg.is_some() && t.name.text != "list" {
-            let d = self.diag(&codes::UNKNOWN_TYPE, file, t.span, format!("`{}` takes no type argument", t.name.text));
+            let d = self.diag(
+                &codes::UNKNOWN_TYPE,
+                file,
+                t.span,
+                format!("`{}` takes no type argument", t.name.text),
+            );
             self.emit_diag(d);
         }
-        if t.optional { Type::Optional(Box::new(base)) } else { base }
+        if t.optional {
+            Type::Optional(Box::new(base))
+        } else {
+            base
+        }
     }
 
     // ------------------------------------------------------------ names
 
     /// Declares a top-level name; reports a duplicate.
-    pub(crate) fn declare(&mut self, kind: Kind, file: FileId, name: &Ident, full: Span, docs: Option<&str>, index: u32) -> bool {
+    pub(crate) fn declare(
+        &mut self,
+        kind: Kind,
+        file: FileId,
+        name: &Ident,
+        full: Span,
+        docs: Option<&str>,
+        index: u32,
+    ) -> bool {
         let key = (kind, name.text.clone());
         if let Some(prev) = self.names.get(&key).copied() {
             let d = self
-                .diag(&codes::DUPLICATE, file, name.span, format!("the {} `{}` is declared twice", kind.word(), name.text))
+                .diag(
+                    &codes::DUPLICATE,
+                    file,
+                    name.span,
+                    format!("the {} `{}` is declared twice", kind.word(), name.text),
+                )
                 .primary_label("second declaration")
                 .label(prev.file, prev.span, "first declared here")
-                .help(format!("rename one of them or remove the duplicate {}", kind.word()));
+                .help(format!(
+                    "rename one of them or remove the duplicate {}",
+                    kind.word()
+                ));
             self.emit_diag(d);
             return false;
         }
-        let def = self.index.define(kind.def_kind(), &name.text, file, name.span, full, docs, String::new(), None);
-        self.names.insert(key, Decl { file, span: name.span, index, def });
+        let def = self.index.define(
+            kind.def_kind(),
+            &name.text,
+            file,
+            name.span,
+            full,
+            docs,
+            String::new(),
+            None,
+        );
+        self.names.insert(
+            key,
+            Decl {
+                file,
+                span: name.span,
+                index,
+                def,
+            },
+        );
         true
     }
 
@@ -375,16 +509,34 @@ impl<'a> Ctx<'a> {
         match self.names.get(&(kind, name.text.clone())).copied() {
             Some(decl) => {
                 self.index.reference(file, name.span, decl.def);
-                if self.loaded.sees(file, decl.file) {
+                if self.loaded.sees(file, decl.file)
+                    || !self.not_imported_reported.insert((file, decl.def))
+                {
                     Some(decl.index)
                 } else {
-                    let path = import_path(&self.loaded.sources.files[file].path, &self.loaded.sources.files[decl.file].path);
+                    let path = import_path(
+                        &self.loaded.sources.files[file].path,
+                        &self.loaded.sources.files[decl.file].path,
+                    );
                     let d = self
-                        .diag(&codes::NOT_IMPORTED, file, name.span, format!("the {} `{}` is not imported here", kind.word(), name.text))
-                        .primary_label(format!("declared in `{}`", self.loaded.sources.files[decl.file].path))
+                        .diag(
+                            &codes::NOT_IMPORTED,
+                            file,
+                            name.span,
+                            format!("the {} `{}` is not imported here", kind.word(), name.text),
+                        )
+                        .primary_label(format!(
+                            "declared in `{}`",
+                            self.loaded.sources.files[decl.file].path
+                        ))
                         .label(decl.file, decl.span, "declared here")
                         .help(format!("add `import \"{path}\"` at the top of this file"))
-                        .fix(Fix { file, span: Span::new(0, 0), replacement: format!("import \"{path}\"\n"), title: format!("add `import \"{path}\"`") });
+                        .fix(Fix {
+                            file,
+                            span: Span::new(0, 0),
+                            replacement: format!("import \"{path}\"\n"),
+                            title: format!("add `import \"{path}\"`"),
+                        });
                     self.emit_diag(d);
                     Some(decl.index)
                 }
@@ -396,11 +548,24 @@ impl<'a> Ctx<'a> {
                     .filter(|((k, _), d)| *k == kind && self.loaded.sees(file, d.file))
                     .map(|((_, n), _)| n.clone())
                     .collect();
-                let other_kind = [Kind::Event, Kind::Segment, Kind::Channel, Kind::Template, Kind::Offer, Kind::Journey, Kind::Policy]
-                    .into_iter()
-                    .find(|k| *k != kind && self.names.contains_key(&(*k, name.text.clone())));
+                let other_kind = [
+                    Kind::Event,
+                    Kind::Segment,
+                    Kind::Channel,
+                    Kind::Template,
+                    Kind::Offer,
+                    Kind::Journey,
+                    Kind::Policy,
+                ]
+                .into_iter()
+                .find(|k| *k != kind && self.names.contains_key(&(*k, name.text.clone())));
                 let mut d = self
-                    .diag(&codes::UNKNOWN_NAME, file, name.span, format!("unknown {} `{}`", kind.word(), name.text))
+                    .diag(
+                        &codes::UNKNOWN_NAME,
+                        file,
+                        name.span,
+                        format!("unknown {} `{}`", kind.word(), name.text),
+                    )
                     .primary_label(format!("no {} has this name", kind.word()));
                 if let Some(best) = suggest(&name.text, candidates.iter().map(String::as_str)) {
                     d = d.help(format!("did you mean `{best}`?")).fix(Fix {
@@ -410,9 +575,18 @@ impl<'a> Ctx<'a> {
                         title: format!("replace with `{best}`"),
                     });
                 } else if let Some(k) = other_kind {
-                    d = d.note(format!("`{}` is a {}, not a {}", name.text, k.word(), kind.word()));
+                    d = d.note(format!(
+                        "`{}` is a {}, not a {}",
+                        name.text,
+                        k.word(),
+                        kind.word()
+                    ));
                 } else {
-                    d = d.help(format!("declare it with `{} {} ...`", kind.word(), name.text));
+                    d = d.help(format!(
+                        "declare it with `{} {} ...`",
+                        kind.word(),
+                        name.text
+                    ));
                 }
                 self.emit_diag(d);
                 None
@@ -421,10 +595,26 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reports an unknown name of a sub-kind (label, goal, variant, function...).
-    pub(crate) fn unknown(&mut self, what: &str, file: FileId, name: &Ident, mut candidates: Vec<String>) {
+    pub(crate) fn unknown(
+        &mut self,
+        what: &str,
+        file: FileId,
+        name: &Ident,
+        mut candidates: Vec<String>,
+    ) {
         candidates.sort();
+        // `what` may carry a context: "step label in `accueil`".
+        let (kind, context) = what
+            .split_once(" in ")
+            .map(|(k, c)| (k, format!(" in {c}")))
+            .unwrap_or((what, String::new()));
         let mut d = self
-            .diag(&codes::UNKNOWN_NAME, file, name.span, format!("unknown {what} `{}`", name.text))
+            .diag(
+                &codes::UNKNOWN_NAME,
+                file,
+                name.span,
+                format!("unknown {kind} `{}`{context}", name.text),
+            )
             .primary_label(format!("no {what} has this name"));
         if let Some(best) = suggest(&name.text, candidates.iter().map(String::as_str)) {
             d = d.help(format!("did you mean `{best}`?")).fix(Fix {
@@ -433,7 +623,9 @@ impl<'a> Ctx<'a> {
                 replacement: best.clone(),
                 title: format!("replace with `{best}`"),
             });
-        } else if !candidates.is_empty() && candidates.len() <= 8 {
+        } else if candidates.is_empty() {
+            d = d.note(format!("no {what} is declared"));
+        } else if candidates.len() <= 12 {
             d = d.note(format!("known: {}", candidates.join(", ")));
         }
         self.emit_diag(d);
@@ -443,23 +635,49 @@ impl<'a> Ctx<'a> {
     pub(crate) fn attribute(&mut self, file: FileId, name: &Ident) -> Option<AttrId> {
         let Some((pfile, pspan)) = self.profile else {
             let d = self
-                .diag(&codes::UNKNOWN_PROPERTY, file, name.span, format!("unknown profile attribute `{}`", name.text))
+                .diag(
+                    &codes::UNKNOWN_PROPERTY,
+                    file,
+                    name.span,
+                    format!("unknown profile attribute `{}`", name.text),
+                )
                 .primary_label("the project declares no profile")
-                .help(format!("declare the customer profile: `profile {{ {}: ... }}`", name.text));
+                .help(format!(
+                    "declare the customer profile: `profile {{ {}: ... }}`",
+                    name.text
+                ));
             self.emit_diag(d);
             return None;
         };
         match self.attrs.get(&name.text).copied() {
             Some((id, def)) => {
                 self.index.reference(file, name.span, def);
-                if !self.loaded.sees(file, pfile) {
-                    let path = import_path(&self.loaded.sources.files[file].path, &self.loaded.sources.files[pfile].path);
+                if !self.loaded.sees(file, pfile)
+                    && self.not_imported_reported.insert((file, u32::MAX))
+                {
+                    let path = import_path(
+                        &self.loaded.sources.files[file].path,
+                        &self.loaded.sources.files[pfile].path,
+                    );
                     let d = self
-                        .diag(&codes::NOT_IMPORTED, file, name.span, "the profile is not imported here")
-                        .primary_label(format!("the profile is declared in `{}`", self.loaded.sources.files[pfile].path))
+                        .diag(
+                            &codes::NOT_IMPORTED,
+                            file,
+                            name.span,
+                            "the profile is not imported here",
+                        )
+                        .primary_label(format!(
+                            "the profile is declared in `{}`",
+                            self.loaded.sources.files[pfile].path
+                        ))
                         .label(pfile, pspan, "declared here")
                         .help(format!("add `import \"{path}\"` at the top of this file"))
-                        .fix(Fix { file, span: Span::new(0, 0), replacement: format!("import \"{path}\"\n"), title: format!("add `import \"{path}\"`") });
+                        .fix(Fix {
+                            file,
+                            span: Span::new(0, 0),
+                            replacement: format!("import \"{path}\"\n"),
+                            title: format!("add `import \"{path}\"`"),
+                        });
                     self.emit_diag(d);
                 }
                 Some(id)
@@ -467,7 +685,12 @@ impl<'a> Ctx<'a> {
             None => {
                 let names: Vec<String> = self.attrs.keys().cloned().collect();
                 let mut d = self
-                    .diag(&codes::UNKNOWN_PROPERTY, file, name.span, format!("the profile has no attribute `{}`", name.text))
+                    .diag(
+                        &codes::UNKNOWN_PROPERTY,
+                        file,
+                        name.span,
+                        format!("the profile has no attribute `{}`", name.text),
+                    )
                     .primary_label("unknown attribute")
                     .label(pfile, pspan, "profile declared here");
                 if let Some(best) = suggest(&name.text, names.iter().map(String::as_str)) {
@@ -498,7 +721,12 @@ impl<'a> Ctx<'a> {
         let names: Vec<String> = ev.props.iter().map(|p| p.name.clone()).collect();
         let ev_name = ev.name.clone();
         let mut d = self
-            .diag(&codes::UNKNOWN_PROPERTY, file, name.span, format!("the event `{ev_name}` has no property `{}`", name.text))
+            .diag(
+                &codes::UNKNOWN_PROPERTY,
+                file,
+                name.span,
+                format!("the event `{ev_name}` has no property `{}`", name.text),
+            )
             .primary_label("unknown property");
         if let Some(decl) = self.names.get(&(Kind::Event, ev_name.clone())).copied() {
             d = d.label(decl.file, decl.span, "event declared here");
@@ -529,7 +757,12 @@ pub(crate) fn suggest<'s>(name: &str, candidates: impl Iterator<Item = &'s str>)
     let limit = (name.chars().count() / 3).clamp(1, 3);
     candidates
         .filter(|c| *c != name)
-        .map(|c| (c, strsim::damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase())))
+        .map(|c| {
+            (
+                c,
+                strsim::damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase()),
+            )
+        })
         .filter(|(_, d)| *d <= limit)
         .min_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)))
         .map(|(c, _)| c.to_string())
@@ -543,7 +776,11 @@ pub(crate) fn import_path(from: &str, to: &str) -> String {
         v
     };
     let to_parts: Vec<&str> = to.split('/').collect();
-    let common = from_dir.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    let common = from_dir
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
     let mut out: Vec<&str> = vec![".."; from_dir.len() - common];
     out.extend(&to_parts[common..]);
     out.join("/")

@@ -50,16 +50,34 @@ impl<'a> Ctx<'a> {
                         let mut prop_defs = Vec::new();
                         for f in &e.fields {
                             let ty = self.schema_type(file, &f.ty);
-                            if let Some(prev) = e.fields.iter().take_while(|g| !std::ptr::eq(*g, f)).find(|g| g.name.text == f.name.text) {
+                            if let Some(prev) = e
+                                .fields
+                                .iter()
+                                .take_while(|g| !std::ptr::eq(*g, f))
+                                .find(|g| g.name.text == f.name.text)
+                            {
                                 let d = self
-                                    .diag(&codes::DUPLICATE, file, f.name.span, format!("`{}` is declared twice in `{}`", f.name.text, e.name.text))
+                                    .diag(
+                                        &codes::DUPLICATE,
+                                        file,
+                                        f.name.span,
+                                        format!(
+                                            "`{}` is declared twice in `{}`",
+                                            f.name.text, e.name.text
+                                        ),
+                                    )
                                     .label(file, prev.name.span, "first declared here");
                                 self.emit_diag(d);
                                 continue;
                             }
                             if f.default.is_some() {
                                 let d = self
-                                    .diag(&codes::NOT_CONSTANT, file, f.span, "event properties have no default")
+                                    .diag(
+                                        &codes::NOT_CONSTANT,
+                                        file,
+                                        f.span,
+                                        "event properties have no default",
+                                    )
                                     .help("make the property optional with `?` instead");
                                 self.emit_diag(d);
                             }
@@ -73,10 +91,16 @@ impl<'a> Ctx<'a> {
                                 ty.to_string(),
                                 Some(def),
                             ));
-                            props.push(PropDef { name: f.name.text.clone(), ty });
+                            props.push(PropDef {
+                                name: f.name.text.clone(),
+                                ty,
+                            });
                         }
                         self.index.defs[def as usize].detail = format!("event {}", e.name.text);
-                        let id = self.p.events.push(EventDef { name: e.name.text.clone(), props });
+                        let id = self.p.events.push(EventDef {
+                            name: e.name.text.clone(),
+                            props,
+                        });
                         self.event_prop_defs[id] = prop_defs;
                     }
                 }
@@ -111,7 +135,11 @@ impl<'a> Ctx<'a> {
                 ItemKind::Template(t) => {
                     let index = self.p.templates.len() as u32;
                     if self.declare(Kind::Template, file, &t.name, item.span, docs, index) {
-                        self.p.templates.push(TemplateDef { name: t.name.text.clone(), channel: ChannelId::from_u32(0), parts: Vec::new() });
+                        self.p.templates.push(TemplateDef {
+                            name: t.name.text.clone(),
+                            channel: ChannelId::from_u32(0),
+                            parts: Vec::new(),
+                        });
                     }
                 }
                 ItemKind::Offer(o) => {
@@ -161,13 +189,23 @@ impl<'a> Ctx<'a> {
                 ItemKind::Import(_) | ItemKind::Test(_) => {}
             }
         }
-        self.p.meta.timezone_attr = self.p.attributes.iter().find(|(_, a)| a.ty == Type::Timezone).map(|(id, _)| id);
+        self.p.meta.timezone_attr = self
+            .p
+            .attributes
+            .iter()
+            .find(|(_, a)| a.ty == Type::Timezone)
+            .map(|(id, _)| id);
     }
 
     fn collect_profile(&mut self, file: FileId, p: &ast::Profile, full: Span) {
         if let Some((pfile, pspan)) = self.profile {
             let d = self
-                .diag(&codes::DUPLICATE, file, p.keyword, "the profile is declared twice")
+                .diag(
+                    &codes::DUPLICATE,
+                    file,
+                    p.keyword,
+                    "the profile is declared twice",
+                )
                 .primary_label("second profile")
                 .label(pfile, pspan, "first declared here")
                 .help("a project has one profile schema: merge the attributes into it");
@@ -180,13 +218,29 @@ impl<'a> Ctx<'a> {
             if let Some(&(prev, _)) = self.attrs.get(&f.name.text) {
                 let prev_span = self.attr_spans[prev];
                 let d = self
-                    .diag(&codes::DUPLICATE, file, f.name.span, format!("the attribute `{}` is declared twice", f.name.text))
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        f.name.span,
+                        format!("the attribute `{}` is declared twice", f.name.text),
+                    )
                     .label(file, prev_span, "first declared here");
                 self.emit_diag(d);
                 continue;
             }
             let default = match &f.default {
                 Some(e) => match self.constant(file, e) {
+                    Some((c, t)) if matches!(t, Ty::EmptyList) && !matches!(ty, Type::List(_)) => {
+                        let d = self.diag(
+                            &codes::TYPE_MISMATCH,
+                            file,
+                            e.span,
+                            format!("the default value must be {ty}, but this is a list"),
+                        );
+                        self.emit_diag(d);
+                        let _ = c;
+                        None
+                    }
                     Some((c, t)) => {
                         let target = Ty::of(&ty);
                         if self.expect_type(file, e.span, &t, &target, "the default value") {
@@ -202,8 +256,22 @@ impl<'a> Ctx<'a> {
                 },
                 None => None,
             };
-            let def = self.index.define(DefKind::Attribute, &f.name.text, file, f.name.span, f.span, f.docs.as_deref(), ty.to_string(), None);
-            let id = self.p.attributes.push(AttrDef { name: f.name.text.clone(), ty, default });
+            let def = self.index.define(
+                DefKind::Attribute,
+                &f.name.text,
+                file,
+                f.name.span,
+                f.span,
+                f.docs.as_deref(),
+                ty.to_string(),
+                None,
+            );
+            let id = self.p.attributes.push(AttrDef {
+                name: f.name.text.clone(),
+                ty,
+                default,
+            });
+            self.written_default[id] = f.default.is_some();
             self.attr_spans[id] = f.name.span;
             self.attrs.insert(f.name.text.clone(), (id, def));
         }
@@ -212,14 +280,19 @@ impl<'a> Ctx<'a> {
 
     /// Checks that a constant string names an IANA time zone.
     pub(crate) fn check_timezone(&mut self, file: FileId, span: Span, c: &Const) {
-        if let Const::String(name) = c {
-            if jiff::tz::TimeZone::get(name).is_err() {
-                let d = self
-                    .diag(&codes::INVALID_TIMEZONE, file, span, format!("`{name}` is not a known time zone"))
-                    .primary_label("not in the IANA time zone database")
-                    .help("use a name such as `Europe/Paris` or `America/New_York`");
-                self.emit_diag(d);
-            }
+        if let Const::String(name) = c
+            && jiff::tz::TimeZone::get(name).is_err()
+        {
+            let d = self
+                .diag(
+                    &codes::INVALID_TIMEZONE,
+                    file,
+                    span,
+                    format!("`{name}` is not a known time zone"),
+                )
+                .primary_label("not in the IANA time zone database")
+                .help("use a name such as `Europe/Paris` or `America/New_York`");
+            self.emit_diag(d);
         }
     }
 
@@ -242,31 +315,56 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn own<T: cranelift_entity::EntityRef>(&self, kind: Kind, name: &ast::Ident, file: FileId) -> Option<T> {
+    fn own<T: cranelift_entity::EntityRef>(
+        &self,
+        kind: Kind,
+        name: &ast::Ident,
+        file: FileId,
+    ) -> Option<T> {
         let d = self.names.get(&(kind, name.text.clone()))?;
         (d.file == file && d.span == name.span).then(|| Ctx::entity(d.index))
     }
 
     fn segment(&mut self, file: FileId, s: &ast::SegmentDecl) {
-        let Some(id): Option<SegmentId> = self.own(Kind::Segment, &s.name, file) else { return };
-        let mut env = Env::new(file, Scope::Events(Vec::new()), OfferScope::Forbidden, "a segment condition");
+        let Some(id): Option<SegmentId> = self.own(Kind::Segment, &s.name, file) else {
+            return;
+        };
+        let mut env = Env::new(
+            file,
+            Scope::Events(Vec::new()),
+            OfferScope::Forbidden,
+            "a segment condition",
+        );
         env.segment = Some(id);
         let pc = self.condition_function(&s.condition, &mut env);
         self.p.segments[id].condition = pc;
-        self.index.defs[self.names[&(Kind::Segment, s.name.text.clone())].def as usize].detail = format!("segment {}: bool", s.name.text);
+        self.index.defs[self.names[&(Kind::Segment, s.name.text.clone())].def as usize].detail =
+            format!("segment {}: bool", s.name.text);
     }
 
     fn channel(&mut self, file: FileId, c: &ast::ChannelDecl) {
-        let Some(id): Option<ChannelId> = self.own(Kind::Channel, &c.name, file) else { return };
+        let Some(id): Option<ChannelId> = self.own(Kind::Channel, &c.name, file) else {
+            return;
+        };
         if c.plugin.plain().is_none() {
-            let d = self.diag(&codes::NOT_CONSTANT, file, c.plugin.span, "the plugin name must be plain text");
+            let d = self.diag(
+                &codes::NOT_CONSTANT,
+                file,
+                c.plugin.span,
+                "the plugin name must be plain text",
+            );
             self.emit_diag(d);
         }
         let mut config = Vec::new();
         for (i, e) in c.config.iter().enumerate() {
             if let Some(prev) = c.config[..i].iter().find(|p| p.key.text == e.key.text) {
                 let d = self
-                    .diag(&codes::DUPLICATE, file, e.key.span, format!("`{}` is configured twice", e.key.text))
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        e.key.span,
+                        format!("`{}` is configured twice", e.key.text),
+                    )
                     .label(file, prev.key.span, "first set here");
                 self.emit_diag(d);
                 continue;
@@ -278,11 +376,20 @@ impl<'a> Ctx<'a> {
                 },
                 ast::ConfigValue::Env(s) | ast::ConfigValue::Secret(s) => {
                     let Some(name) = s.plain() else {
-                        let d = self.diag(&codes::NOT_CONSTANT, file, s.span, "the variable name must be plain text");
+                        let d = self.diag(
+                            &codes::NOT_CONSTANT,
+                            file,
+                            s.span,
+                            "the variable name must be plain text",
+                        );
                         self.emit_diag(d);
                         continue;
                     };
-                    if matches!(e.value, ast::ConfigValue::Env(_)) { ConfigValue::Env(name) } else { ConfigValue::Secret(name) }
+                    if matches!(e.value, ast::ConfigValue::Env(_)) {
+                        ConfigValue::Env(name)
+                    } else {
+                        ConfigValue::Secret(name)
+                    }
                 }
             };
             config.push((e.key.text.clone(), value));
@@ -292,16 +399,54 @@ impl<'a> Ctx<'a> {
         for f in c.params.iter().flatten() {
             let ty = self.schema_type(file, &f.ty);
             if params.iter().any(|p: &ParamDef| p.name == f.name.text) {
-                let d = self.diag(&codes::DUPLICATE, file, f.name.span, format!("the parameter `{}` is declared twice", f.name.text));
+                let d = self.diag(
+                    &codes::DUPLICATE,
+                    file,
+                    f.name.span,
+                    format!("the parameter `{}` is declared twice", f.name.text),
+                );
                 self.emit_diag(d);
                 continue;
             }
-            let def = self.index.define(DefKind::Parameter, &f.name.text, file, f.name.span, f.span, f.docs.as_deref(), ty.to_string(), Some(chan_def));
-            self.member_defs.insert((chan_def, f.name.text.clone()), def);
-            params.push(ParamDef { name: f.name.text.clone(), ty });
+            if let Some(d) = &f.default {
+                let diag = self
+                    .diag(
+                        &codes::NOT_CONSTANT,
+                        file,
+                        d.span,
+                        "channel parameters have no default",
+                    )
+                    .primary_label("remove this default")
+                    .help(format!(
+                        "make the parameter optional instead: `{}: {}?`",
+                        f.name.text, ty
+                    ));
+                self.emit_diag(diag);
+            }
+            let def = self.index.define(
+                DefKind::Parameter,
+                &f.name.text,
+                file,
+                f.name.span,
+                f.span,
+                f.docs.as_deref(),
+                ty.to_string(),
+                Some(chan_def),
+            );
+            self.member_defs
+                .insert((chan_def, f.name.text.clone()), def);
+            params.push(ParamDef {
+                name: f.name.text.clone(),
+                ty,
+            });
         }
         let consent = c.consent.as_ref().map(|e| {
-            let mut env = Env::new(file, Scope::Events(Vec::new()), OfferScope::Forbidden, "a consent condition");
+            let mut env = Env::new(
+                file,
+                Scope::Events(Vec::new()),
+                OfferScope::Forbidden,
+                "a consent condition",
+            );
             env.consent_of = Some(id);
             self.condition_function(e, &mut env)
         });
@@ -309,18 +454,31 @@ impl<'a> Ctx<'a> {
         ch.config = config;
         ch.params = params;
         ch.consent = consent;
-        self.index.defs[chan_def as usize].detail = format!("channel {} (plugin \"{}\")", c.name.text, c.plugin.plain().unwrap_or_default());
+        self.index.defs[chan_def as usize].detail = format!(
+            "channel {} (plugin \"{}\")",
+            c.name.text,
+            c.plugin.plain().unwrap_or_default()
+        );
     }
 
     fn template(&mut self, file: FileId, t: &ast::TemplateDecl) {
-        let Some(id): Option<TemplateId> = self.own(Kind::Template, &t.name, file) else { return };
-        let channel = self.resolve(Kind::Channel, file, &t.channel).map(Ctx::entity::<ChannelId>);
+        let Some(id): Option<TemplateId> = self.own(Kind::Template, &t.name, file) else {
+            return;
+        };
+        let channel = self
+            .resolve(Kind::Channel, file, &t.channel)
+            .map(Ctx::entity::<ChannelId>);
         let mut env = Env::new(file, Scope::Record, OfferScope::Record, "a template");
         let mut parts = Vec::new();
         for (i, part) in t.parts.iter().enumerate() {
             if let Some(prev) = t.parts[..i].iter().find(|p| p.name.text == part.name.text) {
                 let d = self
-                    .diag(&codes::DUPLICATE, file, part.name.span, format!("the part `{}` is written twice", part.name.text))
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        part.name.span,
+                        format!("the part `{}` is written twice", part.name.text),
+                    )
                     .label(file, prev.name.span, "first written here");
                 self.emit_diag(d);
                 continue;
@@ -330,24 +488,42 @@ impl<'a> Ctx<'a> {
         let mut events = env.used_events;
         events.sort_by_key(|(e, _)| *e);
         events.dedup_by_key(|(e, _)| *e);
-        self.template_needs[id] = crate::ctx::Needs { events, offer: env.used_offer, file: Some(file) };
+        self.template_needs[id] = crate::ctx::Needs {
+            events,
+            offer: env.used_offer,
+            file: Some(file),
+        };
         let tpl = &mut self.p.templates[id];
         if let Some(ch) = channel {
             tpl.channel = ch;
+            self.template_channel_known[id] = true;
         }
         tpl.parts = parts;
         let def = self.names[&(Kind::Template, t.name.text.clone())].def;
-        self.index.defs[def as usize].detail = format!("template {} for {}", t.name.text, t.channel.text);
+        self.index.defs[def as usize].detail =
+            format!("template {} for {}", t.name.text, t.channel.text);
     }
 
     fn offer(&mut self, file: FileId, o: &ast::OfferDecl) {
-        let Some(id): Option<OfferId> = self.own(Kind::Offer, &o.name, file) else { return };
+        let Some(id): Option<OfferId> = self.own(Kind::Offer, &o.name, file) else {
+            return;
+        };
         for (what, span) in &o.repeated {
-            let d = self.diag(&codes::DUPLICATE, file, *span, format!("`{what}` is written twice in this offer"));
+            let d = self.diag(
+                &codes::DUPLICATE,
+                file,
+                *span,
+                format!("`{what}` is written twice in this offer"),
+            );
             self.emit_diag(d);
         }
         let eligible = o.eligible.as_ref().map(|e| {
-            let mut env = Env::new(file, Scope::Events(Vec::new()), OfferScope::Forbidden, "an offer's eligibility");
+            let mut env = Env::new(
+                file,
+                Scope::Events(Vec::new()),
+                OfferScope::Forbidden,
+                "an offer's eligibility",
+            );
             self.condition_function(e, &mut env)
         });
         let date_of = |this: &mut Self, e: &Option<ast::Expr>| -> Option<Date> {
@@ -360,13 +536,18 @@ impl<'a> Ctx<'a> {
         };
         let valid_from = date_of(self, &o.valid_from);
         let valid_until = date_of(self, &o.valid_until);
-        if let (Some(a), Some(b), Some(e)) = (valid_from, valid_until, o.valid_until.as_ref()) {
-            if a >= b {
-                let d = self
-                    .diag(&codes::INVALID_LITERAL, file, e.span, format!("this offer is never valid: {b} is not after {a}"))
-                    .primary_label("`until` must come after `from`");
-                self.emit_diag(d);
-            }
+        if let (Some(a), Some(b), Some(e)) = (valid_from, valid_until, o.valid_until.as_ref())
+            && a >= b
+        {
+            let d = self
+                .diag(
+                    &codes::INVALID_LITERAL,
+                    file,
+                    e.span,
+                    format!("this offer is never valid: {b} is not after {a}"),
+                )
+                .primary_label("`until` must come after `from`");
+            self.emit_diag(d);
         }
         let mut fields = Vec::new();
         for f in &o.fields {
@@ -380,6 +561,20 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+        if let Some((p, span)) = o.priority
+            && !(-1_000_000..=1_000_000).contains(&p)
+        {
+            let d = self
+                .diag(
+                    &codes::INVALID_LITERAL,
+                    file,
+                    span,
+                    "this priority is out of range",
+                )
+                .primary_label("priorities go from -1000000 to 1000000")
+                .help("priorities only order offers: small numbers such as 10, 20, 30 are enough");
+            self.emit_diag(d);
+        }
         let def = &mut self.p.offers[id];
         def.priority = o.priority.map(|(p, _)| p).unwrap_or(0);
         def.eligible = eligible;
@@ -389,11 +584,24 @@ impl<'a> Ctx<'a> {
     }
 
     fn policy(&mut self, file: FileId, p: &ast::PolicyDecl) {
-        let Some(id): Option<PolicyId> = self.own(Kind::Policy, &p.name, file) else { return };
-        let mut def = PolicyDef { name: p.name.text.clone(), caps: Vec::new(), quiet: Vec::new(), priority: Vec::new(), exempt: Vec::new() };
+        let Some(id): Option<PolicyId> = self.own(Kind::Policy, &p.name, file) else {
+            return;
+        };
+        let mut def = PolicyDef {
+            name: p.name.text.clone(),
+            caps: Vec::new(),
+            quiet: Vec::new(),
+            priority: Vec::new(),
+            exempt: Vec::new(),
+        };
         for rule in &p.rules {
             match rule {
-                ast::PolicyRule::Cap { max, channel, window, span } => {
+                ast::PolicyRule::Cap {
+                    max,
+                    channel,
+                    window,
+                    span,
+                } => {
                     let ch = match channel {
                         Some(c) => match self.resolve(Kind::Channel, file, c) {
                             Some(i) => Some(Ctx::entity::<ChannelId>(i)),
@@ -401,36 +609,69 @@ impl<'a> Ctx<'a> {
                         },
                         None => None,
                     };
-                    let Some(secs) = self.duration_secs(file, window) else { continue };
+                    let Some(secs) = self.duration_secs(file, window) else {
+                        continue;
+                    };
                     if max.0 <= 0 || max.0 > u32::MAX as i64 || secs == 0 {
                         let d = self
                             .diag(&codes::INVALID_LITERAL, file, *span, "a cap must allow at least one message in a window longer than zero")
+                            .primary_label("this cap would block every send")
                             .help("to stop a channel, remove it from the journeys");
                         self.emit_diag(d);
                         continue;
                     }
                     let loc = self.loc(file, *span);
-                    def.caps.push(CapDef { max: max.0 as u32, channel: ch, window_secs: secs, loc });
+                    def.caps.push(CapDef {
+                        max: max.0 as u32,
+                        channel: ch,
+                        window_secs: secs,
+                        loc,
+                    });
                 }
-                ast::PolicyRule::Quiet { from, to, channels, span } => {
+                ast::PolicyRule::Quiet {
+                    from,
+                    to,
+                    channels,
+                    span,
+                } => {
                     let (f, t) = (self.time(file, from), self.time(file, to));
-                    let chans: Vec<ChannelId> =
-                        channels.iter().filter_map(|c| self.resolve(Kind::Channel, file, c).map(Ctx::entity)).collect();
+                    let chans: Vec<ChannelId> = channels
+                        .iter()
+                        .filter_map(|c| self.resolve(Kind::Channel, file, c).map(Ctx::entity))
+                        .collect();
                     if let (Some(f), Some(t)) = (f, t) {
                         if f == t {
                             let d = self
-                                .diag(&codes::INVALID_TIME, file, *span, "quiet hours that start and end at the same time are empty")
+                                .diag(
+                                    &codes::INVALID_LITERAL,
+                                    file,
+                                    *span,
+                                    "quiet hours that start and end at the same time are empty",
+                                )
+                                .primary_label("an empty period")
                                 .help("write the period's start and end, such as `21:00 to 08:00`");
                             self.emit_diag(d);
                             continue;
                         }
                         let loc = self.loc(file, *span);
-                        def.quiet.push(QuietDef { from: f, to: t, channels: chans, loc });
+                        def.quiet.push(QuietDef {
+                            from: f,
+                            to: t,
+                            channels: chans,
+                            loc,
+                        });
                     }
                 }
                 ast::PolicyRule::Priority(list, _) | ast::PolicyRule::Exempt(list, _) => {
-                    let ids: Vec<JourneyId> = list.iter().filter_map(|j| self.resolve(Kind::Journey, file, j).map(Ctx::entity)).collect();
-                    if matches!(rule, ast::PolicyRule::Priority(..)) { def.priority.extend(ids) } else { def.exempt.extend(ids) }
+                    let ids: Vec<JourneyId> = list
+                        .iter()
+                        .filter_map(|j| self.resolve(Kind::Journey, file, j).map(Ctx::entity))
+                        .collect();
+                    if matches!(rule, ast::PolicyRule::Priority(..)) {
+                        def.priority.extend(ids)
+                    } else {
+                        def.exempt.extend(ids)
+                    }
                 }
             }
         }

@@ -62,12 +62,21 @@ fn ser_file<S: serde::Serializer>(file: &FileId, s: S) -> Result<S::Ok, S::Error
 
 impl Diagnostic {
     /// A diagnostic with the code's default severity.
-    pub fn new(code: &'static Code, file: FileId, span: Span, message: impl Into<String>) -> Diagnostic {
+    pub fn new(
+        code: &'static Code,
+        file: FileId,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             code,
             severity: code.severity,
             message: message.into(),
-            primary: Label { file, span, message: String::new() },
+            primary: Label {
+                file,
+                span,
+                message: String::new(),
+            },
             labels: Vec::new(),
             notes: Vec::new(),
             help: None,
@@ -83,7 +92,11 @@ impl Diagnostic {
 
     /// Adds a secondary label.
     pub fn label(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { file, span, message: message.into() });
+        self.labels.push(Label {
+            file,
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -141,7 +154,13 @@ impl Sink {
     /// All diagnostics, sorted by file and position.
     pub fn finish(mut self) -> Vec<Diagnostic> {
         use cranelift_entity::EntityRef;
-        self.diagnostics.sort_by_key(|d| (d.primary.file.index(), d.primary.span.start, d.primary.span.end));
+        self.diagnostics.sort_by_key(|d| {
+            (
+                d.primary.file.index(),
+                d.primary.span.start,
+                d.primary.span.end,
+            )
+        });
         self.diagnostics.dedup();
         self.diagnostics
     }
@@ -152,7 +171,13 @@ impl Sink {
 pub fn to_json(d: &Diagnostic, sources: &crate::source::SourceMap) -> serde_json::Value {
     let place = |file: FileId, span: Span| {
         let start = sources.loc(file, span);
-        let end = sources.loc(file, Span { start: span.end, end: span.end });
+        let end = sources.loc(
+            file,
+            Span {
+                start: span.end,
+                end: span.end,
+            },
+        );
         serde_json::json!({
             "file": sources.files.get(file).map(|f| f.path.clone()).unwrap_or_default(),
             "start": span.start, "end": span.end,

@@ -44,7 +44,16 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) fn new(file: FileId, scope: Scope, offer: OfferScope, what: &'static str) -> Env {
-        Env { file, scope, offer, what, segment: None, consent_of: None, used_events: Vec::new(), used_offer: None }
+        Env {
+            file,
+            scope,
+            offer,
+            what,
+            segment: None,
+            consent_of: None,
+            used_events: Vec::new(),
+            used_offer: None,
+        }
     }
 }
 
@@ -56,12 +65,28 @@ impl Ctx<'_> {
     }
 
     /// Reports a type mismatch unless `found` fits `expected`.
-    pub(crate) fn expect_type(&mut self, file: FileId, span: Span, found: &Ty, expected: &Ty, what: &str) -> bool {
+    pub(crate) fn expect_type(
+        &mut self,
+        file: FileId,
+        span: Span,
+        found: &Ty,
+        expected: &Ty,
+        what: &str,
+    ) -> bool {
         if found.assignable_to(expected) {
             return true;
         }
+        let want = match expected {
+            Ty::Optional(inner) => format!("{inner} (or absent)"),
+            t => t.to_string(),
+        };
         let mut d = self
-            .diag(&codes::TYPE_MISMATCH, file, span, format!("{what} must be {expected}, but this is {found}"))
+            .diag(
+                &codes::TYPE_MISMATCH,
+                file,
+                span,
+                format!("{what} must be {want}, but this is {found}"),
+            )
             .primary_label(format!("this is {found}"));
         if let (Ty::Optional(inner), _) = (found, expected) {
             if inner.assignable_to(expected) {
@@ -103,7 +128,12 @@ impl Ctx<'_> {
     fn check_text(&mut self, file: FileId, span: Span, t: &Ty) {
         if matches!(t.strip(), Ty::List(_) | Ty::EmptyList) {
             let d = self
-                .diag(&codes::TYPE_MISMATCH, file, span, format!("a {t} cannot be written into text"))
+                .diag(
+                    &codes::TYPE_MISMATCH,
+                    file,
+                    span,
+                    format!("a {t} cannot be written into text"),
+                )
                 .primary_label("interpolate a single value")
                 .help("use `len(...)` or pick one value");
             self.emit_diag(d);
@@ -122,7 +152,10 @@ impl Ctx<'_> {
                 }
             }
         }
-        TextDef { name: name.to_string(), pieces }
+        TextDef {
+            name: name.to_string(),
+            pieces,
+        }
     }
 
     /// Compiles an expression, leaving its value on the stack; returns its type.
@@ -139,14 +172,16 @@ impl Ctx<'_> {
                 self.emit(Insn::Const(c), loc);
                 Ty::Bool
             }
-            ExprKind::Date(_) | ExprKind::Timestamp(_) | ExprKind::Duration(_) => match self.constant(env.file, e) {
-                Some((c, t)) => {
-                    let c = self.konst(c);
-                    self.emit(Insn::Const(c), loc);
-                    t
+            ExprKind::Date(_) | ExprKind::Timestamp(_) | ExprKind::Duration(_) => {
+                match self.constant(env.file, e) {
+                    Some((c, t)) => {
+                        let c = self.konst(c);
+                        self.emit(Insn::Const(c), loc);
+                        t
+                    }
+                    None => Ty::Error,
                 }
-                None => Ty::Error,
-            },
+            }
             ExprKind::String(s) => {
                 let mut first = true;
                 if s.pieces.is_empty() {
@@ -179,7 +214,12 @@ impl Ctx<'_> {
                     match &elem {
                         Some(et) if !t.assignable_to(et) => {
                             let d = self
-                                .diag(&codes::TYPE_MISMATCH, env.file, item.span, format!("list elements must all be {et}"))
+                                .diag(
+                                    &codes::TYPE_MISMATCH,
+                                    env.file,
+                                    item.span,
+                                    format!("list elements must all be {et}"),
+                                )
                                 .primary_label(format!("this is {t}"));
                             self.emit_diag(d);
                         }
@@ -187,7 +227,10 @@ impl Ctx<'_> {
                         None => elem = Some(t),
                     }
                 }
-                self.emit(Insn::MakeList(items.len().min(u16::MAX as usize) as u16), loc);
+                self.emit(
+                    Insn::MakeList(items.len().min(u16::MAX as usize) as u16),
+                    loc,
+                );
                 elem.map(|t| Ty::List(Box::new(t))).unwrap_or(Ty::EmptyList)
             }
             ExprKind::Path(path) => self.path(path, env),
@@ -197,14 +240,25 @@ impl Ctx<'_> {
                 let t = self.expr(inner, env);
                 match op {
                     UnaryOp::Not => {
-                        self.expect_type(env.file, inner.span, &t, &Ty::Bool, "the operand of `not`");
+                        self.expect_type(
+                            env.file,
+                            inner.span,
+                            &t,
+                            &Ty::Bool,
+                            "the operand of `not`",
+                        );
                         self.emit(Insn::Not, loc);
                         Ty::Bool
                     }
                     UnaryOp::Neg => {
                         if !matches!(t, Ty::Number | Ty::Duration | Ty::Error) {
                             let d = self
-                                .diag(&codes::TYPE_MISMATCH, env.file, inner.span, format!("cannot negate a {t}"))
+                                .diag(
+                                    &codes::TYPE_MISMATCH,
+                                    env.file,
+                                    inner.span,
+                                    format!("cannot negate a {t}"),
+                                )
                                 .primary_label("only numbers and durations can be negated");
                             self.emit_diag(d);
                         }
@@ -217,14 +271,40 @@ impl Ctx<'_> {
         }
     }
 
-    fn binary(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, env: &mut Env, span: Span) -> Ty {
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        env: &mut Env,
+        span: Span,
+    ) -> Ty {
         let loc = self.loc(env.file, span);
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
             let lt = self.expr(lhs, env);
-            self.expect_type(env.file, lhs.span, &lt, &Ty::Bool, &format!("each side of `{}`", op.symbol()));
-            let jump = self.emit(if op == BinaryOp::And { Insn::JumpIfFalseOrPop(0) } else { Insn::JumpIfTrueOrPop(0) }, loc);
+            self.expect_type(
+                env.file,
+                lhs.span,
+                &lt,
+                &Ty::Bool,
+                &format!("each side of `{}`", op.symbol()),
+            );
+            let jump = self.emit(
+                if op == BinaryOp::And {
+                    Insn::JumpIfFalseOrPop(0)
+                } else {
+                    Insn::JumpIfTrueOrPop(0)
+                },
+                loc,
+            );
             let rt = self.expr(rhs, env);
-            self.expect_type(env.file, rhs.span, &rt, &Ty::Bool, &format!("each side of `{}`", op.symbol()));
+            self.expect_type(
+                env.file,
+                rhs.span,
+                &rt,
+                &Ty::Bool,
+                &format!("each side of `{}`", op.symbol()),
+            );
             let end = self.pc();
             self.patch(jump, end);
             return Ty::Bool;
@@ -259,13 +339,21 @@ impl Ctx<'_> {
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                 if !lt.comparable(&rt) {
                     let help = match (lt.strip(), rt.strip()) {
-                        (Ty::Number, Ty::String) | (Ty::String, Ty::Number) => Some("write numbers without quotes"),
-                        (Ty::Date, Ty::Timestamp) | (Ty::Timestamp, Ty::Date) => Some("compare a date with a date such as `2027-01-04`, a timestamp with `2027-01-04 09:00`"),
+                        (Ty::Number, Ty::String) | (Ty::String, Ty::Number) => {
+                            Some("write numbers without quotes")
+                        }
+                        (Ty::Date, Ty::Timestamp) | (Ty::Timestamp, Ty::Date) => Some(
+                            "compare a date with a date such as `2027-01-04`, a timestamp with `2027-01-04 09:00`",
+                        ),
                         _ => None,
                     };
                     mismatch(self, format!("cannot compare {lt} with {rt}"), help);
                 } else if !lt.ordered() {
-                    mismatch(self, format!("{lt} values have no order"), Some("use `==` or `!=`"));
+                    mismatch(
+                        self,
+                        format!("{lt} values have no order"),
+                        Some("use `==` or `!=`"),
+                    );
                 }
                 Ty::Bool
             }
@@ -273,7 +361,11 @@ impl Ctx<'_> {
                 match rt.strip() {
                     Ty::List(elem) => {
                         if !lt.comparable(elem) {
-                            mismatch(self, format!("cannot look for a {lt} in a list<{elem}>"), None);
+                            mismatch(
+                                self,
+                                format!("cannot look for a {lt} in a list<{elem}>"),
+                                None,
+                            );
                         }
                     }
                     Ty::EmptyList => {}
@@ -282,7 +374,11 @@ impl Ctx<'_> {
                             mismatch(self, format!("cannot look for a {lt} in a string"), None);
                         }
                     }
-                    _ => mismatch(self, format!("`{}` needs a list or a string on its right", op.symbol()), None),
+                    _ => mismatch(
+                        self,
+                        format!("`{}` needs a list or a string on its right", op.symbol()),
+                        None,
+                    ),
                 }
                 Ty::Bool
             }
@@ -290,7 +386,10 @@ impl Ctx<'_> {
                 if matches!(lt, Ty::Optional(_)) || matches!(rt, Ty::Optional(_)) {
                     mismatch(
                         self,
-                        format!("cannot compute `{}` with a value that may be absent", op.symbol()),
+                        format!(
+                            "cannot compute `{}` with a value that may be absent",
+                            op.symbol()
+                        ),
                         Some("use `coalesce(value, default)` to give it a value"),
                     );
                     Ty::Error
@@ -298,7 +397,9 @@ impl Ctx<'_> {
                     match (op, &lt, &rt) {
                         (_, Ty::Number, Ty::Number) => Ty::Number,
                         (BinaryOp::Add, Ty::String, Ty::String) => Ty::String,
-                        (BinaryOp::Add | BinaryOp::Sub, Ty::Timestamp, Ty::Duration) => Ty::Timestamp,
+                        (BinaryOp::Add | BinaryOp::Sub, Ty::Timestamp, Ty::Duration) => {
+                            Ty::Timestamp
+                        }
                         (BinaryOp::Add | BinaryOp::Sub, Ty::Date, Ty::Duration) => Ty::Date,
                         (BinaryOp::Add, Ty::Duration, Ty::Timestamp) => Ty::Timestamp,
                         (BinaryOp::Sub, Ty::Timestamp, Ty::Timestamp) => Ty::Duration,
@@ -306,7 +407,11 @@ impl Ctx<'_> {
                         (BinaryOp::Mul | BinaryOp::Div, Ty::Duration, Ty::Number) => Ty::Duration,
                         (BinaryOp::Mul, Ty::Number, Ty::Duration) => Ty::Duration,
                         _ => {
-                            mismatch(self, format!("cannot compute {lt} {} {rt}", op.symbol()), None);
+                            mismatch(
+                                self,
+                                format!("cannot compute {lt} {} {rt}", op.symbol()),
+                                None,
+                            );
                             Ty::Error
                         }
                     }
@@ -342,11 +447,18 @@ impl Ctx<'_> {
     fn path(&mut self, path: &ast::Path, env: &mut Env) -> Ty {
         let loc = self.loc(env.file, path.span);
         let segs = &path.segments;
-        let Some(first) = segs.first() else { return Ty::Error };
+        let Some(first) = segs.first() else {
+            return Ty::Error;
+        };
         if first.text == "profile" {
             let Some(attr) = segs.get(1) else {
                 let d = self
-                    .diag(&codes::UNKNOWN_PROPERTY, env.file, path.span, "`profile` alone is not a value")
+                    .diag(
+                        &codes::UNKNOWN_PROPERTY,
+                        env.file,
+                        path.span,
+                        "`profile` alone is not a value",
+                    )
                     .help("name an attribute, such as `profile.age`");
                 self.emit_diag(d);
                 return Ty::Error;
@@ -362,7 +474,12 @@ impl Ctx<'_> {
             let Some(id) = id else { return Ty::Error };
             if let Some(extra) = segs.get(2) {
                 let d = self
-                    .diag(&codes::UNKNOWN_PROPERTY, env.file, extra.span, "profile attributes have no fields")
+                    .diag(
+                        &codes::UNKNOWN_PROPERTY,
+                        env.file,
+                        extra.span,
+                        "profile attributes have no fields",
+                    )
                     .primary_label("remove this");
                 self.emit_diag(d);
                 return Ty::Error;
@@ -375,8 +492,13 @@ impl Ctx<'_> {
         }
         if segs.len() == 1 {
             // A segment, or a mistake.
-            if self.names.contains_key(&(Kind::Segment, first.text.clone())) {
-                let Some(idx) = self.resolve(Kind::Segment, env.file, first) else { return Ty::Error };
+            if self
+                .names
+                .contains_key(&(Kind::Segment, first.text.clone()))
+            {
+                let Some(idx) = self.resolve(Kind::Segment, env.file, first) else {
+                    return Ty::Error;
+                };
                 let seg: SegmentId = Ctx::entity(idx);
                 if let Some(current) = env.segment {
                     self.segment_deps[current].push((seg, env.file, first.span));
@@ -397,30 +519,52 @@ impl Ctx<'_> {
         }
         // EVENT.prop
         if !self.names.contains_key(&(Kind::Event, first.text.clone())) {
-            let mut candidates: Vec<String> =
-                self.names.keys().filter(|(k, _)| *k == Kind::Event).map(|(_, n)| n.clone()).collect();
+            let mut candidates: Vec<String> = self
+                .names
+                .keys()
+                .filter(|(k, _)| *k == Kind::Event)
+                .map(|(_, n)| n.clone())
+                .collect();
             candidates.push("profile".into());
             candidates.push("offer".into());
             let mut d = self
-                .diag(&codes::UNKNOWN_NAME, env.file, first.span, format!("unknown event `{}`", first.text))
+                .diag(
+                    &codes::UNKNOWN_NAME,
+                    env.file,
+                    first.span,
+                    format!("unknown event `{}`", first.text),
+                )
                 .primary_label("`x.y` reads a property of an event, `profile.y` an attribute");
             if let Some(best) = suggest(&first.text, candidates.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{best}`?")).fix(crate::diagnostic::Fix {
-                    file: env.file,
-                    span: first.span,
-                    replacement: best.clone(),
-                    title: format!("replace with `{best}`"),
-                });
+                d = d
+                    .help(format!("did you mean `{best}`?"))
+                    .fix(crate::diagnostic::Fix {
+                        file: env.file,
+                        span: first.span,
+                        replacement: best.clone(),
+                        title: format!("replace with `{best}`"),
+                    });
             }
             self.emit_diag(d);
             return Ty::Error;
         }
-        let Some(idx) = self.resolve(Kind::Event, env.file, first) else { return Ty::Error };
+        let Some(idx) = self.resolve(Kind::Event, env.file, first) else {
+            return Ty::Error;
+        };
         let event: EventId = Ctx::entity(idx);
-        let Some(prop_name) = segs.get(1) else { return Ty::Error };
-        let Some(prop) = self.event_prop(env.file, event, prop_name) else { return Ty::Error };
+        let Some(prop_name) = segs.get(1) else {
+            return Ty::Error;
+        };
+        let Some(prop) = self.event_prop(env.file, event, prop_name) else {
+            return Ty::Error;
+        };
         if let Some(extra) = segs.get(2) {
-            let d = self.diag(&codes::UNKNOWN_PROPERTY, env.file, extra.span, "event properties have no fields");
+            let d = self.diag(
+                &codes::UNKNOWN_PROPERTY,
+                env.file,
+                extra.span,
+                "event properties have no fields",
+            );
             self.emit_diag(d);
             return Ty::Error;
         }
@@ -430,9 +574,20 @@ impl Ctx<'_> {
                 if list.binary_search(&event).is_err() {
                     let ev = first.text.clone();
                     let mut d = self
-                        .diag(&codes::EVENT_NOT_IN_SCOPE, env.file, path.span, format!("`{ev}` has not happened here"))
-                        .primary_label(format!("`{ev}.{}` is read in {}", prop_name.text, env.what));
-                    d = if env.what.contains("segment") || env.what.contains("offer") || env.what.contains("consent") {
+                        .diag(
+                            &codes::EVENT_NOT_IN_SCOPE,
+                            env.file,
+                            path.span,
+                            format!("`{ev}` has not happened here"),
+                        )
+                        .primary_label(format!(
+                            "`{ev}.{}` is read in {}",
+                            prop_name.text, env.what
+                        ));
+                    d = if env.what.contains("segment")
+                        || env.what.contains("offer")
+                        || env.what.contains("consent")
+                    {
                         d.help(format!(
                             "{} cannot read event properties; use an aggregate such as `last({ev}.{})`",
                             env.what, prop_name.text
@@ -453,7 +608,12 @@ impl Ctx<'_> {
     fn offer_field(&mut self, path: &ast::Path, env: &mut Env, loc: Loc) -> Ty {
         let Some(field) = path.segments.get(1) else {
             let d = self
-                .diag(&codes::UNKNOWN_PROPERTY, env.file, path.span, "`offer` alone is not a value")
+                .diag(
+                    &codes::UNKNOWN_PROPERTY,
+                    env.file,
+                    path.span,
+                    "`offer` alone is not a value",
+                )
                 .help("name a field, such as `offer.title`");
             self.emit_diag(d);
             return Ty::Error;
@@ -461,7 +621,12 @@ impl Ctx<'_> {
         match env.offer {
             OfferScope::Forbidden => {
                 let d = self
-                    .diag(&codes::OFFER_NOT_IN_SCOPE, env.file, path.span, format!("no offer is chosen in {}", env.what))
+                    .diag(
+                        &codes::OFFER_NOT_IN_SCOPE,
+                        env.file,
+                        path.span,
+                        format!("no offer is chosen in {}", env.what),
+                    )
                     .primary_label("`offer.*` is only known in what a send sends")
                     .help("send it `with best offer` or `with offer NAME`");
                 self.emit_diag(d);
@@ -475,7 +640,12 @@ impl Ctx<'_> {
             let mut fields = self.offer_fields.clone();
             fields.push("name".into());
             let mut d = self
-                .diag(&codes::UNKNOWN_PROPERTY, env.file, field.span, format!("no offer has a field `{}`", field.text))
+                .diag(
+                    &codes::UNKNOWN_PROPERTY,
+                    env.file,
+                    field.span,
+                    format!("no offer has a field `{}`", field.text),
+                )
                 .primary_label("unknown offer field");
             if let Some(best) = suggest(&field.text, fields.iter().map(String::as_str)) {
                 d = d.help(format!("did you mean `{best}`?"));
@@ -511,7 +681,12 @@ impl Ctx<'_> {
                     &codes::WRONG_ARGUMENTS,
                     env.file,
                     span,
-                    format!("`{}` takes {arity} argument{}, not {}", b.name(), if arity == 1 { "" } else { "s" }, args.len()),
+                    format!(
+                        "`{}` takes {arity} argument{}, not {}",
+                        b.name(),
+                        if arity == 1 { "" } else { "s" },
+                        args.len()
+                    ),
                 )
                 .primary_label("wrong number of arguments");
             self.emit_diag(d);
@@ -521,14 +696,21 @@ impl Ctx<'_> {
         let t0 = &types[0];
         let bad = |this: &mut Self, i: usize, want: &str| {
             let d = this
-                .diag(&codes::TYPE_MISMATCH, env.file, args[i].span, format!("`{}` needs {want}, but this is {}", b.name(), types[i]))
+                .diag(
+                    &codes::TYPE_MISMATCH,
+                    env.file,
+                    args[i].span,
+                    format!("`{}` needs {want}, but this is {}", b.name(), types[i]),
+                )
                 .primary_label(format!("this is {}", types[i]));
             this.emit_diag(d);
             Ty::Error
         };
         if types.iter().any(Ty::is_error) {
             return match b {
-                Builtin::Len | Builtin::DaysSince | Builtin::YearsSince | Builtin::Round => Ty::Number,
+                Builtin::Len | Builtin::DaysSince | Builtin::YearsSince | Builtin::Round => {
+                    Ty::Number
+                }
                 Builtin::Lower | Builtin::Upper => Ty::String,
                 Builtin::Contains | Builtin::IsSet => Ty::Bool,
                 Builtin::Coalesce => Ty::Error,
@@ -545,17 +727,29 @@ impl Ctx<'_> {
             },
             Builtin::Contains => match t0.strip() {
                 Ty::List(elem) => {
-                    if types[1].comparable(elem) { Ty::Bool } else { bad(self, 1, &format!("a {elem}")) }
+                    if types[1].comparable(elem) {
+                        Ty::Bool
+                    } else {
+                        bad(self, 1, &format!("a {elem}"))
+                    }
                 }
                 Ty::String => {
-                    if matches!(types[1].strip(), Ty::String) { Ty::Bool } else { bad(self, 1, "a string") }
+                    if matches!(types[1].strip(), Ty::String) {
+                        Ty::Bool
+                    } else {
+                        bad(self, 1, "a string")
+                    }
                 }
                 _ => bad(self, 0, "a list or a string"),
             },
             Builtin::IsSet => Ty::Bool,
             Builtin::Coalesce => {
                 let inner = t0.strip().clone();
-                if types[1].assignable_to(&inner) { inner } else { bad(self, 1, &format!("a {inner}")) }
+                if types[1].assignable_to(&inner) {
+                    inner
+                } else {
+                    bad(self, 1, &format!("a {inner}"))
+                }
             }
             Builtin::DaysSince => match t0.strip() {
                 Ty::Date | Ty::Timestamp => Ty::Number,
@@ -563,7 +757,7 @@ impl Ctx<'_> {
             },
             Builtin::YearsSince => match t0.strip() {
                 Ty::Date | Ty::Timestamp => Ty::Number,
-                _ => bad(self, 0, "a date"),
+                _ => bad(self, 0, "a date or a timestamp"),
             },
             Builtin::Round => match t0.strip() {
                 Ty::Number => Ty::Number,
@@ -574,8 +768,12 @@ impl Ctx<'_> {
 
     fn aggregate(&mut self, agg: &ast::Aggregate, env: &mut Env) -> Ty {
         let loc = self.loc(env.file, agg.target.span);
-        let Some(first) = agg.target.segments.first() else { return Ty::Error };
-        let Some(idx) = self.resolve(Kind::Event, env.file, first) else { return Ty::Error };
+        let Some(first) = agg.target.segments.first() else {
+            return Ty::Error;
+        };
+        let Some(idx) = self.resolve(Kind::Event, env.file, first) else {
+            return Ty::Error;
+        };
         let event: EventId = Ctx::entity(idx);
         let prop = match agg.target.segments.get(1) {
             Some(p) => match self.event_prop(env.file, event, p) {
@@ -605,24 +803,44 @@ impl Ctx<'_> {
             (AggFn::Count, None) => Ty::Number,
             (AggFn::Count, Some(_)) => {
                 let d = self
-                    .diag(&codes::TYPE_MISMATCH, env.file, agg.target.span, "`count` counts occurrences of an event, not a property")
-                    .help(format!("write `count({})`, or filter: `count({} where ...)`", first.text, first.text));
+                    .diag(
+                        &codes::TYPE_MISMATCH,
+                        env.file,
+                        agg.target.span,
+                        "`count` counts occurrences of an event, not a property",
+                    )
+                    .help(format!(
+                        "write `count({})`, or filter: `count({} where ...)`",
+                        first.text, first.text
+                    ));
                 self.emit_diag(d);
                 return Ty::Error;
             }
             (_, None) => {
                 let d = self
-                    .diag(&codes::TYPE_MISMATCH, env.file, agg.target.span, format!("`{fname}` needs a property of the event"))
+                    .diag(
+                        &codes::TYPE_MISMATCH,
+                        env.file,
+                        agg.target.span,
+                        format!("`{fname}` needs a property of the event"),
+                    )
                     .help(format!("write `{fname}({}.<property>)`", first.text));
                 self.emit_diag(d);
                 return Ty::Error;
             }
             (AggFn::Sum, Some(t)) if t.strip() == &Ty::Number => Ty::Number,
-            (AggFn::Avg | AggFn::Min | AggFn::Max, Some(t)) if t.strip() == &Ty::Number => Ty::Optional(Box::new(Ty::Number)),
+            (AggFn::Avg | AggFn::Min | AggFn::Max, Some(t)) if t.strip() == &Ty::Number => {
+                Ty::Optional(Box::new(Ty::Number))
+            }
             (AggFn::Last, Some(t)) => Ty::Optional(Box::new(t.strip().clone())),
             (_, Some(t)) => {
                 let d = self
-                    .diag(&codes::TYPE_MISMATCH, env.file, agg.target.span, format!("`{fname}` needs a number property, but this is {t}"))
+                    .diag(
+                        &codes::TYPE_MISMATCH,
+                        env.file,
+                        agg.target.span,
+                        format!("`{fname}` needs a number property, but this is {t}"),
+                    )
                     .primary_label(format!("this is {t}"));
                 self.emit_diag(d);
                 return Ty::Error;
@@ -636,7 +854,12 @@ impl Ctx<'_> {
             None => None,
         };
         let filter = agg.filter.as_ref().map(|f| {
-            let mut fenv = Env::new(env.file, Scope::Events(vec![event]), OfferScope::Forbidden, "an aggregate filter");
+            let mut fenv = Env::new(
+                env.file,
+                Scope::Events(vec![event]),
+                OfferScope::Forbidden,
+                "an aggregate filter",
+            );
             fenv.segment = env.segment;
             self.condition_function(f, &mut fenv)
         });
@@ -644,7 +867,13 @@ impl Ctx<'_> {
         let id = match (filter, self.agg_dedup.get(&key)) {
             (None, Some(&id)) => id,
             _ => {
-                let id = self.p.aggregates.push(AggDef { func, event, prop, filter, window_secs });
+                let id = self.p.aggregates.push(AggDef {
+                    func,
+                    event,
+                    prop,
+                    filter,
+                    window_secs,
+                });
                 if filter.is_none() {
                     self.agg_dedup.insert(key, id);
                 }

@@ -119,7 +119,12 @@ impl Index {
             .iter()
             .find(|r| r.file == file && r.span.contains(offset))
             .map(|r| r.def)
-            .or_else(|| self.defs.iter().position(|d| d.file == file && d.span.contains(offset)).map(|i| i as u32))
+            .or_else(|| {
+                self.defs
+                    .iter()
+                    .position(|d| d.file == file && d.span.contains(offset))
+                    .map(|i| i as u32)
+            })
     }
 
     /// All references to a definition.

@@ -31,10 +31,21 @@ impl Flow {
     fn merge(arms: Vec<Flow>) -> Flow {
         let live: Vec<&Flow> = arms.iter().filter(|f| f.reachable).collect();
         match live.split_first() {
-            None => Flow { events: arms.first().map(|f| f.events.clone()).unwrap_or_default(), reachable: false },
+            None => Flow {
+                events: arms.first().map(|f| f.events.clone()).unwrap_or_default(),
+                reachable: false,
+            },
             Some((first, rest)) => {
-                let events = first.events.iter().copied().filter(|e| rest.iter().all(|f| f.events.binary_search(e).is_ok())).collect();
-                Flow { events, reachable: true }
+                let events = first
+                    .events
+                    .iter()
+                    .copied()
+                    .filter(|e| rest.iter().all(|f| f.events.binary_search(e).is_ok()))
+                    .collect();
+                Flow {
+                    events,
+                    reachable: true,
+                }
             }
         }
     }
@@ -43,7 +54,10 @@ impl Flow {
         if let Err(i) = events.binary_search(&event) {
             events.insert(i, event);
         }
-        Flow { events, reachable: self.reachable }
+        Flow {
+            events,
+            reachable: self.reachable,
+        }
     }
 }
 
@@ -76,13 +90,20 @@ struct JCtx {
     timeline_seen: Option<Span>,
     timeline_max: Dur,
     has_exit_after: bool,
+    max_life: Option<u64>,
 }
 
 impl Ctx<'_> {
     pub(crate) fn compile_journeys(&mut self) {
         for (file, item) in self.items() {
             if let ast::ItemKind::Journey(j) = &item.kind {
-                let Some(d) = self.names.get(&(Kind::Journey, j.name.text.clone())).copied() else { continue };
+                let Some(d) = self
+                    .names
+                    .get(&(Kind::Journey, j.name.text.clone()))
+                    .copied()
+                else {
+                    continue;
+                };
                 if d.file != file || d.span != j.name.span {
                     continue;
                 }
@@ -101,23 +122,38 @@ impl Ctx<'_> {
             let mut scope = Vec::new();
             let trigger = match &e.trigger {
                 ast::Trigger::Event(ev) => {
-                    let Some(i) = self.resolve(Kind::Event, file, ev) else { continue };
+                    let Some(i) = self.resolve(Kind::Event, file, ev) else {
+                        continue;
+                    };
                     let ev: EventId = Ctx::entity(i);
                     scope.push(ev);
                     Trigger::Event(ev)
                 }
                 ast::Trigger::Segment { entering, segment } => {
-                    let Some(i) = self.resolve(Kind::Segment, file, segment) else { continue };
-                    if *entering { Trigger::SegmentEnter(Ctx::entity(i)) } else { Trigger::SegmentLeave(Ctx::entity(i)) }
+                    let Some(i) = self.resolve(Kind::Segment, file, segment) else {
+                        continue;
+                    };
+                    if *entering {
+                        Trigger::SegmentEnter(Ctx::entity(i))
+                    } else {
+                        Trigger::SegmentLeave(Ctx::entity(i))
+                    }
                 }
                 ast::Trigger::Yearly { date, at } => {
                     scheduled = Some(e.span);
                     let at = self.at_or(file, at, TimeOfDay { hour: 9, minute: 0 });
                     let attr = match (date.segments.first(), date.segments.get(1)) {
-                        (Some(p), Some(a)) if p.text == "profile" && date.segments.len() == 2 => self.attribute(file, a),
+                        (Some(p), Some(a)) if p.text == "profile" && date.segments.len() == 2 => {
+                            self.attribute(file, a)
+                        }
                         _ => {
                             let d = self
-                                .diag(&codes::TYPE_MISMATCH, file, date.span, "a yearly entry needs a date attribute of the profile")
+                                .diag(
+                                    &codes::TYPE_MISMATCH,
+                                    file,
+                                    date.span,
+                                    "a yearly entry needs a date attribute of the profile",
+                                )
                                 .help("write `yearly on profile.birthday`");
                             self.emit_diag(d);
                             None
@@ -127,7 +163,12 @@ impl Ctx<'_> {
                     let ty = Ty::of(&self.p.attributes[attr].ty);
                     if !matches!(ty.strip(), Ty::Date | Ty::Timestamp) {
                         let d = self
-                            .diag(&codes::TYPE_MISMATCH, file, date.span, format!("a yearly entry needs a date, but this is {ty}"))
+                            .diag(
+                                &codes::TYPE_MISMATCH,
+                                file,
+                                date.span,
+                                format!("a yearly entry needs a date, but this is {ty}"),
+                            )
                             .primary_label(format!("this is {ty}"));
                         self.emit_diag(d);
                         continue;
@@ -145,29 +186,46 @@ impl Ctx<'_> {
                         self.emit_diag(d);
                         continue;
                     }
-                    Trigger::Monthly { day: day.0 as u8, at }
+                    Trigger::Monthly {
+                        day: day.0 as u8,
+                        at,
+                    }
                 }
                 ast::Trigger::Weekly { weekday, at } => {
                     scheduled = Some(e.span);
                     let at = self.at_or(file, at, TimeOfDay { hour: 9, minute: 0 });
-                    Trigger::Weekly { weekday: weekday_index(&weekday.text), at }
+                    Trigger::Weekly {
+                        weekday: weekday_index(&weekday.text),
+                        at,
+                    }
                 }
                 ast::Trigger::Daily { at } => {
                     scheduled = Some(e.span);
-                    let Some(at) = self.time(file, at) else { continue };
+                    let Some(at) = self.time(file, at) else {
+                        continue;
+                    };
                     Trigger::Daily { at }
                 }
                 ast::Trigger::Api => Trigger::Api,
             };
             let condition = e.condition.as_ref().map(|c| {
-                let mut env = Env::new(file, Scope::Events(scope.clone()), OfferScope::Forbidden, "an entry condition");
+                let mut env = Env::new(
+                    file,
+                    Scope::Events(scope.clone()),
+                    OfferScope::Forbidden,
+                    "an entry condition",
+                );
                 self.condition_function(c, &mut env)
             });
             entry_events = Some(match entry_events {
                 None => scope,
                 Some(prev) => prev.into_iter().filter(|e| scope.contains(e)).collect(),
             });
-            entries.push(EntryDef { trigger, condition, loc });
+            entries.push(EntryDef {
+                trigger,
+                condition,
+                loc,
+            });
         }
         if j.entries.is_empty() {
             let d = self
@@ -182,10 +240,19 @@ impl Ctx<'_> {
         let mut reentry = Reentry::Never;
         for (i, r) in j.reentry.iter().enumerate() {
             let span = match r {
-                ast::Reentry::Never(s) | ast::Reentry::AfterExit(s) | ast::Reentry::After(_, s) => *s,
+                ast::Reentry::Never(s) | ast::Reentry::AfterExit(s) | ast::Reentry::After(_, s) => {
+                    *s
+                }
             };
             if i > 0 {
-                let d = self.diag(&codes::DUPLICATE, file, span, "the re-entry rule is written twice").help("keep one `reentry` line");
+                let d = self
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        span,
+                        "the re-entry rule is written twice",
+                    )
+                    .help("keep one `reentry` line");
                 self.emit_diag(d);
                 continue;
             }
@@ -200,7 +267,12 @@ impl Ctx<'_> {
         }
         if let (Some(span), Reentry::Never) = (scheduled, reentry) {
             let d = self
-                .diag(&codes::SCHEDULE_WITHOUT_REENTRY, file, span, "this recurring entry will start the journey only once per customer")
+                .diag(
+                    &codes::SCHEDULE_WITHOUT_REENTRY,
+                    file,
+                    span,
+                    "this recurring entry will start the journey only once per customer",
+                )
                 .primary_label("recurring entry")
                 .note("without a `reentry` rule, a customer enters a journey once in their life")
                 .help("add `reentry after exit`");
@@ -211,25 +283,52 @@ impl Ctx<'_> {
         let mut max_lifetime: Option<(u64, Span)> = None;
         for x in &j.exits {
             match x {
-                ast::ExitClause::On { event, condition, span } => {
-                    let Some(i) = self.resolve(Kind::Event, file, event) else { continue };
+                ast::ExitClause::On {
+                    event,
+                    condition,
+                    span,
+                } => {
+                    let Some(i) = self.resolve(Kind::Event, file, event) else {
+                        continue;
+                    };
                     let ev: EventId = Ctx::entity(i);
                     let condition = condition.as_ref().map(|c| {
-                        let mut env = Env::new(file, Scope::Events(vec![ev]), OfferScope::Forbidden, "an exit condition");
+                        let mut env = Env::new(
+                            file,
+                            Scope::Events(vec![ev]),
+                            OfferScope::Forbidden,
+                            "an exit condition",
+                        );
                         self.condition_function(c, &mut env)
                     });
                     let loc = self.loc(file, *span);
-                    exits.push(ExitDef::Event { event: ev, condition, loc });
+                    exits.push(ExitDef::Event {
+                        event: ev,
+                        condition,
+                        loc,
+                    });
                 }
                 ast::ExitClause::When(c, span) => {
-                    let mut env = Env::new(file, Scope::Events(Vec::new()), OfferScope::Forbidden, "an exit condition");
+                    let mut env = Env::new(
+                        file,
+                        Scope::Events(entry_events.clone()),
+                        OfferScope::Forbidden,
+                        "an exit condition",
+                    );
                     let condition = self.condition_function(c, &mut env);
                     let loc = self.loc(file, *span);
                     exits.push(ExitDef::When { condition, loc });
                 }
                 ast::ExitClause::After(d, span) => {
                     if let Some((_, prev)) = max_lifetime {
-                        let d = self.diag(&codes::DUPLICATE, file, *span, "`exit after` is written twice").label(file, prev, "first written here");
+                        let d = self
+                            .diag(
+                                &codes::DUPLICATE,
+                                file,
+                                *span,
+                                "`exit after` is written twice",
+                            )
+                            .label(file, prev, "first written here");
                         self.emit_diag(d);
                         continue;
                     }
@@ -257,12 +356,18 @@ impl Ctx<'_> {
             timeline_seen: None,
             timeline_max: Some(0),
             has_exit_after: max_lifetime.is_some(),
+            max_life: max_lifetime.map(|(s, _)| s),
         };
         let mut label_spans: HashMap<String, Span> = HashMap::new();
         collect_labels(&j.body, &mut |l: &ast::Ident| {
             if let Some(prev) = label_spans.get(&l.text) {
                 let d = self
-                    .diag(&codes::DUPLICATE, file, l.span, format!("the label `{}` is used twice in this journey", l.text))
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        l.span,
+                        format!("the label `{}` is used twice in this journey", l.text),
+                    )
                     .label(file, *prev, "first used here");
                 self.emit_diag(d);
             } else {
@@ -273,47 +378,91 @@ impl Ctx<'_> {
         for (gi, g) in j.goals.iter().enumerate() {
             if let Some(prev) = j.goals[..gi].iter().find(|p| p.name.text == g.name.text) {
                 let d = self
-                    .diag(&codes::DUPLICATE, file, g.name.span, format!("the goal `{}` is declared twice", g.name.text))
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        g.name.span,
+                        format!("the goal `{}` is declared twice", g.name.text),
+                    )
                     .label(file, prev.name.span, "first declared here");
                 self.emit_diag(d);
                 continue;
             }
-            let Some(i) = self.resolve(Kind::Event, file, &g.event) else { continue };
-            let ev: EventId = Ctx::entity(i);
+            // A goal with an error is still registered, so tests naming it do not cascade.
+            let ev: EventId = self
+                .resolve(Kind::Event, file, &g.event)
+                .map(Ctx::entity)
+                .unwrap_or(EventId::from_u32(0));
             let condition = g.condition.as_ref().map(|c| {
-                let mut env = Env::new(file, Scope::Events(vec![ev]), OfferScope::Forbidden, "a goal condition");
+                let mut scope = entry_events.clone();
+                if let Err(i) = scope.binary_search(&ev) {
+                    scope.insert(i, ev);
+                }
+                let mut env = Env::new(
+                    file,
+                    Scope::Events(scope),
+                    OfferScope::Forbidden,
+                    "a goal condition",
+                );
                 self.condition_function(c, &mut env)
             });
-            let Some(window) = self.duration_secs(file, &g.within) else { continue };
-            if let Some(after) = &g.after {
-                if !label_spans.contains_key(&after.text) {
-                    let known: Vec<String> = label_spans.keys().cloned().collect();
-                    self.unknown("step label", file, after, known);
-                    continue;
-                }
+            let window = self.duration_secs(file, &g.within).unwrap_or(0);
+            if let Some(after) = &g.after
+                && !label_spans.contains_key(&after.text)
+            {
+                let known: Vec<String> = label_spans.keys().cloned().collect();
+                self.unknown(
+                    &format!("step label in `{}`", j.name.text),
+                    file,
+                    after,
+                    known,
+                );
             }
             let loc = self.loc(file, g.name.span);
-            let gid = self.p.goals.push(GoalDef { journey: id, name: g.name.text.clone(), event: ev, condition, window_secs: window, after: None, loc });
-            self.index.define(DefKind::Goal, &g.name.text, file, g.name.span, g.span, None, format!("goal on {} within {}", g.event.text, fmt_secs(window)), Some(def));
+            let gid = self.p.goals.push(GoalDef {
+                journey: id,
+                name: g.name.text.clone(),
+                event: ev,
+                condition,
+                window_secs: window,
+                after: None,
+                loc,
+            });
+            self.index.define(
+                DefKind::Goal,
+                &g.name.text,
+                file,
+                g.name.span,
+                g.span,
+                None,
+                format!("goal on {} within {}", g.event.text, fmt_secs(window)),
+                Some(def),
+            );
             if let Some(after) = &g.after {
-                jc.goals_after.entry(after.text.clone()).or_default().push(gid);
+                jc.goals_after
+                    .entry(after.text.clone())
+                    .or_default()
+                    .push(gid);
             }
             goal_ids.push((gid, g));
         }
         // Body.
         let body = self.pc();
-        let flow = Flow { events: entry_events.clone(), reachable: true };
+        let flow = Flow {
+            events: entry_events.clone(),
+            reachable: true,
+        };
         let (_, body_dur) = self.block(&j.body, flow, &mut jc);
         let end_loc = self.loc(file, j.close);
         self.emit(Insn::End, end_loc);
         // Goals opened after a step.
         for (gid, g) in &goal_ids {
-            if let Some(after) = &g.after {
-                if let Some(step) = jc.labels.get(&after.text).copied() {
-                    self.p.goals[*gid].after = Some(step);
-                    if let Some(d) = self.member_defs.get(&(def, after.text.clone())).copied() {
-                        self.index.reference(file, after.span, d);
-                    }
+            if let Some(after) = &g.after
+                && let Some(step) = jc.labels.get(&after.text).copied()
+            {
+                self.p.goals[*gid].after = Some(step);
+                if let Some(d) = self.member_defs.get(&(def, after.text.clone())).copied() {
+                    self.index.reference(file, after.span, d);
                 }
             }
         }
@@ -326,24 +475,46 @@ impl Ctx<'_> {
         };
         for (gid, g) in &goal_ids {
             let window = self.p.goals[*gid].window_secs;
-            if g.after.is_none() {
-                if let Some(life) = lifetime {
-                    if window > life {
-                        let mut d = self
-                            .diag(&codes::GOAL_WINDOW, file, g.within.span, format!("this window ({}) is longer than the journey can live", fmt_secs(window)))
-                            .primary_label("conversion window")
-                            .note(format!("a customer leaves `{}` at most {} after entry", j.name.text, fmt_secs(life)));
-                        if let Some((_, span)) = max_lifetime {
-                            d = d.label(file, span, "maximum lifetime");
-                        }
-                        self.emit_diag(d.help("shorten the window or let the journey live longer (`exit after ...`)"));
-                    }
+            if g.after.is_none()
+                && let Some(life) = lifetime
+                && window > life
+            {
+                let mut d = self
+                    .diag(
+                        &codes::GOAL_WINDOW,
+                        file,
+                        g.within.span,
+                        format!(
+                            "this window ({}) is longer than the journey can live",
+                            fmt_secs(window)
+                        ),
+                    )
+                    .primary_label("conversion window")
+                    .note(format!(
+                        "a customer leaves `{}` at most {} after entry",
+                        j.name.text,
+                        fmt_secs(life)
+                    ));
+                if let Some((_, span)) = max_lifetime {
+                    d = d.label(file, span, "maximum lifetime");
                 }
+                self.emit_diag(
+                    d.help("shorten the window or let the journey live longer (`exit after ...`)"),
+                );
             }
         }
         if jc.critical.len() > 1 {
             let mut d = self
-                .diag(&codes::MULTIPLE_CRITICAL, file, jc.critical[1], format!("`{}` marks {} critical moments", j.name.text, jc.critical.len()))
+                .diag(
+                    &codes::MULTIPLE_CRITICAL,
+                    file,
+                    jc.critical[1],
+                    format!(
+                        "`{}` marks {} critical moments",
+                        j.name.text,
+                        jc.critical.len()
+                    ),
+                )
                 .primary_label("another critical moment")
                 .label(file, jc.critical[0], "first critical moment");
             for extra in &jc.critical[2..] {
@@ -378,7 +549,12 @@ impl Ctx<'_> {
             if !flow.reachable && !warned {
                 warned = true;
                 let d = self
-                    .diag(&codes::UNREACHABLE_STEP, jc.file, s.span, "this step can never run")
+                    .diag(
+                        &codes::UNREACHABLE_STEP,
+                        jc.file,
+                        s.span,
+                        "this step can never run",
+                    )
                     .primary_label("unreachable")
                     .note("every path before it ends the journey")
                     .help("remove it or move it before the `exit`");
@@ -391,14 +567,29 @@ impl Ctx<'_> {
         (flow, dur)
     }
 
-    fn new_step(&mut self, s: &ast::Stmt, kind: StepKind, signature: String, readable: String, arms: Vec<String>, jc: &mut JCtx) -> StepId {
+    fn new_step(
+        &mut self,
+        s: &ast::Stmt,
+        kind: StepKind,
+        signature: String,
+        readable: String,
+        arms: Vec<String>,
+        jc: &mut JCtx,
+    ) -> StepId {
         let path = jc.path.join("/");
         let key = match &s.label {
-            Some(l) => xxhash_rust::xxh3::xxh3_64(format!("{}\0label\0{}", jc.name, l.text).as_bytes()),
+            Some(l) => {
+                xxhash_rust::xxh3::xxh3_64(format!("{}\0label\0{}", jc.name, l.text).as_bytes())
+            }
             None => {
-                let n = jc.occurrences.entry((path.clone(), signature.clone())).or_insert(0);
+                let n = jc
+                    .occurrences
+                    .entry((path.clone(), signature.clone()))
+                    .or_insert(0);
                 *n += 1;
-                xxhash_rust::xxh3::xxh3_64(format!("{}\0{}\0{}\0{}", jc.name, path, signature, n).as_bytes())
+                xxhash_rust::xxh3::xxh3_64(
+                    format!("{}\0{}\0{}\0{}", jc.name, path, signature, n).as_bytes(),
+                )
             }
         };
         let name = match &s.label {
@@ -406,7 +597,11 @@ impl Ctx<'_> {
             None => {
                 let n = jc.names_used.entry(readable.clone()).or_insert(0);
                 *n += 1;
-                if *n == 1 { readable } else { format!("{readable}#{n}") }
+                if *n == 1 {
+                    readable
+                } else {
+                    format!("{readable}#{n}")
+                }
             }
         };
         if let Some(c) = s.critical {
@@ -425,7 +620,16 @@ impl Ctx<'_> {
         });
         if let Some(l) = &s.label {
             jc.labels.insert(l.text.clone(), id);
-            let d = self.index.define(DefKind::Step, &l.text, jc.file, l.span, s.span, None, format!("step {} of {}", l.text, jc.name), Some(jc.def));
+            let d = self.index.define(
+                DefKind::Step,
+                &l.text,
+                jc.file,
+                l.span,
+                s.span,
+                None,
+                format!("step {} of {}", l.text, jc.name),
+                Some(jc.def),
+            );
             self.member_defs.insert((jc.def, l.text.clone()), d);
         }
         if s.critical.is_some() {
@@ -436,17 +640,22 @@ impl Ctx<'_> {
 
     /// Emits the goals opened by a labelled statement, after it.
     fn open_goals(&mut self, s: &ast::Stmt, jc: &JCtx) {
-        if let Some(l) = &s.label {
-            if let Some(goals) = jc.goals_after.get(&l.text) {
-                let loc = self.loc(jc.file, s.span);
-                for g in goals.clone() {
-                    self.emit(Insn::OpenGoal(g), loc);
-                }
+        if let Some(l) = &s.label
+            && let Some(goals) = jc.goals_after.get(&l.text)
+        {
+            let loc = self.loc(jc.file, s.span);
+            for g in goals.clone() {
+                self.emit(Insn::OpenGoal(g), loc);
             }
         }
     }
 
-    fn in_arm<T>(&mut self, jc: &mut JCtx, arm: String, f: impl FnOnce(&mut Self, &mut JCtx) -> T) -> T {
+    fn in_arm<T>(
+        &mut self,
+        jc: &mut JCtx,
+        arm: String,
+        f: impl FnOnce(&mut Self, &mut JCtx) -> T,
+    ) -> T {
         jc.path.push(arm);
         jc.depth += 1;
         let r = f(self, jc);
@@ -460,24 +669,57 @@ impl Ctx<'_> {
         let loc = self.loc(file, s.span);
         let out = match &s.kind {
             StmtKind::Send(send) => {
-                let readable = format!("send_{}_{}", send.channel.text, message_word(&send.message));
-                let step = self.new_step(s, StepKind::Send, format!("send:{}:{}", send.channel.text, message_word(&send.message)), readable, Vec::new(), jc);
+                let readable =
+                    format!("send_{}_{}", send.channel.text, message_word(&send.message));
+                let step = self.new_step(
+                    s,
+                    StepKind::Send,
+                    format!("send:{}:{}", send.channel.text, message_word(&send.message)),
+                    readable,
+                    Vec::new(),
+                    jc,
+                );
                 self.send(send, step, &flow, file, s.span, loc);
                 (flow, Some(0))
             }
             StmtKind::Wait(d) => {
                 if jc.in_timeline {
-                    self.misplaced(file, s.span, "a timeline entry cannot wait", "give the entry its own time: `week 2: ...`");
+                    self.misplaced(
+                        file,
+                        s.span,
+                        "a timeline entry cannot wait",
+                        "give the entry its own time: `week 2: ...`",
+                    );
                 }
-                let step = self.new_step(s, StepKind::Wait, "wait".into(), format!("wait_{}", fmt_count(d)), Vec::new(), jc);
+                let step = self.new_step(
+                    s,
+                    StepKind::Wait,
+                    "wait".into(),
+                    format!("wait_{}", fmt_count(d)),
+                    Vec::new(),
+                    jc,
+                );
                 match d.unit {
                     ast::TimeUnit::Month | ast::TimeUnit::Year => {
-                        let per = if d.unit == ast::TimeUnit::Year { 12.0 } else { 1.0 };
+                        let per = if d.unit == ast::TimeUnit::Year {
+                            12.0
+                        } else {
+                            1.0
+                        };
                         let months = d.count * per;
                         if months.fract() != 0.0 || months <= 0.0 || months > 1200.0 {
                             let diag = self
-                                .diag(&codes::INVALID_LITERAL, file, d.span, "a calendar wait counts whole months or years")
-                                .help(format!("write a duration instead, such as `{} days`", (d.count * per * 30.0).round()));
+                                .diag(
+                                    &codes::INVALID_LITERAL,
+                                    file,
+                                    d.span,
+                                    "a calendar wait counts whole months or years",
+                                )
+                                .primary_label("not a whole number of months")
+                                .help(format!(
+                                    "write a duration instead, such as `{} days`",
+                                    (d.count * per * 30.0).round()
+                                ));
                             self.emit_diag(diag);
                             (flow, Some(0))
                         } else {
@@ -497,33 +739,64 @@ impl Ctx<'_> {
             }
             StmtKind::WaitUntil { weekday, at } => {
                 if jc.in_timeline {
-                    self.misplaced(file, s.span, "a timeline entry cannot wait", "give the entry its own time with `at HH:MM`");
+                    self.misplaced(
+                        file,
+                        s.span,
+                        "a timeline entry cannot wait",
+                        "give the entry its own time with `at HH:MM`",
+                    );
                 }
-                let wd = weekday.as_ref().map(|w| weekday_index(&w.text)).unwrap_or(7);
+                let wd = weekday
+                    .as_ref()
+                    .map(|w| weekday_index(&w.text))
+                    .unwrap_or(7);
                 let readable = match weekday {
                     Some(w) => format!("wait_until_{}", w.text),
                     None => "wait_until".into(),
                 };
-                let step = self.new_step(s, StepKind::WaitUntil, "wait_until".into(), readable, Vec::new(), jc);
+                let step = self.new_step(
+                    s,
+                    StepKind::WaitUntil,
+                    "wait_until".into(),
+                    readable,
+                    Vec::new(),
+                    jc,
+                );
                 let time = self.at_or(file, at, TimeOfDay { hour: 0, minute: 0 });
                 self.emit(Insn::WaitUntil(step, wd, time), loc);
                 (flow, Some(if wd == 7 { DAY } else { 7 * DAY }))
             }
             StmtKind::WaitFor(w) => self.wait_for(s, w, flow, jc, loc),
             StmtKind::If(i) => {
-                let step = self.new_step(s, StepKind::If, "if".into(), "if".into(), vec!["then".into(), "else".into()], jc);
-                let mut env = Env::new(file, Scope::Events(flow.events.clone()), OfferScope::Forbidden, "a condition");
+                let step = self.new_step(
+                    s,
+                    StepKind::If,
+                    "if".into(),
+                    "if".into(),
+                    vec!["then".into(), "else".into()],
+                    jc,
+                );
+                let mut env = Env::new(
+                    file,
+                    Scope::Events(flow.events.clone()),
+                    OfferScope::Forbidden,
+                    "a condition",
+                );
                 self.condition(&i.condition, &mut env);
                 let jf = self.emit(Insn::JumpIfFalse(0), loc);
                 self.emit(Insn::Branch(step, 0), loc);
-                let key = format!("if#{}", step.as_u32());
-                let (f1, d1) = self.in_arm(jc, format!("{key}[then]"), |this, jc| this.block(&i.then.stmts, flow.clone(), jc));
+                let key = format!("if#{:016x}", self.p.steps[step].key);
+                let (f1, d1) = self.in_arm(jc, format!("{key}[then]"), |this, jc| {
+                    this.block(&i.then.stmts, flow.clone(), jc)
+                });
                 let jend = self.emit(Insn::Jump(0), loc);
                 let else_pc = self.pc();
                 self.patch(jf, else_pc);
                 self.emit(Insn::Branch(step, 1), loc);
                 let (f2, d2) = match &i.otherwise {
-                    Some(b) => self.in_arm(jc, format!("{key}[else]"), |this, jc| this.block(&b.stmts, flow.clone(), jc)),
+                    Some(b) => self.in_arm(jc, format!("{key}[else]"), |this, jc| {
+                        this.block(&b.stmts, flow.clone(), jc)
+                    }),
                     None => (flow.clone(), Some(0)),
                 };
                 let end = self.pc();
@@ -531,21 +804,36 @@ impl Ctx<'_> {
                 (Flow::merge(vec![f1, f2]), max(d1, d2))
             }
             StmtKind::Scenario(sc) => {
-                let mut arms: Vec<String> = sc.arms.iter().map(|(seg, _)| seg.text.clone()).collect();
+                let mut arms: Vec<String> =
+                    sc.arms.iter().map(|(seg, _)| seg.text.clone()).collect();
                 arms.push("otherwise".into());
-                let step = self.new_step(s, StepKind::Scenario, "scenario".into(), "scenario".into(), arms, jc);
+                let step = self.new_step(
+                    s,
+                    StepKind::Scenario,
+                    "scenario".into(),
+                    "scenario".into(),
+                    arms,
+                    jc,
+                );
                 let mut flows = Vec::new();
                 let mut dur = Some(0);
                 let mut ends = Vec::new();
                 for (i, (seg, block)) in sc.arms.iter().enumerate() {
                     if let Some(prev) = sc.arms[..i].iter().find(|(p, _)| p.text == seg.text) {
                         let d = self
-                            .diag(&codes::DUPLICATE, file, seg.span, format!("a scenario for `{}` is written twice", seg.text))
+                            .diag(
+                                &codes::DUPLICATE,
+                                file,
+                                seg.span,
+                                format!("a scenario for `{}` is written twice", seg.text),
+                            )
                             .label(file, prev.0.span, "first scenario for it")
                             .note("the first matching scenario wins, so this one never runs");
                         self.emit_diag(d);
                     }
-                    let seg_id = self.resolve(Kind::Segment, file, seg).map(Ctx::entity::<SegmentId>);
+                    let seg_id = self
+                        .resolve(Kind::Segment, file, seg)
+                        .map(Ctx::entity::<SegmentId>);
                     let aloc = self.loc(file, seg.span);
                     if let Some(sid) = seg_id {
                         self.emit(Insn::Segment(sid), aloc);
@@ -555,7 +843,11 @@ impl Ctx<'_> {
                     }
                     let jf = self.emit(Insn::JumpIfFalse(0), aloc);
                     self.emit(Insn::Branch(step, i as u16), aloc);
-                    let (f, d) = self.in_arm(jc, format!("scenario#{}[{}]", step.as_u32(), seg.text), |this, jc| this.block(&block.stmts, flow.clone(), jc));
+                    let (f, d) = self.in_arm(
+                        jc,
+                        format!("scenario#{:016x}[{}]", self.p.steps[step].key, seg.text),
+                        |this, jc| this.block(&block.stmts, flow.clone(), jc),
+                    );
                     flows.push(f);
                     dur = max(dur, d);
                     ends.push(self.emit(Insn::Jump(0), aloc));
@@ -565,7 +857,11 @@ impl Ctx<'_> {
                 self.emit(Insn::Branch(step, sc.arms.len() as u16), loc);
                 match &sc.otherwise {
                     Some(b) => {
-                        let (f, d) = self.in_arm(jc, format!("scenario#{}[otherwise]", step.as_u32()), |this, jc| this.block(&b.stmts, flow.clone(), jc));
+                        let (f, d) = self.in_arm(
+                            jc,
+                            format!("scenario#{:016x}[otherwise]", self.p.steps[step].key),
+                            |this, jc| this.block(&b.stmts, flow.clone(), jc),
+                        );
                         flows.push(f);
                         dur = max(dur, d);
                     }
@@ -581,23 +877,49 @@ impl Ctx<'_> {
             StmtKind::Timeline(entries) => self.timeline(s, entries, flow, jc, loc),
             StmtKind::Set { target, value } => {
                 let attr = match (target.segments.first(), target.segments.get(1)) {
-                    (Some(p), Some(a)) if p.text == "profile" && target.segments.len() == 2 => self.attribute(file, a),
+                    (Some(p), Some(a)) if p.text == "profile" && target.segments.len() == 2 => {
+                        self.attribute(file, a)
+                    }
                     _ => {
                         let d = self
-                            .diag(&codes::UNKNOWN_PROPERTY, file, target.span, "only profile attributes can be set")
+                            .diag(
+                                &codes::UNKNOWN_PROPERTY,
+                                file,
+                                target.span,
+                                "only profile attributes can be set",
+                            )
                             .help("write `set profile.<attribute> = <value>`");
                         self.emit_diag(d);
                         None
                     }
                 };
-                let readable = format!("set_{}", target.segments.last().map(|i| i.text.as_str()).unwrap_or("attribute"));
-                let step = self.new_step(s, StepKind::Set, readable.clone(), readable, Vec::new(), jc);
-                let mut env = Env::new(file, Scope::Events(flow.events.clone()), OfferScope::Forbidden, "a profile update");
+                let readable = format!(
+                    "set_{}",
+                    target
+                        .segments
+                        .last()
+                        .map(|i| i.text.as_str())
+                        .unwrap_or("attribute")
+                );
+                let step =
+                    self.new_step(s, StepKind::Set, readable.clone(), readable, Vec::new(), jc);
+                let mut env = Env::new(
+                    file,
+                    Scope::Events(flow.events.clone()),
+                    OfferScope::Forbidden,
+                    "a profile update",
+                );
                 let t = self.expr(value, &mut env);
                 if let Some(attr) = attr {
                     let want = Ty::of(&self.p.attributes[attr].ty);
                     let name = self.p.attributes[attr].name.clone();
-                    self.expect_type(file, value.span, &t, &want, &format!("`profile.{name}`"));
+                    if self.expect_type(file, value.span, &t, &want, &format!("`profile.{name}`"))
+                        && self.p.attributes[attr].ty == Type::Timezone
+                        && let ast::ExprKind::String(lit) = &value.kind
+                        && let Some(text) = lit.plain()
+                    {
+                        self.check_timezone(file, value.span, &Const::String(text));
+                    }
                     self.emit(Insn::Set(step, attr), loc);
                 } else {
                     self.emit(Insn::Pop, loc);
@@ -606,20 +928,49 @@ impl Ctx<'_> {
             }
             StmtKind::Emit { event, args } => {
                 let readable = format!("emit_{}", event.text);
-                let step = self.new_step(s, StepKind::Emit, readable.clone(), readable, Vec::new(), jc);
+                let step = self.new_step(
+                    s,
+                    StepKind::Emit,
+                    readable.clone(),
+                    readable,
+                    Vec::new(),
+                    jc,
+                );
                 if let Some(i) = self.resolve(Kind::Event, file, event) {
                     let ev: EventId = Ctx::entity(i);
-                    let mut env = Env::new(file, Scope::Events(flow.events.clone()), OfferScope::Forbidden, "an emitted event");
+                    let mut env = Env::new(
+                        file,
+                        Scope::Events(flow.events.clone()),
+                        OfferScope::Forbidden,
+                        "an emitted event",
+                    );
                     let props = self.event_args(file, ev, args, s.span, &mut env);
-                    let emit = self.p.emits.push(EmitDef { step, event: ev, props });
+                    let emit = self.p.emits.push(EmitDef {
+                        step,
+                        event: ev,
+                        props,
+                    });
                     self.emit(Insn::Emit(emit), loc);
                 }
                 (flow, Some(0))
             }
             StmtKind::Exit => {
-                let step = self.new_step(s, StepKind::Exit, "exit".into(), "exit".into(), Vec::new(), jc);
+                let step = self.new_step(
+                    s,
+                    StepKind::Exit,
+                    "exit".into(),
+                    "exit".into(),
+                    Vec::new(),
+                    jc,
+                );
                 self.emit(Insn::Exit(step), loc);
-                (Flow { events: flow.events, reachable: false }, Some(0))
+                (
+                    Flow {
+                        events: flow.events,
+                        reachable: false,
+                    },
+                    Some(0),
+                )
             }
         };
         self.open_goals(s, jc);
@@ -627,17 +978,34 @@ impl Ctx<'_> {
     }
 
     fn misplaced(&mut self, file: FileId, span: Span, msg: &str, help: &str) {
-        let d = self.diag(&codes::MISPLACED_STEP, file, span, msg.to_string()).primary_label("not allowed here").help(help.to_string());
+        let d = self
+            .diag(&codes::MISPLACED_STEP, file, span, msg.to_string())
+            .primary_label("not allowed here")
+            .help(help.to_string());
         self.emit_diag(d);
     }
 
     /// Checks and pushes event properties (emit and tests share the checks); returns the
     /// property indexes in the order their values are pushed.
-    pub(crate) fn event_args(&mut self, file: FileId, ev: EventId, args: &[ast::Argument], span: Span, env: &mut Env) -> Vec<u16> {
+    pub(crate) fn event_args(
+        &mut self,
+        file: FileId,
+        ev: EventId,
+        args: &[ast::Argument],
+        span: Span,
+        env: &mut Env,
+    ) -> Vec<u16> {
         let mut props = Vec::new();
         for (i, a) in args.iter().enumerate() {
             if let Some(prev) = args[..i].iter().find(|p| p.name.text == a.name.text) {
-                let d = self.diag(&codes::DUPLICATE, file, a.name.span, format!("`{}` is given twice", a.name.text)).label(file, prev.name.span, "first given here");
+                let d = self
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        a.name.span,
+                        format!("`{}` is given twice", a.name.text),
+                    )
+                    .label(file, prev.name.span, "first given here");
                 self.emit_diag(d);
                 continue;
             }
@@ -648,36 +1016,68 @@ impl Ctx<'_> {
             };
             let t = self.expr(&a.value, env);
             let want = Ty::of(&self.p.events[ev].props[idx as usize].ty);
-            self.expect_type(file, a.value.span, &t, &want, &format!("the property `{}`", a.name.text));
+            self.expect_type(
+                file,
+                a.value.span,
+                &t,
+                &want,
+                &format!("the property `{}`", a.name.text),
+            );
             props.push(idx);
         }
         self.missing_props(file, ev, args, span);
         props
     }
 
-    pub(crate) fn missing_props(&mut self, file: FileId, ev: EventId, args: &[ast::Argument], span: Span) {
+    pub(crate) fn missing_props(
+        &mut self,
+        file: FileId,
+        ev: EventId,
+        args: &[ast::Argument],
+        span: Span,
+    ) {
         let missing: Vec<String> = self.p.events[ev]
             .props
             .iter()
-            .filter(|p| !matches!(p.ty, Type::Optional(_)) && !args.iter().any(|a| a.name.text == p.name))
+            .filter(|p| {
+                !matches!(p.ty, Type::Optional(_)) && !args.iter().any(|a| a.name.text == p.name)
+            })
             .map(|p| format!("`{}: {}`", p.name, p.ty))
             .collect();
         if !missing.is_empty() {
             let name = self.p.events[ev].name.clone();
             let d = self
-                .diag(&codes::MISSING_PARAMETER, file, span, format!("the event `{name}` needs {}", missing.join(", ")))
+                .diag(
+                    &codes::MISSING_PARAMETER,
+                    file,
+                    span,
+                    format!("the event `{name}` needs {}", missing.join(", ")),
+                )
                 .primary_label("missing properties")
                 .help("give every property that is not optional (`T?`)");
             self.emit_diag(d);
         }
     }
 
-    fn send(&mut self, send: &ast::Send, step: StepId, flow: &Flow, file: FileId, span: Span, loc: Loc) {
-        let channel = self.resolve(Kind::Channel, file, &send.channel).map(Ctx::entity::<ChannelId>);
+    fn send(
+        &mut self,
+        send: &ast::Send,
+        step: StepId,
+        flow: &Flow,
+        file: FileId,
+        span: Span,
+        loc: Loc,
+    ) {
+        let channel = self
+            .resolve(Kind::Channel, file, &send.channel)
+            .map(Ctx::entity::<ChannelId>);
         let (offer, has_offer) = match &send.offer {
             None => (OfferSel::None, false),
             Some(ast::OfferChoice::Best(list, _)) => {
-                let ids: Vec<OfferId> = list.iter().filter_map(|o| self.resolve(Kind::Offer, file, o).map(Ctx::entity)).collect();
+                let ids: Vec<OfferId> = list
+                    .iter()
+                    .filter_map(|o| self.resolve(Kind::Offer, file, o).map(Ctx::entity))
+                    .collect();
                 (OfferSel::Best(ids), true)
             }
             Some(ast::OfferChoice::Named(o)) => match self.resolve(Kind::Offer, file, o) {
@@ -685,49 +1085,88 @@ impl Ctx<'_> {
                 None => (OfferSel::None, true),
             },
         };
-        let offer_scope = if has_offer { OfferScope::Allowed } else { OfferScope::Forbidden };
+        let offer_scope = if has_offer {
+            OfferScope::Allowed
+        } else {
+            OfferScope::Forbidden
+        };
         let message = match &send.message {
-            ast::Message::Template(t) => match self.resolve(Kind::Template, file, t) {
-                Some(i) => {
-                    let tid: TemplateId = Ctx::entity(i);
-                    if let Some(ch) = channel {
-                        let tch = self.p.templates[tid].channel;
-                        if tch != ch && self.names.contains_key(&(Kind::Template, t.text.clone())) {
-                            let tch_name = self.p.channels.get(tch).map(|c| c.name.clone()).unwrap_or_default();
-                            let d = self
+            ast::Message::Template(t) => {
+                match self.resolve(Kind::Template, file, t) {
+                    Some(i) => {
+                        let tid: TemplateId = Ctx::entity(i);
+                        if let Some(ch) = channel {
+                            let tch = self.p.templates[tid].channel;
+                            if tch != ch && self.template_channel_known[tid] {
+                                let tch_name = self
+                                    .p
+                                    .channels
+                                    .get(tch)
+                                    .map(|c| c.name.clone())
+                                    .unwrap_or_default();
+                                let d = self
                                 .diag(&codes::TYPE_MISMATCH, file, t.span, format!("the template `{}` is written for `{tch_name}`, not `{}`", t.text, send.channel.text))
                                 .primary_label(format!("a {tch_name} template"))
                                 .label(file, send.channel.span, "sent on this channel")
                                 .help(format!("send it on `{tch_name}`, or write a template for `{}`", send.channel.text));
-                            self.emit_diag(d);
+                                self.emit_diag(d);
+                            }
                         }
+                        self.template_uses.push(crate::ctx::TemplateUse {
+                            template: tid,
+                            file,
+                            span: t.span,
+                            scope: flow.events.clone(),
+                            has_offer,
+                        });
+                        Some(MessageRef::Template(tid))
                     }
-                    self.template_uses.push(crate::ctx::TemplateUse { template: tid, file, span: t.span, scope: flow.events.clone(), has_offer });
-                    Some(MessageRef::Template(tid))
+                    None => None,
                 }
-                None => None,
-            },
+            }
             ast::Message::External(s) => match s.plain() {
                 Some(id) => Some(MessageRef::External(id)),
                 None => {
-                    let d = self.diag(&codes::NOT_CONSTANT, file, s.span, "a provider template id is plain text");
+                    let d = self.diag(
+                        &codes::NOT_CONSTANT,
+                        file,
+                        s.span,
+                        "a provider template id is plain text",
+                    );
                     self.emit_diag(d);
                     None
                 }
             },
             ast::Message::Inline(s) => {
-                let mut env = Env::new(file, Scope::Events(flow.events.clone()), offer_scope, "a message");
+                let mut env = Env::new(
+                    file,
+                    Scope::Events(flow.events.clone()),
+                    offer_scope,
+                    "a message",
+                );
                 Some(MessageRef::Inline(self.text("text", s, &mut env)))
             }
         };
-        let mut env = Env::new(file, Scope::Events(flow.events.clone()), offer_scope, "a send parameter");
+        let mut env = Env::new(
+            file,
+            Scope::Events(flow.events.clone()),
+            offer_scope,
+            "a send parameter",
+        );
         let mut params = Vec::new();
-        let schema: Vec<ParamDef> = channel.map(|c| self.p.channels[c].params.clone()).unwrap_or_default();
+        let schema: Vec<ParamDef> = channel
+            .map(|c| self.p.channels[c].params.clone())
+            .unwrap_or_default();
         let chan_name = send.channel.text.clone();
         for (i, a) in send.args.iter().enumerate() {
             let t = self.expr(&a.value, &mut env);
             if send.args[..i].iter().any(|p| p.name.text == a.name.text) {
-                let d = self.diag(&codes::DUPLICATE, file, a.name.span, format!("`{}` is given twice", a.name.text));
+                let d = self.diag(
+                    &codes::DUPLICATE,
+                    file,
+                    a.name.span,
+                    format!("`{}` is given twice", a.name.text),
+                );
                 self.emit_diag(d);
                 self.emit(Insn::Pop, loc);
                 continue;
@@ -738,27 +1177,57 @@ impl Ctx<'_> {
             }
             match schema.iter().find(|p| p.name == a.name.text) {
                 Some(p) => {
-                    let chan_def = self.names.get(&(Kind::Channel, chan_name.clone())).map(|d| d.def);
-                    if let Some(def) = chan_def.and_then(|c| self.member_defs.get(&(c, p.name.clone())).copied()) {
+                    let chan_def = self
+                        .names
+                        .get(&(Kind::Channel, chan_name.clone()))
+                        .map(|d| d.def);
+                    if let Some(def) =
+                        chan_def.and_then(|c| self.member_defs.get(&(c, p.name.clone())).copied())
+                    {
                         self.index.reference(file, a.name.span, def);
                     }
                     let want = Ty::of(&p.ty);
-                    self.expect_type(file, a.value.span, &t, &want, &format!("the parameter `{}`", p.name));
+                    self.expect_type(
+                        file,
+                        a.value.span,
+                        &t,
+                        &want,
+                        &format!("the parameter `{}`", p.name),
+                    );
                     params.push(a.name.text.clone());
                 }
                 None => {
                     let names: Vec<&str> = schema.iter().map(|p| p.name.as_str()).collect();
                     let mut d = self
-                        .diag(&codes::UNKNOWN_PARAMETER, file, a.name.span, format!("the channel `{chan_name}` takes no parameter `{}`", a.name.text))
+                        .diag(
+                            &codes::UNKNOWN_PARAMETER,
+                            file,
+                            a.name.span,
+                            format!(
+                                "the channel `{chan_name}` takes no parameter `{}`",
+                                a.name.text
+                            ),
+                        )
                         .primary_label("unknown parameter");
                     if let Some(best) = crate::ctx::suggest(&a.name.text, names.iter().copied()) {
-                        d = d.help(format!("did you mean `{best}`?")).fix(crate::diagnostic::Fix { file, span: a.name.span, replacement: best.clone(), title: format!("replace with `{best}`") });
+                        d = d
+                            .help(format!("did you mean `{best}`?"))
+                            .fix(crate::diagnostic::Fix {
+                                file,
+                                span: a.name.span,
+                                replacement: best.clone(),
+                                title: format!("replace with `{best}`"),
+                            });
                     } else if names.is_empty() {
-                        d = d.help(format!("declare it on the channel: `params {{ {}: <type> }}`", a.name.text));
+                        d = d.help(format!(
+                            "declare it on the channel: `params {{ {}: <type> }}`",
+                            a.name.text
+                        ));
                     } else {
                         d = d.note(format!("`{chan_name}` takes: {}", names.join(", ")));
                     }
-                    if let Some(decl) = self.names.get(&(Kind::Channel, chan_name.clone())).copied() {
+                    if let Some(decl) = self.names.get(&(Kind::Channel, chan_name.clone())).copied()
+                    {
                         d = d.label(decl.file, decl.span, "channel declared here");
                     }
                     self.emit_diag(d);
@@ -769,35 +1238,90 @@ impl Ctx<'_> {
         if channel.is_some() {
             let missing: Vec<String> = schema
                 .iter()
-                .filter(|p| !matches!(p.ty, Type::Optional(_)) && !send.args.iter().any(|a| a.name.text == p.name))
+                .filter(|p| {
+                    !matches!(p.ty, Type::Optional(_))
+                        && !send.args.iter().any(|a| a.name.text == p.name)
+                })
                 .map(|p| format!("`{}: {}`", p.name, p.ty))
                 .collect();
             if !missing.is_empty() {
                 let d = self
-                    .diag(&codes::MISSING_PARAMETER, file, send.args_span.unwrap_or(span), format!("this send on `{chan_name}` needs {}", missing.join(", ")))
+                    .diag(
+                        &codes::MISSING_PARAMETER,
+                        file,
+                        send.args_span.unwrap_or(span),
+                        format!("this send on `{chan_name}` needs {}", missing.join(", ")),
+                    )
                     .primary_label("missing parameters")
-                    .help(format!("add `{{ {} }}`", missing.iter().map(|m| m.trim_matches('`').split(':').next().unwrap_or("").to_string() + ": ...").collect::<Vec<_>>().join(", ")));
+                    .help(format!(
+                        "add `{{ {} }}`",
+                        missing
+                            .iter()
+                            .map(|m| m
+                                .trim_matches('`')
+                                .split(':')
+                                .next()
+                                .unwrap_or("")
+                                .to_string()
+                                + ": ...")
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 self.emit_diag(d);
             }
         }
-        let (Some(channel), Some(message)) = (channel, message) else { return };
+        let (Some(channel), Some(message)) = (channel, message) else {
+            return;
+        };
         self.channel_sends[channel].push((file, span));
-        let send_id = self.p.sends.push(SendDef { step, channel, message, params, offer });
+        let send_id = self.p.sends.push(SendDef {
+            step,
+            channel,
+            message,
+            params,
+            offer,
+        });
         self.emit(Insn::Send(send_id), loc);
     }
 
-    fn wait_for(&mut self, s: &ast::Stmt, w: &ast::WaitFor, flow: Flow, jc: &mut JCtx, loc: Loc) -> (Flow, Dur) {
+    fn wait_for(
+        &mut self,
+        s: &ast::Stmt,
+        w: &ast::WaitFor,
+        flow: Flow,
+        jc: &mut JCtx,
+        loc: Loc,
+    ) -> (Flow, Dur) {
         let file = jc.file;
         if jc.in_timeline {
-            self.misplaced(file, s.span, "a timeline entry cannot wait for an event", "move the wait into the journey's body");
+            self.misplaced(
+                file,
+                s.span,
+                "a timeline entry cannot wait for an event",
+                "move the wait into the journey's body",
+            );
         }
         let readable = format!("wait_for_{}", w.event.text);
-        let step = self.new_step(s, StepKind::WaitEvent, readable.clone(), readable, vec!["event".into(), "timeout".into()], jc);
-        let Some(i) = self.resolve(Kind::Event, file, &w.event) else { return (flow, None) };
+        let step = self.new_step(
+            s,
+            StepKind::WaitEvent,
+            readable.clone(),
+            readable,
+            vec!["event".into(), "timeout".into()],
+            jc,
+        );
+        let Some(i) = self.resolve(Kind::Event, file, &w.event) else {
+            return (flow, None);
+        };
         let ev: EventId = Ctx::entity(i);
         let with_event = flow.with(ev);
         let filter = w.condition.as_ref().map(|c| {
-            let mut env = Env::new(file, Scope::Events(with_event.events.clone()), OfferScope::Forbidden, "a wait condition");
+            let mut env = Env::new(
+                file,
+                Scope::Events(with_event.events.clone()),
+                OfferScope::Forbidden,
+                "a wait condition",
+            );
             self.condition_function(c, &mut env)
         });
         let timeout = match &w.timeout {
@@ -805,23 +1329,45 @@ impl Ctx<'_> {
             None => {
                 if !jc.has_exit_after {
                     let d = self
-                        .diag(&codes::WAIT_WITHOUT_TIMEOUT, file, w.event.span, format!("customers wait for `{}` forever if it never comes", w.event.text))
+                        .diag(
+                            &codes::WAIT_WITHOUT_TIMEOUT,
+                            file,
+                            w.event.span,
+                            format!(
+                                "customers wait for `{}` forever if it never comes",
+                                w.event.text
+                            ),
+                        )
                         .primary_label("no timeout")
-                        .help(format!("add a timeout: `wait for {} within 7 days else {{ ... }}`", w.event.text));
+                        .help(format!(
+                            "add a timeout: `wait for {} within 7 days else {{ ... }}`",
+                            w.event.text
+                        ));
                     self.emit_diag(d);
                 }
                 None
             }
         };
-        if w.timeout.is_none() {
-            if let Some(b) = &w.on_timeout {
-                let d = self
-                    .diag(&codes::UNREACHABLE_STEP, file, b.span, "this `else` never runs: the wait has no timeout")
-                    .help("add `within <duration>` before `else`");
-                self.emit_diag(d);
-            }
+        if w.timeout.is_none()
+            && let Some(b) = &w.on_timeout
+        {
+            let d = self
+                .diag(
+                    &codes::UNREACHABLE_STEP,
+                    file,
+                    b.span,
+                    "this `else` never runs: the wait has no timeout",
+                )
+                .help("add `within <duration>` before `else`");
+            self.emit_diag(d);
         }
-        let wait = self.p.waits.push(WaitEventDef { step, event: ev, filter, timeout_secs: timeout, on_timeout: 0 });
+        let wait = self.p.waits.push(WaitEventDef {
+            step,
+            event: ev,
+            filter,
+            timeout_secs: timeout,
+            on_timeout: 0,
+        });
         self.emit(Insn::WaitEvent(wait), loc);
         self.emit(Insn::Branch(step, 0), loc);
         let (after_flow, dur) = match &w.on_timeout {
@@ -830,7 +1376,11 @@ impl Ctx<'_> {
                 let t_pc = self.pc();
                 self.p.waits[wait].on_timeout = t_pc;
                 self.emit(Insn::Branch(step, 1), loc);
-                let (f2, d2) = self.in_arm(jc, format!("wait#{}[timeout]", step.as_u32()), |this, jc| this.block(&b.stmts, flow.clone(), jc));
+                let (f2, d2) = self.in_arm(
+                    jc,
+                    format!("wait#{:016x}[timeout]", self.p.steps[step].key),
+                    |this, jc| this.block(&b.stmts, flow.clone(), jc),
+                );
                 let end = self.pc();
                 self.patch(jend, end);
                 (Flow::merge(vec![with_event, f2]), add(timeout, d2))
@@ -843,65 +1393,136 @@ impl Ctx<'_> {
                 self.emit(Insn::Branch(step, 1), loc);
                 let end = self.pc();
                 self.patch(jend, end);
-                let merged = if timeout.is_some() { Flow::merge(vec![with_event, flow.clone()]) } else { with_event };
+                let merged = if timeout.is_some() {
+                    Flow::merge(vec![with_event, flow.clone()])
+                } else {
+                    with_event
+                };
                 (merged, timeout)
             }
         };
         (after_flow, dur)
     }
 
-    fn experiment(&mut self, s: &ast::Stmt, x: &ast::Experiment, flow: Flow, jc: &mut JCtx, loc: Loc) -> (Flow, Dur) {
+    fn experiment(
+        &mut self,
+        s: &ast::Stmt,
+        x: &ast::Experiment,
+        flow: Flow,
+        jc: &mut JCtx,
+        loc: Loc,
+    ) -> (Flow, Dur) {
         let file = jc.file;
         let mut arms: Vec<String> = x.variants.iter().map(|v| v.name.text.clone()).collect();
         arms.push("holdout".into());
         let readable = format!("experiment_{}", x.name.text);
-        let step = self.new_step(s, StepKind::Experiment, readable.clone(), readable, arms, jc);
+        let step = self.new_step(
+            s,
+            StepKind::Experiment,
+            readable.clone(),
+            readable,
+            arms,
+            jc,
+        );
         for (i, v) in x.variants.iter().enumerate() {
             if let Some(prev) = x.variants[..i].iter().find(|p| p.name.text == v.name.text) {
-                let d = self.diag(&codes::DUPLICATE, file, v.name.span, format!("the variant `{}` is declared twice", v.name.text)).label(file, prev.name.span, "first declared here");
+                let d = self
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        v.name.span,
+                        format!("the variant `{}` is declared twice", v.name.text),
+                    )
+                    .label(file, prev.name.span, "first declared here");
                 self.emit_diag(d);
             }
             if v.name.text == "holdout" {
-                let d = self.diag(&codes::DUPLICATE, file, v.name.span, "`holdout` is the name of the holdout group").help("rename the variant");
+                let d = self
+                    .diag(
+                        &codes::DUPLICATE,
+                        file,
+                        v.name.span,
+                        "`holdout` is the name of the holdout group",
+                    )
+                    .help("rename the variant");
                 self.emit_diag(d);
             }
         }
         for extra in x.holdouts.iter().skip(1) {
-            let d = self.diag(&codes::DUPLICATE, file, extra.1, "the holdout is declared twice").label(file, x.holdouts[0].1, "first declared here");
+            let d = self
+                .diag(
+                    &codes::DUPLICATE,
+                    file,
+                    extra.1,
+                    "the holdout is declared twice",
+                )
+                .label(file, x.holdouts[0].1, "first declared here");
             self.emit_diag(d);
         }
         let bp = |p: f64| -> u32 { (p * 100.0).round().clamp(0.0, 10_000.0) as u32 };
         let holdout_bp = x.holdouts.first().map(|h| bp(h.0)).unwrap_or(0);
-        let total: u32 = x.variants.iter().map(|v| bp(v.percent.0)).sum::<u32>() + holdout_bp;
-        if total != 10_000 || x.variants.is_empty() {
+        let raw: f64 = x.variants.iter().map(|v| v.percent.0).sum::<f64>()
+            + x.holdouts.first().map(|h| h.0).unwrap_or(0.0);
+        let total = (raw * 100.0).round().clamp(0.0, 1e9) as u32;
+        let over = x.variants.iter().any(|v| v.percent.0 > 100.0)
+            || x.holdouts.iter().any(|h| h.0 > 100.0);
+        if total != 10_000 || x.variants.is_empty() || over {
             let shown = total as f64 / 100.0;
             let mut d = self
-                .diag(&codes::EXPERIMENT_WEIGHTS, file, x.name.span, format!("the groups of `{}` add up to {shown}%, not 100%", x.name.text))
+                .diag(
+                    &codes::EXPERIMENT_WEIGHTS,
+                    file,
+                    x.name.span,
+                    format!(
+                        "the groups of `{}` add up to {shown}%, not 100%",
+                        x.name.text
+                    ),
+                )
                 .primary_label(format!("{shown}% in all"));
             for v in &x.variants {
-                d = d.label(file, v.percent.1, format!("{}", v.name.text));
+                d = d.label(file, v.percent.1, v.name.text.to_string());
             }
             if let Some(h) = x.holdouts.first() {
                 d = d.label(file, h.1, "holdout");
             }
             let help = if total < 10_000 {
-                format!("add `holdout {}%` or raise a variant", (10_000 - total) as f64 / 100.0)
+                format!(
+                    "add `holdout {}%` or raise a variant",
+                    (10_000 - total) as f64 / 100.0
+                )
             } else {
                 "lower the variants' percentages so they add up to 100%".to_string()
             };
             self.emit_diag(d.help(help));
         }
-        if let Some(prev) = self.experiments_by_name.get(&x.name.text).copied() {
-            let prev_loc = self.p.steps[self.p.experiments[prev].step].loc;
-            let _ = prev_loc;
+        if let Some((_, pfile, pspan)) = self.experiments_by_name.get(&x.name.text).copied() {
             let d = self
                 .diag(&codes::DUPLICATE, file, x.name.span, format!("the experiment `{}` is declared twice", x.name.text))
+                .primary_label("second declaration")
+                .label(pfile, pspan, "first declared here")
                 .note("experiment names are unique in a project: they decide each customer's sticky assignment");
             self.emit_diag(d);
         }
-        let exp = self.p.experiments.push(ExperimentDef { step, name: x.name.text.clone(), variants: Vec::new(), holdout_bp, after: 0 });
-        self.experiments_by_name.entry(x.name.text.clone()).or_insert(exp);
-        self.index.define(DefKind::Experiment, &x.name.text, file, x.name.span, s.span, None, format!("experiment {}", x.name.text), Some(jc.def));
+        let exp = self.p.experiments.push(ExperimentDef {
+            step,
+            name: x.name.text.clone(),
+            variants: Vec::new(),
+            holdout_bp,
+            after: 0,
+        });
+        self.experiments_by_name
+            .entry(x.name.text.clone())
+            .or_insert((exp, file, x.name.span));
+        self.index.define(
+            DefKind::Experiment,
+            &x.name.text,
+            file,
+            x.name.span,
+            s.span,
+            None,
+            format!("experiment {}", x.name.text),
+            Some(jc.def),
+        );
         self.emit(Insn::Split(exp), loc);
         let mut variants = Vec::new();
         let mut flows = Vec::new();
@@ -911,11 +1532,19 @@ impl Ctx<'_> {
             let target = self.pc();
             let vloc = self.loc(file, v.name.span);
             self.emit(Insn::Branch(step, i as u16), vloc);
-            let (f, d) = self.in_arm(jc, format!("experiment:{}[{}]", x.name.text, v.name.text), |this, jc| this.block(&v.body.stmts, flow.clone(), jc));
+            let (f, d) = self.in_arm(
+                jc,
+                format!("experiment:{}[{}]", x.name.text, v.name.text),
+                |this, jc| this.block(&v.body.stmts, flow.clone(), jc),
+            );
             flows.push(f);
             dur = max(dur, d);
             ends.push(self.emit(Insn::Jump(0), vloc));
-            variants.push(VariantDef { name: v.name.text.clone(), weight_bp: bp(v.percent.0), target });
+            variants.push(VariantDef {
+                name: v.name.text.clone(),
+                weight_bp: bp(v.percent.0),
+                target,
+            });
         }
         let holdout_pc = self.pc();
         self.emit(Insn::Branch(step, x.variants.len() as u16), loc);
@@ -930,18 +1559,41 @@ impl Ctx<'_> {
         (Flow::merge(flows), dur)
     }
 
-    fn timeline(&mut self, s: &ast::Stmt, entries: &[ast::TimelineEntry], flow: Flow, jc: &mut JCtx, loc: Loc) -> (Flow, Dur) {
+    fn timeline(
+        &mut self,
+        s: &ast::Stmt,
+        entries: &[ast::TimelineEntry],
+        flow: Flow,
+        jc: &mut JCtx,
+        loc: Loc,
+    ) -> (Flow, Dur) {
         let file = jc.file;
         if jc.in_timeline {
-            self.misplaced(file, s.span, "a timeline cannot contain another timeline", "put every entry in one timeline");
+            self.misplaced(
+                file,
+                s.span,
+                "a timeline cannot contain another timeline",
+                "put every entry in one timeline",
+            );
             return (flow, Some(0));
         }
         if jc.depth > 0 {
-            self.misplaced(file, s.span, "a timeline belongs at the top level of a journey", "move the timeline out of the branch; its offsets count from entry");
+            self.misplaced(
+                file,
+                s.span,
+                "a timeline belongs at the top level of a journey",
+                "move the timeline out of the branch; its offsets count from entry",
+            );
         }
         if let Some(prev) = jc.timeline_seen {
             let d = self
-                .diag(&codes::MISPLACED_STEP, file, s.span, "a journey has one timeline")
+                .diag(
+                    &codes::MISPLACED_STEP,
+                    file,
+                    s.span,
+                    "a journey has one timeline",
+                )
+                .primary_label("a second timeline")
                 .label(file, prev, "first timeline")
                 .help("put every entry in one timeline");
             self.emit_diag(d);
@@ -949,64 +1601,145 @@ impl Ctx<'_> {
         }
         jc.timeline_seen = Some(s.span);
         let jover = self.emit(Insn::Jump(0), loc);
-        let max_life = self.p.journeys[jc.id].max_lifetime_secs;
+        let max_life = jc.max_life;
         let mut prev: Option<(&ast::TimelineEntry, u64, u64, Option<TimeOfDay>)> = None;
         let mut defs = Vec::new();
         let mut tl_max: Dur = Some(0);
         for e in entries {
             let off = e.offset;
-            let count = off.count.clamp(0, 100_000) as u32;
+            let written = self.loaded.sources.files[file]
+                .text
+                .get(off.span.range())
+                .unwrap_or("")
+                .to_string();
+            let limit = match off.unit {
+                ast::CalendarUnit::Day => 36_500,
+                ast::CalendarUnit::Week => 5_200,
+                ast::CalendarUnit::Month => 1_200,
+                ast::CalendarUnit::Year => 100,
+            };
+            if off.count > limit {
+                let d = self
+                    .diag(
+                        &codes::INVALID_LITERAL,
+                        file,
+                        off.span,
+                        format!("`{written}` is more than 100 years after entry"),
+                    )
+                    .primary_label("out of range");
+                self.emit_diag(d);
+            }
+            let count = off.count.clamp(0, limit) as u32;
             let offset = match off.unit {
-                ast::CalendarUnit::Day => CalendarOffset { months: 0, days: count },
-                ast::CalendarUnit::Week => CalendarOffset { months: 0, days: count * 7 },
-                ast::CalendarUnit::Month => CalendarOffset { months: count, days: 0 },
-                ast::CalendarUnit::Year => CalendarOffset { months: count * 12, days: 0 },
+                ast::CalendarUnit::Day => CalendarOffset {
+                    months: 0,
+                    days: count,
+                },
+                ast::CalendarUnit::Week => CalendarOffset {
+                    months: 0,
+                    days: count * 7,
+                },
+                ast::CalendarUnit::Month => CalendarOffset {
+                    months: count,
+                    days: 0,
+                },
+                ast::CalendarUnit::Year => CalendarOffset {
+                    months: count * 12,
+                    days: 0,
+                },
             };
             let at = e.at.as_ref().and_then(|t| self.time(file, t));
-            let at_secs = at.map(|t| t.hour as u64 * 3600 + t.minute as u64 * 60).unwrap_or(0);
+            let at_secs = at
+                .map(|t| t.hour as u64 * 3600 + t.minute as u64 * 60)
+                .unwrap_or(0);
             let lo = offset.months as u64 * MONTH_MIN + offset.days as u64 * DAY + at_secs;
-            let hi = offset.months as u64 * MONTH_MAX + offset.days as u64 * DAY + if at.is_some() { at_secs } else { DAY };
+            let hi = offset.months as u64 * MONTH_MAX
+                + offset.days as u64 * DAY
+                + if at.is_some() { at_secs } else { DAY };
             if let Some((p, plo, phi, pat)) = prev {
-                let same_offset = (p.offset.unit, p.offset.count) == (off.unit, off.count) || (plo == lo && phi == hi);
+                let same_offset = (p.offset.unit, p.offset.count) == (off.unit, off.count)
+                    || (plo == lo && phi == hi);
                 if same_offset && pat == at {
                     let d = self
-                        .diag(&codes::TIMELINE_DUPLICATE, file, off.span, format!("two timeline entries at {}", offset.describe()))
+                        .diag(
+                            &codes::TIMELINE_DUPLICATE,
+                            file,
+                            off.span,
+                            format!("two timeline entries at `{written}`"),
+                        )
                         .primary_label("same time as the entry before")
                         .label(file, p.offset.span, "first entry at this time")
                         .help("merge their steps into one entry");
                     self.emit_diag(d);
                 } else if hi < plo || (same_offset && at < pat) {
                     let d = self
-                        .diag(&codes::TIMELINE_ORDER, file, off.span, format!("{} comes before the entry above it", offset.describe()))
+                        .diag(
+                            &codes::TIMELINE_ORDER,
+                            file,
+                            off.span,
+                            format!("`{written}` comes before the entry above it"),
+                        )
                         .primary_label("earlier than the previous entry")
                         .label(file, p.offset.span, "previous entry")
                         .help("write timeline entries in chronological order");
                     self.emit_diag(d);
                 }
             }
-            if let Some(m) = max_life {
-                if lo > m {
-                    let d = self
-                        .diag(&codes::TIMELINE_BEYOND_EXIT, file, off.span, format!("{} falls after the journey ends", offset.describe()))
-                        .primary_label("never runs")
-                        .note(format!("`exit after` ends the journey {} after entry", fmt_secs(m)))
-                        .help("move the entry earlier or let the journey live longer");
-                    self.emit_diag(d);
-                }
+            if let Some(m) = max_life
+                && lo > m
+            {
+                let d = self
+                    .diag(
+                        &codes::TIMELINE_BEYOND_EXIT,
+                        file,
+                        off.span,
+                        format!("`{written}` falls after the journey ends"),
+                    )
+                    .primary_label("never runs")
+                    .note(format!(
+                        "`exit after` ends the journey {} after entry",
+                        fmt_secs(m)
+                    ))
+                    .help("move the entry earlier or let the journey live longer");
+                self.emit_diag(d);
             }
             tl_max = max(tl_max, Some(hi));
             let code = self.pc();
             let readable = format!("timeline_{}", offset.describe().replace(' ', "_"));
-            let stmt_like = ast::Stmt { label: None, critical: None, kind: StmtKind::Exit, span: e.span };
-            let step = self.new_step(&stmt_like, StepKind::TimelineEntry, format!("timeline:{}", offset.describe()), readable, Vec::new(), jc);
+            let stmt_like = ast::Stmt {
+                label: None,
+                critical: None,
+                kind: StmtKind::Exit,
+                span: e.span,
+            };
+            let step = self.new_step(
+                &stmt_like,
+                StepKind::TimelineEntry,
+                format!("timeline:{}", offset.describe()),
+                readable,
+                Vec::new(),
+                jc,
+            );
             let _ = step;
             jc.in_timeline = true;
-            let entry_flow = Flow { events: jc.entry_events.clone(), reachable: true };
-            self.in_arm(jc, format!("timeline[{}]", offset.describe()), |this, jc| this.block(&e.body, entry_flow, jc));
+            let entry_flow = Flow {
+                events: jc.entry_events.clone(),
+                reachable: true,
+            };
+            self.in_arm(
+                jc,
+                format!("timeline[{}]", offset.describe()),
+                |this, jc| this.block(&e.body, entry_flow, jc),
+            );
             jc.in_timeline = false;
             let eloc = self.loc(file, e.span);
             self.emit(Insn::End, eloc);
-            defs.push(TimelineDef { offset, at, code, loc: eloc });
+            defs.push(TimelineDef {
+                offset,
+                at,
+                code,
+                loc: eloc,
+            });
             prev = Some((e, lo, hi, at));
         }
         let after = self.pc();
@@ -1079,17 +1812,22 @@ fn message_word(m: &ast::Message) -> String {
 
 fn fmt_count(d: &ast::DurationLit) -> String {
     let unit = format!("{:?}", d.unit).to_lowercase();
-    if d.count.fract() == 0.0 { format!("{}_{unit}s", d.count as i64) } else { format!("{}_{unit}s", d.count) }
+    let plural = if d.count == 1.0 { "" } else { "s" };
+    if d.count.fract() == 0.0 {
+        format!("{}_{unit}{plural}", d.count as i64)
+    } else {
+        format!("{}_{unit}{plural}", d.count)
+    }
 }
 
 /// A duration in words: `30 days`, `12 hours`.
 pub(crate) fn fmt_secs(s: u64) -> String {
-    if s % DAY == 0 {
+    if s.is_multiple_of(DAY) {
         let d = s / DAY;
         format!("{d} day{}", if d == 1 { "" } else { "s" })
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{} hours", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{} minutes", s / 60)
     } else {
         format!("{s} seconds")

@@ -86,10 +86,17 @@ pub fn compile(host: &dyn SourceHost, input: &Input) -> Compilation {
     }
     program.meta.source_hash = hash.digest();
     for (_, f) in loaded.sources.files.iter() {
-        program.files.push(journey_bytecode::SourceFile { path: f.path.clone() });
+        program.files.push(journey_bytecode::SourceFile {
+            path: f.path.clone(),
+        });
     }
     let ok = sink.errors() == 0;
-    Compilation { program: ok.then_some(program), diagnostics: sink.finish(), sources: loaded.sources, index }
+    Compilation {
+        program: ok.then_some(program),
+        diagnostics: sink.finish(),
+        sources: loaded.sources,
+        index,
+    }
 }
 
 fn project_settings(loaded: &load::Loaded, input: &Input, sink: &mut Sink) -> (String, String) {
@@ -103,18 +110,27 @@ fn project_settings(loaded: &load::Loaded, input: &Input, sink: &mut Sink) -> (S
                 if jiff::tz::TimeZone::get(&man.project.timezone).is_err() {
                     let span = text
                         .find(&format!("\"{}\"", man.project.timezone))
-                        .map(|s| journey_grammar::ast::Span::new(s, s + man.project.timezone.len() + 2))
+                        .map(|s| {
+                            journey_grammar::ast::Span::new(s, s + man.project.timezone.len() + 2)
+                        })
                         .unwrap_or_default();
                     sink.push(
-                        Diagnostic::new(&codes::INVALID_TIMEZONE, m, span, format!("`{}` is not a known time zone", man.project.timezone))
-                            .help("use a name such as `Europe/Paris`"),
+                        Diagnostic::new(
+                            &codes::INVALID_TIMEZONE,
+                            m,
+                            span,
+                            format!("`{}` is not a known time zone", man.project.timezone),
+                        )
+                        .help("use a name such as `Europe/Paris`"),
                     );
                 } else {
                     tz = man.project.timezone;
                 }
             }
             Err((msg, range)) => {
-                let span = range.map(|r| journey_grammar::ast::Span::new(r.start, r.end)).unwrap_or_default();
+                let span = range
+                    .map(|r| journey_grammar::ast::Span::new(r.start, r.end))
+                    .unwrap_or_default();
                 sink.push(
                     Diagnostic::new(&codes::INVALID_MANIFEST, m, span, format!("invalid manifest: {}", msg.trim()))
                         .help("the manifest has a `[project]` table with `name` and optionally `timezone`, `version`, `description`"),

@@ -41,10 +41,10 @@ pub fn syntax_diagnostic(file: FileId, e: &journey_grammar::SyntaxError) -> Diag
 /// Loads the roots and everything they import.
 pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
     let mut loaded = Loaded::default();
-    if let Some(m) = &input.manifest {
-        if let Some(text) = host.read(m) {
-            loaded.manifest = Some(loaded.sources.files.push(SourceFile::new(m.clone(), text)));
-        }
+    if let Some(m) = &input.manifest
+        && let Some(text) = host.read(m)
+    {
+        loaded.manifest = Some(loaded.sources.files.push(SourceFile::new(m.clone(), text)));
     }
     let mut by_path: HashMap<String, FileId> = HashMap::new();
     let mut imports: SecondaryMap<FileId, Vec<(FileId, Span)>> = SecondaryMap::new();
@@ -55,7 +55,10 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
         }
         match host.read(root) {
             Some(text) => {
-                let id = loaded.sources.files.push(SourceFile::new(root.clone(), text));
+                let id = loaded
+                    .sources
+                    .files
+                    .push(SourceFile::new(root.clone(), text));
                 by_path.insert(root.clone(), id);
                 queue.push(id);
             }
@@ -74,19 +77,31 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
         }
         let from_path = loaded.sources.files[file].path.clone();
         for item in &parsed.file.items {
-            let ItemKind::Import(imp) = &item.kind else { continue };
+            let ItemKind::Import(imp) = &item.kind else {
+                continue;
+            };
             let Some(rel) = imp.path.plain() else {
                 sink.push(
-                    Diagnostic::new(&codes::NOT_CONSTANT, file, imp.path.span, "an import path cannot be interpolated")
-                        .primary_label("write the path as plain text"),
+                    Diagnostic::new(
+                        &codes::NOT_CONSTANT,
+                        file,
+                        imp.path.span,
+                        "an import path cannot be interpolated",
+                    )
+                    .primary_label("write the path as plain text"),
                 );
                 continue;
             };
             let target = resolve_import(&from_path, &rel);
             let Some(target) = target else {
                 sink.push(
-                    Diagnostic::new(&codes::MISSING_FILE, file, imp.path.span, format!("`{rel}` is outside the project"))
-                        .primary_label("this path climbs above the project root"),
+                    Diagnostic::new(
+                        &codes::MISSING_FILE,
+                        file,
+                        imp.path.span,
+                        format!("`{rel}` is outside the project"),
+                    )
+                    .primary_label("this path climbs above the project root"),
                 );
                 continue;
             };
@@ -94,14 +109,22 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
                 Some(&id) => id,
                 None => match host.read(&target) {
                     Some(text) => {
-                        let id = loaded.sources.files.push(SourceFile::new(target.clone(), text));
+                        let id = loaded
+                            .sources
+                            .files
+                            .push(SourceFile::new(target.clone(), text));
                         by_path.insert(target.clone(), id);
                         queue.push(id);
                         id
                     }
                     None => {
-                        let mut d = Diagnostic::new(&codes::MISSING_FILE, file, imp.path.span, format!("cannot find `{target}`"))
-                            .primary_label("no such file in the project");
+                        let mut d = Diagnostic::new(
+                            &codes::MISSING_FILE,
+                            file,
+                            imp.path.span,
+                            format!("cannot find `{target}`"),
+                        )
+                        .primary_label("no such file in the project");
                         if let Some(best) = closest_path(&target, by_path.keys()) {
                             d = d.help(format!("did you mean `{best}`?"));
                         }
@@ -112,8 +135,13 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
             };
             if id == file {
                 sink.push(
-                    Diagnostic::new(&codes::IMPORT_CYCLE, file, imp.path.span, "a file imports itself")
-                        .primary_label("remove this import"),
+                    Diagnostic::new(
+                        &codes::IMPORT_CYCLE,
+                        file,
+                        imp.path.span,
+                        "a file imports itself",
+                    )
+                    .primary_label("remove this import"),
                 );
                 continue;
             }
@@ -148,7 +176,11 @@ fn closest_path<'a>(target: &str, known: impl Iterator<Item = &'a String>) -> Op
 }
 
 /// Reports each import cycle once, at the import that closes it.
-fn report_cycles(loaded: &Loaded, imports: &SecondaryMap<FileId, Vec<(FileId, Span)>>, sink: &mut Sink) {
+fn report_cycles(
+    loaded: &Loaded,
+    imports: &SecondaryMap<FileId, Vec<(FileId, Span)>>,
+    sink: &mut Sink,
+) {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -174,21 +206,31 @@ fn report_cycles(loaded: &Loaded, imports: &SecondaryMap<FileId, Vec<(FileId, Sp
                     }
                     Mark::Active => {
                         let pos = path.iter().position(|(p, _)| *p == t).unwrap_or(0);
-                        let names: Vec<&str> =
-                            path[pos..].iter().map(|(p, _)| loaded.sources.files[*p].path.as_str()).collect();
+                        let names: Vec<&str> = path[pos..]
+                            .iter()
+                            .map(|(p, _)| loaded.sources.files[*p].path.as_str())
+                            .collect();
                         let mut d = Diagnostic::new(
                             &codes::IMPORT_CYCLE,
                             f,
                             span,
-                            format!("import cycle: {} → {}", names.join(" → "), loaded.sources.files[t].path),
+                            format!(
+                                "import cycle: {} → {}",
+                                names.join(" → "),
+                                loaded.sources.files[t].path
+                            ),
                         )
                         .primary_label("this import closes the cycle");
                         for w in path[pos..].windows(2) {
-                            if let Some(&(_, s)) = imports[w[0].0].iter().find(|(x, _)| *x == w[1].0) {
+                            if let Some(&(_, s)) =
+                                imports[w[0].0].iter().find(|(x, _)| *x == w[1].0)
+                            {
                                 d = d.label(w[0].0, s, "imported here");
                             }
                         }
-                        sink.push(d.help("move the shared declarations into a file that both import"));
+                        sink.push(
+                            d.help("move the shared declarations into a file that both import"),
+                        );
                     }
                     Mark::Done => {}
                 }

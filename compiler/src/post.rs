@@ -44,23 +44,49 @@ impl Ctx<'_> {
                         }
                         Mark::Active => {
                             let pos = path.iter().position(|(p, _)| *p == t.index()).unwrap_or(0);
-                            let mut members: Vec<usize> = path[pos..].iter().map(|(p, _)| *p).collect();
-                            let names: Vec<String> = members.iter().map(|m| self.p.segments[SegmentId::new(*m)].name.clone()).collect();
+                            let mut members: Vec<usize> =
+                                path[pos..].iter().map(|(p, _)| *p).collect();
+                            let names: Vec<String> = members
+                                .iter()
+                                .map(|m| self.p.segments[SegmentId::new(*m)].name.clone())
+                                .collect();
                             members.sort();
                             if reported.insert(members) {
                                 let msg = if names.len() == 1 {
-                                    format!("the segment `{}` is defined in terms of itself", names[0])
+                                    format!(
+                                        "the segment `{}` is defined in terms of itself",
+                                        names[0]
+                                    )
                                 } else {
-                                    format!("segments used in a cycle: {} → {}", names.join(" → "), names[0])
+                                    format!(
+                                        "segments used in a cycle: {} → {}",
+                                        names.join(" → "),
+                                        names[0]
+                                    )
                                 };
-                                let mut d = self.diag(&codes::SEGMENT_CYCLE, file, span, msg).primary_label("this use closes the cycle");
+                                let mut d = self
+                                    .diag(&codes::SEGMENT_CYCLE, file, span, msg)
+                                    .primary_label("this use closes the cycle");
                                 for w in path[pos..].windows(2) {
                                     let from = SegmentId::new(w[0].0);
-                                    if let Some(&(_, f, sp)) = self.segment_deps[from].iter().find(|(x, _, _)| x.index() == w[1].0) {
-                                        d = d.label(f, sp, format!("`{}` uses `{}`", self.p.segments[from].name, self.p.segments[SegmentId::new(w[1].0)].name));
+                                    if let Some(&(_, f, sp)) = self.segment_deps[from]
+                                        .iter()
+                                        .find(|(x, _, _)| x.index() == w[1].0)
+                                    {
+                                        d = d.label(
+                                            f,
+                                            sp,
+                                            format!(
+                                                "`{}` uses `{}`",
+                                                self.p.segments[from].name,
+                                                self.p.segments[SegmentId::new(w[1].0)].name
+                                            ),
+                                        );
                                     }
                                 }
-                                self.emit_diag(d.help("define one of these segments without the others"));
+                                self.emit_diag(
+                                    d.help("define one of these segments without the others"),
+                                );
                             }
                         }
                         Mark::Done => {}
@@ -75,7 +101,7 @@ impl Ctx<'_> {
 
     /// Fills `uses_*` of each segment with its direct and indirect reads.
     fn segment_uses(&mut self) {
-        let mut direct: SecondaryMap<SegmentId, (BTreeSet<SegmentId>, BTreeSet<AggId>, BTreeSet<AttrId>)> = SecondaryMap::new();
+        let mut direct: SecondaryMap<SegmentId, Reads> = SecondaryMap::new();
         for (id, seg) in self.p.segments.iter() {
             let mut out = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
             scan_function(&self.p.code, seg.condition, &mut |insn| match insn {
@@ -139,7 +165,14 @@ impl Ctx<'_> {
             }
             if let (Some(span), false) = (needs.offer, u.has_offer) {
                 let mut d = self
-                    .diag(&codes::OFFER_NOT_IN_SCOPE, u.file, u.span, format!("the template `{tname}` shows an offer, but this send chooses none"))
+                    .diag(
+                        &codes::OFFER_NOT_IN_SCOPE,
+                        u.file,
+                        u.span,
+                        format!(
+                            "the template `{tname}` shows an offer, but this send chooses none"
+                        ),
+                    )
                     .primary_label("sent without an offer");
                 if let Some(tf) = needs.file {
                     d = d.label(tf, span, "the offer is read here");
@@ -153,7 +186,9 @@ impl Ctx<'_> {
     fn consent(&mut self) {
         let channels: Vec<ChannelId> = self.p.channels.keys().collect();
         for ch in channels {
-            let Some((file, span, attr)) = self.consent_missing[ch].clone() else { continue };
+            let Some((file, span, attr)) = self.consent_missing[ch].clone() else {
+                continue;
+            };
             let name = self.p.channels[ch].name.clone();
             let mut d = self
                 .diag(&codes::CONSENT_MISSING, file, span, format!("the channel `{name}` requires consent from `profile.{attr}`, which the profile does not have"))
@@ -168,6 +203,9 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// What a segment condition reads directly: segments, aggregates, attributes.
+type Reads = (BTreeSet<SegmentId>, BTreeSet<AggId>, BTreeSet<AttrId>);
 
 /// Calls `f` on every instruction of the function starting at `entry`, nested functions
 /// included (they are jumped over with a plain `Jump`, which expressions use for nothing else).

@@ -16,9 +16,19 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> S
 }
 
 fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8>) {
-    let path = |f| sources.files.get(f).map(|s: &crate::source::SourceFile| s.path.clone()).unwrap_or_default();
+    let path = |f| {
+        sources
+            .files
+            .get(f)
+            .map(|s: &crate::source::SourceFile| s.path.clone())
+            .unwrap_or_default()
+    };
     let clamp = |f, span: journey_grammar::ast::Span| {
-        let len = sources.files.get(f).map(|s: &crate::source::SourceFile| s.text.len()).unwrap_or(0);
+        let len = sources
+            .files
+            .get(f)
+            .map(|s: &crate::source::SourceFile| s.text.len())
+            .unwrap_or(0);
         let start = (span.start as usize).min(len);
         let end = (span.end as usize).clamp(start, len);
         start..end
@@ -29,12 +39,32 @@ fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8
     };
     let primary = (path(d.primary.file), clamp(d.primary.file, d.primary.span));
     let mut report = Report::build(kind, primary.clone())
-        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        )
         .with_code(format!("{}/{}", d.code.code, d.code.name))
-        .with_message(&d.message)
-        .with_label(Label::new(primary).with_message(&d.primary.message).with_color(main_color).with_priority(10));
-    for l in &d.labels {
-        report = report.with_label(Label::new((path(l.file), clamp(l.file, l.span))).with_message(&l.message).with_color(Color::Blue));
+        .with_message(&d.message);
+    // Labels go in source order within each file (ariadne opens a new section, titled with the
+    // report's location, whenever a label comes before the previous one).
+    let mut labels: Vec<(bool, &crate::diagnostic::Label)> = std::iter::once((true, &d.primary))
+        .chain(d.labels.iter().map(|l| (false, l)))
+        .collect();
+    labels.sort_by_key(|(is_primary, l)| {
+        (l.file != d.primary.file, l.file, l.span.start, !*is_primary)
+    });
+    for (is_primary, l) in labels {
+        let mut label = Label::new((path(l.file), clamp(l.file, l.span)));
+        if !l.message.is_empty() {
+            label = label.with_message(&l.message);
+        }
+        label = if is_primary {
+            label.with_color(main_color).with_priority(10)
+        } else {
+            label.with_color(Color::Blue)
+        };
+        report = report.with_label(label);
     }
     for n in &d.notes {
         report = report.with_note(n);
@@ -44,10 +74,10 @@ fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8
     }
     let mut files: Vec<(String, String)> = Vec::new();
     for f in std::iter::once(d.primary.file).chain(d.labels.iter().map(|l| l.file)) {
-        if let Some(src) = sources.files.get(f) {
-            if !files.iter().any(|(p, _)| *p == src.path) {
-                files.push((src.path.clone(), src.text.to_string()));
-            }
+        if let Some(src) = sources.files.get(f)
+            && !files.iter().any(|(p, _)| *p == src.path)
+        {
+            files.push((src.path.clone(), src.text.to_string()));
         }
     }
     let _ = report.finish().write(ariadne::sources(files), &mut *out);

@@ -31,7 +31,11 @@ impl MemoryHost {
     }
     /// Paths of all files ending in `.journey`, sorted.
     pub fn journey_files(&self) -> Vec<String> {
-        self.files.keys().filter(|p| p.ends_with(".journey")).cloned().collect()
+        self.files
+            .keys()
+            .filter(|p| p.ends_with(".journey"))
+            .cloned()
+            .collect()
     }
 }
 
@@ -67,12 +71,19 @@ impl SourceFile {
     pub fn new(path: String, text: Arc<str>) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
-        SourceFile { path, text, line_starts }
+        SourceFile {
+            path,
+            text,
+            line_starts,
+        }
     }
 
     /// 0-based line and 0-based byte column of a byte offset.
     pub fn line_col(&self, offset: u32) -> (u32, u32) {
-        let line = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let line = self
+            .line_starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1);
         let start = self.line_starts.get(line).copied().unwrap_or(0);
         (line as u32, offset.saturating_sub(start))
     }
@@ -93,17 +104,32 @@ pub struct SourceMap {
 impl SourceMap {
     /// The file with this path.
     pub fn find(&self, path: &str) -> Option<FileId> {
-        self.files.iter().find(|(_, f)| f.path == path).map(|(id, _)| id)
+        self.files
+            .iter()
+            .find(|(_, f)| f.path == path)
+            .map(|(id, _)| id)
     }
 
     /// The location record of a span: 1-based line and character column.
     pub fn loc(&self, file: FileId, span: Span) -> Loc {
         use cranelift_entity::EntityRef;
-        let Some(f) = self.files.get(file) else { return Loc::default() };
+        let Some(f) = self.files.get(file) else {
+            return Loc::default();
+        };
         let (line, col) = f.line_col(span.start);
         let line_start = f.line_starts.get(line as usize).copied().unwrap_or(0) as usize;
-        let col_chars = f.text.get(line_start..line_start + col as usize).map(|s| s.chars().count()).unwrap_or(col as usize);
-        Loc { file: file.index() as u32, start: span.start, end: span.end, line: line + 1, col: col_chars as u32 + 1 }
+        let col_chars = f
+            .text
+            .get(line_start..line_start + col as usize)
+            .map(|s| s.chars().count())
+            .unwrap_or(col as usize);
+        Loc {
+            file: file.index() as u32,
+            start: span.start,
+            end: span.end,
+            line: line + 1,
+            col: col_chars as u32 + 1,
+        }
     }
 }
 

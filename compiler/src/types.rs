@@ -80,7 +80,10 @@ impl Ty {
 
     /// Whether `<` is defined on this type.
     pub fn ordered(&self) -> bool {
-        matches!(self.strip(), Ty::Number | Ty::String | Ty::Date | Ty::Timestamp | Ty::Duration | Ty::Error)
+        matches!(
+            self.strip(),
+            Ty::Number | Ty::String | Ty::Date | Ty::Timestamp | Ty::Duration | Ty::Error
+        )
     }
 }
 
@@ -103,4 +106,13 @@ impl std::fmt::Display for Ty {
 }
 
 /// The schema type names, for "did you mean".
-pub const TYPE_NAMES: &[&str] = &["string", "number", "bool", "date", "timestamp", "duration", "timezone", "list"];
+pub const TYPE_NAMES: &[&str] = &[
+    "string",
+    "number",
+    "bool",
+    "date",
+    "timestamp",
+    "duration",
+    "timezone",
+    "list",
+];

@@ -10,8 +10,10 @@ use pest::Parser;
 use crate::lower::Lowerer;
 use crate::{JourneyParser, Parsed, Rule, SyntaxError};
 
-const ITEM_KEYWORDS: &[&str] =
-    &["import", "profile", "event", "segment", "channel", "template", "offer", "policy", "journey", "test"];
+const ITEM_KEYWORDS: &[&str] = &[
+    "import", "profile", "event", "segment", "channel", "template", "offer", "policy", "journey",
+    "test",
+];
 
 /// Parses one file. Never fails: errors are returned alongside the declarations that parsed.
 pub fn parse(text: &str) -> Parsed {
@@ -20,17 +22,17 @@ pub fn parse(text: &str) -> Parsed {
         parsed.errors.push(e);
         return parsed;
     }
-    match parse_chunk(text, 0, &mut parsed) {
+    match parse_chunk(text, 0, text.len(), &mut parsed) {
         Ok(()) => {}
         Err(_) => {
             parsed = Parsed::default();
             let bounds = chunk_starts(text);
             for (i, &start) in bounds.iter().enumerate() {
                 let end = bounds.get(i + 1).copied().unwrap_or(text.len());
-                if let Some(chunk) = text.get(start..end) {
-                    if let Err(e) = parse_chunk(chunk, start, &mut parsed) {
-                        parsed.errors.push(e);
-                    }
+                if let Some(chunk) = text.get(start..end)
+                    && let Err(e) = parse_chunk(chunk, start, text.len(), &mut parsed)
+                {
+                    parsed.errors.push(e);
                 }
             }
         }
@@ -39,12 +41,25 @@ pub fn parse(text: &str) -> Parsed {
     parsed
 }
 
-fn parse_chunk(text: &str, base: usize, out: &mut Parsed) -> Result<(), SyntaxError> {
-    let mut pairs = JourneyParser::parse(Rule::file, text).map_err(|e| SyntaxError::from_pest(&e, text, base))?;
-    let Some(file) = pairs.next() else { return Ok(()) };
+fn parse_chunk(
+    text: &str,
+    base: usize,
+    file_len: usize,
+    out: &mut Parsed,
+) -> Result<(), SyntaxError> {
+    let ends_file = base + text.len() == file_len;
+    let mut pairs = JourneyParser::parse(Rule::file, text)
+        .map_err(|e| SyntaxError::from_pest(&e, text, base, ends_file))?;
+    let Some(file) = pairs.next() else {
+        return Ok(());
+    };
     let (items, errors) = Lowerer::new(base).items(file);
     out.file.items.extend(items);
-    out.errors.extend(errors.into_iter().map(|e| SyntaxError::unexpected_shape(e.span, e.expected)));
+    out.errors.extend(
+        errors
+            .into_iter()
+            .map(|e| SyntaxError::unexpected_shape(e.span, e.expected)),
+    );
     Ok(())
 }
 
@@ -57,7 +72,10 @@ fn chunk_starts(text: &str) -> Vec<usize> {
         if line.starts_with("///") {
             doc_start.get_or_insert(offset);
         } else {
-            let word: String = line.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let word: String = line
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
             if ITEM_KEYWORDS.contains(&word.as_str()) {
                 let start = doc_start.unwrap_or(offset);
                 if start > 0 {

@@ -135,11 +135,15 @@ pub fn rule_words(rule: Rule) -> &'static str {
         Rule::window => "`over last <duration>`",
         Rule::file => "a declaration",
         Rule::item_eoi => "a declaration",
-        Rule::item => "a declaration (`profile`, `event`, `segment`, `channel`, `template`, `offer`, `policy`, `journey`, `test` or `import`)",
+        Rule::item => {
+            "a declaration (`profile`, `event`, `segment`, `channel`, `template`, `offer`, `policy`, `journey`, `test` or `import`)"
+        }
         Rule::import_decl => "`import \"file.journey\"`",
         Rule::profile_decl => "`profile { ... }`",
         Rule::field => "a field such as `age: number`",
-        Rule::type_expr => "a type (`string`, `number`, `bool`, `date`, `timestamp`, `duration`, `timezone`, `list<T>`)",
+        Rule::type_expr => {
+            "a type (`string`, `number`, `bool`, `date`, `timestamp`, `duration`, `timezone`, `list<T>`)"
+        }
         Rule::optional => "`?`",
         Rule::event_decl => "an event declaration",
         Rule::segment_decl => "a segment declaration",
@@ -182,18 +186,24 @@ pub fn rule_words(rule: Rule) -> &'static str {
         Rule::weekday => "a weekday such as `monday`",
         Rule::at_time => "`at <HH:MM>`",
         Rule::where_clause => "`where <condition>`",
-        Rule::reentry_clause => "`reentry never`, `reentry after exit` or `reentry after <duration>`",
+        Rule::reentry_clause => {
+            "`reentry never`, `reentry after exit` or `reentry after <duration>`"
+        }
         Rule::reentry_never => "`never`",
         Rule::reentry_after_exit => "`after exit`",
         Rule::reentry_after => "`after <duration>`",
-        Rule::exit_clause => "`exit on <event>`, `exit when <condition>` or `exit after <duration>`",
+        Rule::exit_clause => {
+            "`exit on <event>`, `exit when <condition>` or `exit after <duration>`"
+        }
         Rule::exit_on => "`on <event>`",
         Rule::exit_when => "`when <condition>`",
         Rule::exit_after => "`after <duration>`",
         Rule::goal_clause => "`goal <name> on <event> within <duration>`",
         Rule::goal_after => "`after <step label>`",
         Rule::block => "a block `{ ... }`",
-        Rule::statement => "a step (`send`, `wait`, `if`, `scenario`, `experiment`, `timeline`, `set`, `emit`, `exit`)",
+        Rule::statement => {
+            "a step (`send`, `wait`, `if`, `scenario`, `experiment`, `timeline`, `set`, `emit`, `exit`)"
+        }
         Rule::label => "a step label such as `welcome:`",
         Rule::critical => "`critical`",
         Rule::send_stmt => "`send <channel> <message>`",
@@ -240,6 +250,7 @@ pub fn rule_words(rule: Rule) -> &'static str {
         Rule::expect_no_goal => "`no goal <name>`",
         Rule::expect_exit => "`exit <journey>`",
         Rule::expect_scenario => "`scenario <segment>`",
+        Rule::otherwise_arm_name => "`otherwise`",
         Rule::expect_variant => "`variant <experiment>.<variant>`",
         Rule::expect_emit => "`emit <event>`",
         Rule::expect_entered => "`entered <journey>`",

@@ -51,7 +51,7 @@ WORDS = {
  'test_enter':'`at <time> enter <journey>`','run_until':'`run until <time>`','expect':'`expect ...`',
  'expect_send':'`send <channel> ...`','expect_no_send':'`no send <channel>`','expect_reached':'`reached <journey>.<step>`','expect_not_reached':'`not reached <journey>.<step>`',
  'expect_goal':'`goal <name>`','expect_no_goal':'`no goal <name>`','expect_exit':'`exit <journey>`','expect_scenario':'`scenario <segment>`','expect_variant':'`variant <experiment>.<variant>`',
- 'expect_emit':'`emit <event>`','expect_entered':'`entered <journey>`','expect_not_entered':'`not entered <journey>`','expect_at':'`at <time>`',
+ 'expect_emit':'`emit <event>`','expect_entered':'`entered <journey>`','expect_not_entered':'`not entered <journey>`','expect_at':'`at <time>`','otherwise_arm_name':'`otherwise`',
 }
 rules = re.findall(r'^(\w+)\s*=', g, re.M)
 silent = set(re.findall(r'^(\w+)\s*=\s*_\{', g, re.M))
