@@ -41,7 +41,7 @@ impl SyntaxError {
         }
         let found = found_at(text, pos);
         let incomplete = text[pos..].trim().is_empty();
-        let span = if found.is_empty() {
+        let span = if found.is_empty() || incomplete {
             Span::new(base + pos, base + pos)
         } else {
             Span::new(base + pos, base + pos + found.len())
