@@ -53,6 +53,7 @@ pub fn open(path: &Path) -> Result<Project> {
                 roots,
                 manifest,
                 default_name,
+                parse_threads: threads(),
             },
         })
     } else {
@@ -80,9 +81,17 @@ pub fn open(path: &Path) -> Result<Project> {
                 roots: vec![rel],
                 manifest,
                 default_name,
+                parse_threads: threads(),
             },
         })
     }
+}
+
+/// Parse on every core the machine offers.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn dir_name(p: &Path) -> String {

@@ -60,6 +60,30 @@ pub(crate) struct Decl {
     pub def: u32,
 }
 
+/// Declared names, one table per kind; lookups by `&str` allocate nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    tables: [HashMap<String, Decl>; 7],
+}
+
+impl Names {
+    fn slot(kind: Kind) -> usize {
+        kind as usize
+    }
+    pub(crate) fn get(&self, kind: Kind, name: &str) -> Option<Decl> {
+        self.tables[Self::slot(kind)].get(name).copied()
+    }
+    pub(crate) fn contains(&self, kind: Kind, name: &str) -> bool {
+        self.tables[Self::slot(kind)].contains_key(name)
+    }
+    pub(crate) fn insert(&mut self, kind: Kind, name: String, decl: Decl) {
+        self.tables[Self::slot(kind)].insert(name, decl);
+    }
+    pub(crate) fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (&String, &Decl)> {
+        self.tables[Self::slot(kind)].iter()
+    }
+}
+
 /// What a template needs at the sends that use it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Needs {
@@ -83,7 +107,7 @@ pub(crate) struct Ctx<'a> {
     pub sink: &'a mut Sink,
     pub p: Program,
     pub index: Index,
-    pub names: HashMap<(Kind, String), Decl>,
+    pub names: Names,
     pub profile: Option<(FileId, Span)>,
     pub attrs: HashMap<String, (AttrId, u32)>,
     pub attr_spans: SecondaryMap<AttrId, Span>,
@@ -115,7 +139,7 @@ impl<'a> Ctx<'a> {
             sink,
             p: Program::default(),
             index: Index::default(),
-            names: HashMap::new(),
+            names: Names::default(),
             profile: None,
             attrs: HashMap::new(),
             attr_spans: SecondaryMap::new(),
@@ -184,7 +208,7 @@ impl<'a> Ctx<'a> {
     // ------------------------------------------------------------ constants
 
     pub(crate) fn konst(&mut self, c: Const) -> ConstId {
-        let key = format!("{c:?}");
+        let key = const_key(&c);
         if let Some(&id) = self.consts.get(&key) {
             return id;
         }
@@ -464,8 +488,7 @@ impl<'a> Ctx<'a> {
         docs: Option<&str>,
         index: u32,
     ) -> bool {
-        let key = (kind, name.text.clone());
-        if let Some(prev) = self.names.get(&key).copied() {
+        if let Some(prev) = self.names.get(kind, &name.text) {
             let d = self
                 .diag(
                     &codes::DUPLICATE,
@@ -493,7 +516,8 @@ impl<'a> Ctx<'a> {
             None,
         );
         self.names.insert(
-            key,
+            kind,
+            name.text.clone(),
             Decl {
                 file,
                 span: name.span,
@@ -506,7 +530,7 @@ impl<'a> Ctx<'a> {
 
     /// Resolves a name of a kind from a file; reports unknown and not-imported names.
     pub(crate) fn resolve(&mut self, kind: Kind, file: FileId, name: &Ident) -> Option<u32> {
-        match self.names.get(&(kind, name.text.clone())).copied() {
+        match self.names.get(kind, &name.text) {
             Some(decl) => {
                 self.index.reference(file, name.span, decl.def);
                 if self.loaded.sees(file, decl.file)
@@ -544,9 +568,9 @@ impl<'a> Ctx<'a> {
             None => {
                 let candidates: Vec<String> = self
                     .names
-                    .iter()
-                    .filter(|((k, _), d)| *k == kind && self.loaded.sees(file, d.file))
-                    .map(|((_, n), _)| n.clone())
+                    .of_kind(kind)
+                    .filter(|(_, d)| self.loaded.sees(file, d.file))
+                    .map(|(n, _)| n.clone())
                     .collect();
                 let other_kind = [
                     Kind::Event,
@@ -558,7 +582,7 @@ impl<'a> Ctx<'a> {
                     Kind::Policy,
                 ]
                 .into_iter()
-                .find(|k| *k != kind && self.names.contains_key(&(*k, name.text.clone())));
+                .find(|k| *k != kind && self.names.contains(*k, &name.text));
                 let mut d = self
                     .diag(
                         &codes::UNKNOWN_NAME,
@@ -728,7 +752,7 @@ impl<'a> Ctx<'a> {
                 format!("the event `{ev_name}` has no property `{}`", name.text),
             )
             .primary_label("unknown property");
-        if let Some(decl) = self.names.get(&(Kind::Event, ev_name.clone())).copied() {
+        if let Some(decl) = self.names.get(Kind::Event, &ev_name) {
             d = d.label(decl.file, decl.span, "event declared here");
         }
         if let Some(best) = suggest(&name.text, names.iter().map(String::as_str)) {
@@ -784,4 +808,25 @@ pub(crate) fn import_path(from: &str, to: &str) -> String {
     let mut out: Vec<&str> = vec![".."; from_dir.len() - common];
     out.extend(&to_parts[common..]);
     out.join("/")
+}
+
+/// A hashable key identifying a constant (floats by their bits).
+fn const_key(c: &Const) -> String {
+    match c {
+        Const::String(s) => {
+            let mut k = String::with_capacity(s.len() + 1);
+            k.push('s');
+            k.push_str(s);
+            k
+        }
+        Const::Number(n) => format!("n{:x}", n.to_bits()),
+        Const::Bool(b) => {
+            if *b {
+                "bt".into()
+            } else {
+                "bf".into()
+            }
+        }
+        other => format!("{other:?}"),
+    }
 }

@@ -45,7 +45,11 @@ impl<'a> Ctx<'a> {
                 ItemKind::Event(e) => {
                     let index = self.p.events.len() as u32;
                     if self.declare(Kind::Event, file, &e.name, item.span, docs, index) {
-                        let def = self.names[&(Kind::Event, e.name.text.clone())].def;
+                        let def = self
+                            .names
+                            .get(Kind::Event, &e.name.text)
+                            .map(|d| d.def)
+                            .unwrap_or(0);
                         let mut props: Vec<PropDef> = Vec::new();
                         let mut prop_defs = Vec::new();
                         for f in &e.fields {
@@ -321,7 +325,7 @@ impl<'a> Ctx<'a> {
         name: &ast::Ident,
         file: FileId,
     ) -> Option<T> {
-        let d = self.names.get(&(kind, name.text.clone()))?;
+        let d = self.names.get(kind, &name.text)?;
         (d.file == file && d.span == name.span).then(|| Ctx::entity(d.index))
     }
 
@@ -338,8 +342,12 @@ impl<'a> Ctx<'a> {
         env.segment = Some(id);
         let pc = self.condition_function(&s.condition, &mut env);
         self.p.segments[id].condition = pc;
-        self.index.defs[self.names[&(Kind::Segment, s.name.text.clone())].def as usize].detail =
-            format!("segment {}: bool", s.name.text);
+        self.index.defs[self
+            .names
+            .get(Kind::Segment, &s.name.text)
+            .map(|d| d.def)
+            .unwrap_or(0) as usize]
+            .detail = format!("segment {}: bool", s.name.text);
     }
 
     fn channel(&mut self, file: FileId, c: &ast::ChannelDecl) {
@@ -394,7 +402,11 @@ impl<'a> Ctx<'a> {
             };
             config.push((e.key.text.clone(), value));
         }
-        let chan_def = self.names[&(Kind::Channel, c.name.text.clone())].def;
+        let chan_def = self
+            .names
+            .get(Kind::Channel, &c.name.text)
+            .map(|d| d.def)
+            .unwrap_or(0);
         let mut params = Vec::new();
         for f in c.params.iter().flatten() {
             let ty = self.schema_type(file, &f.ty);
@@ -499,7 +511,11 @@ impl<'a> Ctx<'a> {
             self.template_channel_known[id] = true;
         }
         tpl.parts = parts;
-        let def = self.names[&(Kind::Template, t.name.text.clone())].def;
+        let def = self
+            .names
+            .get(Kind::Template, &t.name.text)
+            .map(|d| d.def)
+            .unwrap_or(0);
         self.index.defs[def as usize].detail =
             format!("template {} for {}", t.name.text, t.channel.text);
     }

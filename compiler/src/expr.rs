@@ -487,15 +487,12 @@ impl Ctx<'_> {
             self.emit(Insn::Attr(id), loc);
             return Ty::of(&self.p.attributes[id].ty);
         }
-        if first.text == "offer" && !self.names.contains_key(&(Kind::Event, "offer".to_string())) {
+        if first.text == "offer" && !self.names.contains(Kind::Event, "offer") {
             return self.offer_field(path, env, loc);
         }
         if segs.len() == 1 {
             // A segment, or a mistake.
-            if self
-                .names
-                .contains_key(&(Kind::Segment, first.text.clone()))
-            {
+            if self.names.contains(Kind::Segment, &first.text) {
                 let Some(idx) = self.resolve(Kind::Segment, env.file, first) else {
                     return Ty::Error;
                 };
@@ -506,7 +503,7 @@ impl Ctx<'_> {
                 self.emit(Insn::Segment(seg), loc);
                 return Ty::Bool;
             }
-            if self.names.contains_key(&(Kind::Event, first.text.clone())) {
+            if self.names.contains(Kind::Event, &first.text) {
                 let d = self
                     .diag(&codes::TYPE_MISMATCH, env.file, first.span, format!("the event `{}` is not a value", first.text))
                     .primary_label("an event")
@@ -518,12 +515,11 @@ impl Ctx<'_> {
             return Ty::Error;
         }
         // EVENT.prop
-        if !self.names.contains_key(&(Kind::Event, first.text.clone())) {
+        if !self.names.contains(Kind::Event, &first.text) {
             let mut candidates: Vec<String> = self
                 .names
-                .keys()
-                .filter(|(k, _)| *k == Kind::Event)
-                .map(|(_, n)| n.clone())
+                .of_kind(Kind::Event)
+                .map(|(n, _)| n.clone())
                 .collect();
             candidates.push("profile".into());
             candidates.push("offer".into());

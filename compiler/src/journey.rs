@@ -78,8 +78,9 @@ struct JCtx {
     file: FileId,
     def: u32,
     /// Arms path for stable keys (`scenario#0[jeune]/`).
-    path: Vec<String>,
-    occurrences: HashMap<(String, String), u32>,
+    /// Hash of the arms path for stable keys (`scenario#..[jeune]/...`), one per nesting level.
+    path: Vec<u64>,
+    occurrences: HashMap<(u64, u64), u32>,
     names_used: HashMap<String, u32>,
     labels: HashMap<String, StepId>,
     goals_after: HashMap<String, Vec<GoalId>>,
@@ -97,11 +98,7 @@ impl Ctx<'_> {
     pub(crate) fn compile_journeys(&mut self) {
         for (file, item) in self.items() {
             if let ast::ItemKind::Journey(j) = &item.kind {
-                let Some(d) = self
-                    .names
-                    .get(&(Kind::Journey, j.name.text.clone()))
-                    .copied()
-                else {
+                let Some(d) = self.names.get(Kind::Journey, &j.name.text) else {
                     continue;
                 };
                 if d.file != file || d.span != j.name.span {
@@ -576,20 +573,23 @@ impl Ctx<'_> {
         arms: Vec<String>,
         jc: &mut JCtx,
     ) -> StepId {
-        let path = jc.path.join("/");
+        let path = jc.path.last().copied().unwrap_or(0);
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(jc.name.as_bytes());
         let key = match &s.label {
             Some(l) => {
-                xxhash_rust::xxh3::xxh3_64(format!("{}\0label\0{}", jc.name, l.text).as_bytes())
+                h.update(b"\0label\0");
+                h.update(l.text.as_bytes());
+                h.digest()
             }
             None => {
-                let n = jc
-                    .occurrences
-                    .entry((path.clone(), signature.clone()))
-                    .or_insert(0);
+                let sig = xxhash_rust::xxh3::xxh3_64(signature.as_bytes());
+                let n = jc.occurrences.entry((path, sig)).or_insert(0);
                 *n += 1;
-                xxhash_rust::xxh3::xxh3_64(
-                    format!("{}\0{}\0{}\0{}", jc.name, path, signature, n).as_bytes(),
-                )
+                h.update(&path.to_le_bytes());
+                h.update(&sig.to_le_bytes());
+                h.update(&n.to_le_bytes());
+                h.digest()
             }
         };
         let name = match &s.label {
@@ -656,7 +656,11 @@ impl Ctx<'_> {
         arm: String,
         f: impl FnOnce(&mut Self, &mut JCtx) -> T,
     ) -> T {
-        jc.path.push(arm);
+        let parent = jc.path.last().copied().unwrap_or(0);
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&parent.to_le_bytes());
+        h.update(arm.as_bytes());
+        jc.path.push(h.digest());
         jc.depth += 1;
         let r = f(self, jc);
         jc.depth -= 1;
@@ -1177,10 +1181,7 @@ impl Ctx<'_> {
             }
             match schema.iter().find(|p| p.name == a.name.text) {
                 Some(p) => {
-                    let chan_def = self
-                        .names
-                        .get(&(Kind::Channel, chan_name.clone()))
-                        .map(|d| d.def);
+                    let chan_def = self.names.get(Kind::Channel, &chan_name).map(|d| d.def);
                     if let Some(def) =
                         chan_def.and_then(|c| self.member_defs.get(&(c, p.name.clone())).copied())
                     {
@@ -1226,8 +1227,7 @@ impl Ctx<'_> {
                     } else {
                         d = d.note(format!("`{chan_name}` takes: {}", names.join(", ")));
                     }
-                    if let Some(decl) = self.names.get(&(Kind::Channel, chan_name.clone())).copied()
-                    {
+                    if let Some(decl) = self.names.get(Kind::Channel, &chan_name) {
                         d = d.label(decl.file, decl.span, "channel declared here");
                     }
                     self.emit_diag(d);

@@ -67,11 +67,18 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
             }
         }
     }
+    // The roots are known up front: parse them on every core. Files reached only through
+    // imports are parsed as they are found.
+    let mut pre: HashMap<FileId, journey_grammar::Parsed> =
+        parse_all(&loaded.sources, &queue, input.parse_threads);
     let mut i = 0;
     while i < queue.len() {
         let file = queue[i];
         i += 1;
-        let parsed = journey_grammar::parse(&loaded.sources.files[file].text);
+        let parsed = match pre.remove(&file) {
+            Some(p) => p,
+            None => journey_grammar::parse(&loaded.sources.files[file].text),
+        };
         for e in &parsed.errors {
             sink.push(syntax_diagnostic(file, e));
         }
@@ -165,6 +172,50 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
         loaded.visible[file] = v;
     }
     loaded
+}
+
+/// Parses files on up to `threads` threads; the result does not depend on the number.
+fn parse_all(
+    sources: &SourceMap,
+    files: &[FileId],
+    threads: usize,
+) -> HashMap<FileId, journey_grammar::Parsed> {
+    let threads = threads.min(files.len()).max(1);
+    if threads == 1 {
+        return files
+            .iter()
+            .map(|&f| (f, journey_grammar::parse(&sources.files[f].text)))
+            .collect();
+    }
+    // Deal the files out by size so every thread gets a similar share.
+    let mut by_size: Vec<FileId> = files.to_vec();
+    by_size.sort_by_key(|f| std::cmp::Reverse(sources.files[*f].text.len()));
+    let mut shares: Vec<Vec<FileId>> = vec![Vec::new(); threads];
+    for (i, f) in by_size.into_iter().enumerate() {
+        shares[i % threads].push(f);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                scope.spawn(move || {
+                    share
+                        .into_iter()
+                        .map(|f| (f, journey_grammar::parse(&sources.files[f].text)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = HashMap::new();
+        for h in handles {
+            // A panic in a parser thread would be a bug; re-raise it rather than lose a file.
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        out
+    })
 }
 
 fn closest_path<'a>(target: &str, known: impl Iterator<Item = &'a String>) -> Option<String> {

@@ -54,6 +54,9 @@ pub struct Input {
     pub manifest: Option<String>,
     /// Project name when there is no manifest.
     pub default_name: String,
+    /// Threads to parse files on (0 or 1: parse on the calling thread). The host chooses,
+    /// so the compiler never probes the machine; the result does not depend on it.
+    pub parse_threads: usize,
 }
 
 /// A loaded file.

@@ -331,10 +331,7 @@ impl Ctx<'_> {
                     self.unknown(&format!("step label in `{}`", j.text), file, label, known);
                     return None;
                 };
-                let jdef = self
-                    .names
-                    .get(&(Kind::Journey, j.text.clone()))
-                    .map(|d| d.def);
+                let jdef = self.names.get(Kind::Journey, &j.text).map(|d| d.def);
                 if let Some(d) =
                     jdef.and_then(|jd| self.member_defs.get(&(jd, label.text.clone())).copied())
                 {
