@@ -1806,7 +1806,19 @@ fn message_word(m: &ast::Message) -> String {
     match m {
         ast::Message::Template(t) => t.text.clone(),
         ast::Message::External(s) => s.plain().unwrap_or_else(|| "external".into()),
-        ast::Message::Inline(_) => "inline".into(),
+        ast::Message::Inline(s) => {
+            // The text itself identifies an inline message (its interpolations by their span length).
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for piece in &s.pieces {
+                match piece {
+                    ast::StrPiece::Text(t) => h.update(t.as_bytes()),
+                    ast::StrPiece::Interp(e) => {
+                        h.update(&(e.span.end - e.span.start).to_le_bytes())
+                    }
+                }
+            }
+            format!("inline_{:08x}", h.digest() as u32)
+        }
     }
 }
 
