@@ -673,8 +673,11 @@ impl Ctx<'_> {
         let loc = self.loc(file, s.span);
         let out = match &s.kind {
             StmtKind::Send(send) => {
-                let readable =
-                    format!("send_{}_{}", send.channel.text, message_word(&send.message));
+                let word = match &send.message {
+                    ast::Message::Inline(_) => "inline".to_string(),
+                    m => message_word(m),
+                };
+                let readable = format!("send_{}_{}", send.channel.text, word);
                 let step = self.new_step(
                     s,
                     StepKind::Send,
