@@ -102,6 +102,13 @@ impl Ctx<'_> {
                     continue;
                 };
                 if d.file != file || d.span != j.name.span {
+                    // A duplicate (already reported): still check its body, in a journey of its
+                    // own that no name refers to (no program is produced after an error anyway).
+                    let loc = self.loc(file, j.name.span);
+                    let mut shadow = self.p.journeys[Ctx::entity::<JourneyId>(d.index)].clone();
+                    shadow.loc = loc;
+                    let id = self.p.journeys.push(shadow);
+                    self.journey(file, j, id, d.def);
                     continue;
                 }
                 self.journey(file, j, Ctx::entity(d.index), d.def);
