@@ -1,6 +1,7 @@
 //! `journey`: the command line of the journey language.
 
 mod project;
+mod testing;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,15 @@ enum Command {
     Disasm {
         /// A `.jbc` file, a project directory or a `.journey` file.
         path: PathBuf,
+    },
+    /// Run the `test` blocks of a project on a virtual clock, with branch coverage.
+    Test {
+        /// A project directory or a `.journey` file (default: the current directory).
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Show every decision of failing tests.
+        #[arg(long)]
+        explain: bool,
     },
     /// Explain a diagnostic code (`E0201` or `unknown-name`); without a code, list them all.
     Explain {
@@ -130,6 +140,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             out(&journey_bytecode::disasm::disassemble(&program));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { path, explain } => {
+            let (c, _) = compile_path(&path)?;
+            if c.program.is_none() || c.error_count() > 0 {
+                report(&c, Format::Text);
+                return Ok(ExitCode::FAILURE);
+            }
+            let Some(program) = c.program.clone() else {
+                return Ok(ExitCode::FAILURE);
+            };
+            Ok(testing::run(&c, std::sync::Arc::new(program), explain))
         }
         Command::Explain { code } => match code {
             Some(q) => match codes::lookup(&q) {

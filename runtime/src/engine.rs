@@ -1,0 +1,1160 @@
+//! The engine: a deterministic, sans-IO state machine. Inputs (profiles, events, API
+//! entries) come in with their instant; [`Engine::advance_to`] moves the virtual clock and
+//! fires due timers; effects and decisions accumulate until drained. It reads no wall clock
+//! and does no IO: the CLI, the tests and (later) the server wrap it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use cranelift_entity::{EntityRef, SecondaryMap};
+use jiff::tz::TimeZone;
+use journey_bytecode::*;
+use serde::{Deserialize, Serialize};
+
+use crate::customer::{Customer, EventData, Instance, JourneyHistory, Thread, ThreadState};
+use crate::effects::{CustomerIx, Decision, Effect, ExitReason};
+use crate::scheduler::{Scheduler, TimerId};
+use crate::segments;
+use crate::stats::Stats;
+use crate::time::{self, Instant, Zones};
+use crate::value::Value;
+use crate::vm::Env;
+
+/// How deep emitted events may trigger each other within one input.
+const MAX_EMIT_DEPTH: u32 = 16;
+
+/// What an engine records besides effects.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Record decisions with reasons (for `--explain` and tests): all customers, or these ids.
+    pub explain: Explain,
+    /// Record a `Reached` effect for every step (tests and coverage); off in simulations,
+    /// where statistics count steps instead.
+    pub record_steps: bool,
+}
+
+/// Which customers' decisions are recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Explain {
+    /// None.
+    #[default]
+    Off,
+    /// Every customer.
+    All,
+    /// These customer ids.
+    Only(Vec<String>),
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerKey {
+    /// Customer.
+    pub customer: CustomerIx,
+    /// Journey (for instance timers and schedules).
+    pub journey: u32,
+    /// Instance epoch (stale timers of an ended instance are ignored).
+    pub epoch: u32,
+    /// What to do.
+    pub kind: TimerKind,
+}
+
+/// Kinds of timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// Resume thread N (after a wait or a deferral).
+    Resume(u16),
+    /// A wait-for-event of thread N timed out.
+    Timeout(u16),
+    /// Start timeline entry N.
+    Timeline(u16),
+    /// The instance reached its maximum lifetime.
+    Lifetime,
+    /// A scheduled entry (entry clause N) is due.
+    Schedule(u16),
+    /// Re-evaluate time-dependent segments.
+    Recheck,
+}
+
+/// Indexes derived from the program once.
+struct Derived {
+    consts: Vec<Value>,
+    entries_by_event: SecondaryMap<EventId, Vec<(JourneyId, u16)>>,
+    entries_on_enter: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
+    entries_on_leave: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
+    scheduled: Vec<(JourneyId, u16)>,
+    aggs_by_event: SecondaryMap<EventId, Vec<AggId>>,
+    segs_by_attr: SecondaryMap<AttrId, Vec<SegmentId>>,
+    segs_by_agg: SecondaryMap<AggId, Vec<SegmentId>>,
+    /// Segments in dependency order (a segment after those it uses).
+    seg_order: Vec<SegmentId>,
+    windowed_aggs: Vec<AggId>,
+    timeline_steps: SecondaryMap<JourneyId, Vec<Option<StepId>>>,
+}
+
+/// The engine.
+pub struct Engine {
+    pub(crate) program: Arc<Program>,
+    d: Derived,
+    config: Config,
+    pub(crate) zones: Zones,
+    pub(crate) customers: Vec<Customer>,
+    pub(crate) tzs: Vec<TimeZone>,
+    by_id: HashMap<String, CustomerIx>,
+    pub(crate) timers: Scheduler<TimerKey>,
+    now: Instant,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) decisions: Vec<(CustomerIx, Decision)>,
+    explain_all: bool,
+    explain_only: Vec<CustomerIx>,
+    explain_ids: Vec<String>,
+    pub(crate) stack: Vec<Value>,
+    pending: VecDeque<(CustomerIx, Arc<EventData>, u32)>,
+    pub(crate) stats: Stats,
+    epoch: u32,
+}
+
+impl Engine {
+    /// An engine for a program, its clock at `start`.
+    pub fn new(program: Arc<Program>, config: Config, start: Instant) -> Engine {
+        let d = derive(&program);
+        let zones = Zones::new(&program.meta.default_timezone);
+        let stats = Stats::new(&program);
+        let (explain_all, explain_ids) = match &config.explain {
+            Explain::Off => (false, Vec::new()),
+            Explain::All => (true, Vec::new()),
+            Explain::Only(ids) => (false, ids.clone()),
+        };
+        Engine {
+            program,
+            d,
+            config,
+            zones,
+            customers: Vec::new(),
+            tzs: Vec::new(),
+            by_id: HashMap::new(),
+            timers: Scheduler::new(),
+            now: start,
+            effects: Vec::new(),
+            decisions: Vec::new(),
+            explain_all,
+            explain_only: Vec::new(),
+            explain_ids,
+            stack: Vec::with_capacity(64),
+            pending: VecDeque::new(),
+            stats,
+            epoch: 0,
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Takes the effects produced so far.
+    pub fn drain_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Takes the decisions recorded so far.
+    pub fn drain_decisions(&mut self) -> Vec<(CustomerIx, Decision)> {
+        std::mem::take(&mut self.decisions)
+    }
+
+    /// Counters per journey, step, channel and reason.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// A customer by index.
+    pub fn customer(&self, ix: CustomerIx) -> Option<&Customer> {
+        self.customers.get(ix as usize)
+    }
+
+    /// A customer's index by id.
+    pub fn customer_ix(&self, id: &str) -> Option<CustomerIx> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Number of customers.
+    pub fn customer_count(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Pending timers.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Approximate memory of the timer queue in bytes.
+    pub fn timer_memory(&self) -> usize {
+        self.timers.memory_bytes()
+    }
+
+    /// When the next timer is due.
+    pub fn next_due(&mut self) -> Option<Instant> {
+        self.timers.next_due()
+    }
+
+    /// A customer's time zone.
+    pub fn timezone(&self, ix: CustomerIx) -> TimeZone {
+        self.tzs.get(ix as usize).cloned().unwrap_or(TimeZone::UTC)
+    }
+
+    pub(crate) fn explaining(&self, c: CustomerIx) -> bool {
+        self.explain_all || self.explain_only.contains(&c)
+    }
+
+    pub(crate) fn decide(
+        &mut self,
+        c: CustomerIx,
+        journey: Option<JourneyId>,
+        loc: Option<Loc>,
+        text: impl FnOnce() -> String,
+    ) {
+        if self.explaining(c) {
+            let at = self.now;
+            self.decisions.push((
+                c,
+                Decision {
+                    at,
+                    journey,
+                    text: text(),
+                    loc,
+                },
+            ));
+        }
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /// Creates or updates a customer's profile at `at`. Attributes not given keep their value
+    /// (their default for a new customer).
+    pub fn upsert_customer(
+        &mut self,
+        id: &str,
+        attrs: &[(AttrId, Value)],
+        at: Instant,
+    ) -> CustomerIx {
+        self.advance_to(at);
+        let (c, new) = match self.by_id.get(id) {
+            Some(&c) => (c, false),
+            None => (self.create_customer(id), true),
+        };
+        for (a, v) in attrs {
+            if let Some(slot) = self.customers[c as usize].profile.get_mut(a.index()) {
+                *slot = v.clone();
+            }
+        }
+        self.refresh_tz(c);
+        if new {
+            self.schedule_entries(c);
+            let all: Vec<SegmentId> = self.d.seg_order.clone();
+            self.reevaluate(c, &all, true);
+        } else {
+            let changed: Vec<SegmentId> = attrs
+                .iter()
+                .flat_map(|(a, _)| self.d.segs_by_attr[*a].clone())
+                .collect();
+            self.reevaluate(c, &changed, false);
+            self.check_exit_conditions(c);
+        }
+        self.run_pending();
+        c
+    }
+
+    /// Sets one attribute of an existing customer (or a new one) at `at`.
+    pub fn set_attribute(&mut self, id: &str, attr: AttrId, value: Value, at: Instant) {
+        self.upsert_customer(id, &[(attr, value)], at);
+    }
+
+    /// An event of a customer at `at` (a customer not seen before is created with defaults).
+    pub fn event(&mut self, id: &str, event: EventId, props: Vec<Value>, at: Instant) {
+        self.advance_to(at);
+        let c = match self.by_id.get(id) {
+            Some(&c) => c,
+            None => self.upsert_customer(id, &[], at),
+        };
+        let data = Arc::new(EventData {
+            event,
+            props,
+            at: self.now,
+        });
+        self.pending.push_back((c, data, 0));
+        self.run_pending();
+    }
+
+    /// Enters a customer into a journey through the API (`entry by api`, or any journey in tests).
+    pub fn enter(&mut self, id: &str, journey: JourneyId, at: Instant) -> bool {
+        self.advance_to(at);
+        let c = match self.by_id.get(id) {
+            Some(&c) => c,
+            None => self.upsert_customer(id, &[], at),
+        };
+        let ok = self.try_enter(c, journey, None, None);
+        self.run_pending();
+        ok
+    }
+
+    /// Moves the clock to `t`, firing every timer due until then, in order.
+    pub fn advance_to(&mut self, t: Instant) {
+        while let Some((at, id, key)) = self.timers.pop_due(t) {
+            if at > self.now {
+                self.now = at;
+            }
+            self.fire(id, key);
+            self.run_pending();
+        }
+        if t > self.now {
+            self.now = t;
+        }
+    }
+
+    // ------------------------------------------------------------------ customers
+
+    fn create_customer(&mut self, id: &str) -> CustomerIx {
+        let p = &self.program;
+        let profile = p
+            .attributes
+            .values()
+            .map(|a| {
+                a.default
+                    .and_then(|c| p.consts.get(c))
+                    .map(Value::from_const)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let c = self.customers.len() as CustomerIx;
+        self.customers.push(Customer {
+            id: id.to_string(),
+            profile,
+            aggs: vec![None; p.aggregates.len()],
+            segments: vec![false; p.segments.len()],
+            instances: Vec::new(),
+            history: vec![JourneyHistory::default(); p.journeys.len()],
+            recent_sends: VecDeque::new(),
+            assignments: Vec::new(),
+            recheck: None,
+            schedules: Vec::new(),
+            reached: Vec::new(),
+        });
+        self.tzs.push(TimeZone::UTC);
+        self.by_id.insert(id.to_string(), c);
+        if self.explain_ids.iter().any(|x| x == id) {
+            self.explain_only.push(c);
+        }
+        c
+    }
+
+    fn refresh_tz(&mut self, c: CustomerIx) {
+        let name = self.program.meta.timezone_attr.and_then(|a| {
+            match self.customers[c as usize].profile.get(a.index()) {
+                Some(Value::String(s)) => Some(s.to_string()),
+                _ => None,
+            }
+        });
+        self.tzs[c as usize] = self.zones.get(name.as_deref());
+    }
+
+    pub(crate) fn env<'a>(
+        &'a self,
+        c: CustomerIx,
+        scope: &'a [Arc<EventData>],
+        candidate: Option<&'a EventData>,
+        offer: Option<OfferId>,
+    ) -> Env<'a> {
+        Env {
+            program: &self.program,
+            consts: &self.d.consts,
+            customer: &self.customers[c as usize],
+            tz: &self.tzs[c as usize],
+            scope,
+            candidate,
+            offer,
+            now: self.now,
+        }
+    }
+
+    /// Evaluates a condition function for a customer.
+    pub(crate) fn test(
+        &mut self,
+        c: CustomerIx,
+        pc: Pc,
+        scope: &[Arc<EventData>],
+        candidate: Option<&EventData>,
+    ) -> bool {
+        let mut stack = std::mem::take(&mut self.stack);
+        let v = self.env(c, scope, candidate, None).call(pc, &mut stack);
+        self.stack = stack;
+        v.truthy()
+    }
+
+    // ------------------------------------------------------------------ events
+
+    fn run_pending(&mut self) {
+        while let Some((c, data, depth)) = self.pending.pop_front() {
+            self.dispatch(c, data, depth);
+        }
+    }
+
+    pub(crate) fn emit_event(
+        &mut self,
+        c: CustomerIx,
+        event: EventId,
+        props: Vec<Value>,
+        depth: u32,
+    ) {
+        self.effects.push(Effect::Emitted {
+            customer: c,
+            event,
+            props: props.clone(),
+            at: self.now,
+        });
+        let data = Arc::new(EventData {
+            event,
+            props,
+            at: self.now,
+        });
+        self.pending.push_back((c, data, depth + 1));
+    }
+
+    fn dispatch(&mut self, c: CustomerIx, data: Arc<EventData>, depth: u32) {
+        let event = data.event;
+        self.stats.events += 1;
+        // 1. History aggregates, then the segments that read them.
+        let aggs = self.d.aggs_by_event[event].clone();
+        let mut changed: Vec<SegmentId> = Vec::new();
+        for a in &aggs {
+            let def = self.program.aggregates[*a].clone();
+            if let Some(f) = def.filter
+                && !self.test(c, f, &[], Some(&data))
+            {
+                continue;
+            }
+            let value = def
+                .prop
+                .and_then(|i| data.props.get(i as usize))
+                .cloned()
+                .unwrap_or_default();
+            let window = def.window_secs;
+            let now = self.now;
+            let slot = &mut self.customers[c as usize].aggs[a.index()];
+            let state = slot.get_or_insert_with(Default::default);
+            segments::prune(state, window.or(Some(u64::MAX / 4)), now);
+            segments::record(state, now, &value);
+            changed.extend(self.d.segs_by_agg[*a].iter().copied());
+        }
+        if !changed.is_empty() {
+            self.reevaluate(c, &changed, false);
+            self.check_exit_conditions(c);
+        }
+        // 2. Active instances: exits, goals, waits.
+        let journeys: Vec<(JourneyId, u32)> = self.customers[c as usize]
+            .instances
+            .iter()
+            .map(|i| (i.journey, i.epoch))
+            .collect();
+        for (j, epoch) in journeys {
+            self.instance_event(c, j, epoch, &data, depth);
+        }
+        // 3. Entries.
+        let entries = self.d.entries_by_event[event].clone();
+        for (j, e) in entries {
+            let cond = self.program.journeys[j].entries[e as usize].condition;
+            if let Some(pc) = cond
+                && !self.test(c, pc, &[], Some(&data))
+            {
+                continue;
+            }
+            self.try_enter(c, j, Some(data.clone()), Some(depth));
+        }
+    }
+
+    fn instance_event(
+        &mut self,
+        c: CustomerIx,
+        j: JourneyId,
+        epoch: u32,
+        data: &Arc<EventData>,
+        depth: u32,
+    ) {
+        let event = data.event;
+        let jd = self.program.journeys[j].clone();
+        // Goals first: the event that converts may also be one that exits.
+        let open: Vec<(GoalId, Instant)> = self
+            .instance(c, j)
+            .map(|i| i.goals.clone())
+            .unwrap_or_default();
+        for (g, opened) in open {
+            let gd = self.program.goals[g].clone();
+            if gd.event != event || self.now.saturating_sub(opened) > gd.window_secs as i64 {
+                continue;
+            }
+            if self
+                .instance(c, j)
+                .is_some_and(|i| i.converted.contains(&g))
+            {
+                continue;
+            }
+            let scope = self
+                .instance(c, j)
+                .map(|i| i.scope.clone())
+                .unwrap_or_default();
+            if gd
+                .condition
+                .is_none_or(|pc| self.test(c, pc, &scope, Some(data)))
+            {
+                if let Some(i) = self.instance_mut(c, j) {
+                    i.converted.push(g);
+                }
+                self.effects.push(Effect::Goal {
+                    customer: c,
+                    goal: g,
+                    at: self.now,
+                });
+                self.stats.goal(g);
+                let name = gd.name.clone();
+                self.decide(c, Some(j), Some(gd.loc), || {
+                    format!("goal `{name}` converted")
+                });
+            }
+        }
+        // Exit clauses.
+        for x in &jd.exits {
+            if let ExitDef::Event {
+                event: e,
+                condition,
+                loc,
+            } = x
+            {
+                if *e != event {
+                    continue;
+                }
+                let scope = self
+                    .instance(c, j)
+                    .map(|i| i.scope.clone())
+                    .unwrap_or_default();
+                if condition.is_none_or(|pc| self.test(c, pc, &scope, Some(data))) {
+                    let ev_name = self.program.events[event].name.clone();
+                    self.decide(c, Some(j), Some(*loc), || {
+                        format!("exit: `{ev_name}` happened")
+                    });
+                    self.end_instance(c, j, ExitReason::Event);
+                    return;
+                }
+            }
+        }
+        // Waits for this event.
+        let waiting: Vec<(usize, WaitId, Option<TimerId>)> = self
+            .instance(c, j)
+            .filter(|i| i.epoch == epoch)
+            .map(|i| {
+                i.threads
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(t, th)| match th.state {
+                        ThreadState::Waiting(w, timer) => Some((t, w, timer)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (t, w, timer) in waiting {
+            let wd = self.program.waits[w].clone();
+            if wd.event != event {
+                continue;
+            }
+            let scope = self
+                .instance(c, j)
+                .map(|i| i.scope.clone())
+                .unwrap_or_default();
+            if let Some(f) = wd.filter
+                && !self.test(c, f, &scope, Some(data))
+            {
+                continue;
+            }
+            if let Some(timer) = timer {
+                self.timers.cancel(timer);
+            }
+            if let Some(i) = self.instance_mut(c, j) {
+                i.scope.retain(|e| e.event != event);
+                i.scope.push(data.clone());
+                if let Some(th) = i.threads.get_mut(t) {
+                    th.state = ThreadState::Ready;
+                    th.pc += 1;
+                }
+            }
+            let ev_name = self.program.events[event].name.clone();
+            let loc = self.program.steps[wd.step].loc;
+            self.decide(c, Some(j), Some(loc), || {
+                format!("`{ev_name}` arrived: the wait ends")
+            });
+            self.run_thread(c, j, t, depth);
+        }
+    }
+
+    // ------------------------------------------------------------------ instances
+
+    pub(crate) fn instance(&self, c: CustomerIx, j: JourneyId) -> Option<&Instance> {
+        self.customers[c as usize]
+            .instances
+            .iter()
+            .find(|i| i.journey == j)
+    }
+
+    pub(crate) fn instance_mut(&mut self, c: CustomerIx, j: JourneyId) -> Option<&mut Instance> {
+        self.customers[c as usize]
+            .instances
+            .iter_mut()
+            .find(|i| i.journey == j)
+    }
+
+    /// Starts an instance if the re-entry rule allows it.
+    fn try_enter(
+        &mut self,
+        c: CustomerIx,
+        j: JourneyId,
+        trigger: Option<Arc<EventData>>,
+        depth: Option<u32>,
+    ) -> bool {
+        let jd = self.program.journeys[j].clone();
+        let name = jd.name.clone();
+        if self.instance(c, j).is_some() {
+            self.decide(c, Some(j), Some(jd.loc), || {
+                format!("not entered into `{name}`: already in it")
+            });
+            return false;
+        }
+        let h = self.customers[c as usize].history[j.index()];
+        let allowed = match (jd.reentry, h.last_entry) {
+            (_, None) => true,
+            (Reentry::Never, Some(_)) => false,
+            (Reentry::AfterExit, Some(_)) => true,
+            (Reentry::After(secs), Some(last)) => self.now.saturating_sub(last) >= secs as i64,
+        };
+        if !allowed {
+            self.decide(c, Some(j), Some(jd.loc), || {
+                format!("not entered into `{name}` again: its re-entry rule")
+            });
+            return false;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        let epoch = self.epoch;
+        let now = self.now;
+        let hist = &mut self.customers[c as usize].history[j.index()];
+        hist.last_entry = Some(now);
+        hist.entries += 1;
+        let mut scope = Vec::new();
+        if let Some(t) = &trigger {
+            scope.push(t.clone());
+        }
+        let tz = self.timezone(c);
+        let mut timeline = Vec::new();
+        for (k, entry) in jd.timeline.iter().enumerate() {
+            let at = time::add_calendar(now, &tz, entry.offset, entry.at);
+            let id = self.timers.schedule(
+                at.max(now),
+                TimerKey {
+                    customer: c,
+                    journey: j.as_u32(),
+                    epoch,
+                    kind: TimerKind::Timeline(k as u16),
+                },
+            );
+            timeline.push((k as u16, id));
+        }
+        let lifetime = jd.max_lifetime_secs.map(|s| {
+            self.timers.schedule(
+                now.saturating_add(s as i64),
+                TimerKey {
+                    customer: c,
+                    journey: j.as_u32(),
+                    epoch,
+                    kind: TimerKind::Lifetime,
+                },
+            )
+        });
+        let goals = self
+            .program
+            .goals
+            .iter()
+            .filter(|(_, g)| g.journey == j && g.after.is_none())
+            .map(|(id, _)| (id, now))
+            .collect();
+        self.customers[c as usize].instances.push(Instance {
+            journey: j,
+            epoch,
+            entered_at: now,
+            threads: vec![Thread {
+                pc: jd.body,
+                state: ThreadState::Ready,
+                saved: Vec::new(),
+            }],
+            timeline,
+            lifetime,
+            scope,
+            holdout: false,
+            goals,
+            converted: Vec::new(),
+            sends: 0,
+        });
+        self.effects.push(Effect::Entered {
+            customer: c,
+            journey: j,
+            at: now,
+        });
+        self.stats.entered(j);
+        let why = match &trigger {
+            Some(t) => format!(
+                "entered `{name}` on `{}`",
+                self.program.events[t.event].name
+            ),
+            None => format!("entered `{name}`"),
+        };
+        self.decide(c, Some(j), Some(jd.loc), || why);
+        self.run_thread(c, j, 0, depth.unwrap_or(0));
+        true
+    }
+
+    /// Ends an instance: cancels its timers, records the exit.
+    pub(crate) fn end_instance(&mut self, c: CustomerIx, j: JourneyId, reason: ExitReason) {
+        let customer = &mut self.customers[c as usize];
+        let Some(pos) = customer.instances.iter().position(|i| i.journey == j) else {
+            return;
+        };
+        let inst = customer.instances.swap_remove(pos);
+        for th in &inst.threads {
+            match th.state {
+                ThreadState::Sleeping(t)
+                | ThreadState::Deferred(t, _)
+                | ThreadState::Waiting(_, Some(t)) => self.timers.cancel(t),
+                _ => {}
+            }
+        }
+        for (_, t) in &inst.timeline {
+            self.timers.cancel(*t);
+        }
+        if let Some(t) = inst.lifetime {
+            self.timers.cancel(t);
+        }
+        self.effects.push(Effect::Exited {
+            customer: c,
+            journey: j,
+            reason,
+            at: self.now,
+        });
+        self.stats.exited(j, reason);
+        let name = self.program.journeys[j].name.clone();
+        self.decide(c, Some(j), None, || format!("left `{name}` ({reason:?})"));
+    }
+
+    /// Ends the instance if its body and every timeline entry are done.
+    pub(crate) fn maybe_complete(&mut self, c: CustomerIx, j: JourneyId) {
+        let done = self.instance(c, j).is_some_and(|i| {
+            i.timeline.is_empty() && i.threads.iter().all(|t| t.state == ThreadState::Done)
+        });
+        if done {
+            self.end_instance(c, j, ExitReason::Completed);
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    fn fire(&mut self, id: TimerId, key: TimerKey) {
+        let c = key.customer;
+        if c as usize >= self.customers.len() {
+            return;
+        }
+        // `journey` is `u32::MAX` for customer-level timers, which use no journey.
+        let j = JourneyId::from_u32(key.journey.min(u32::MAX - 1));
+        match key.kind {
+            TimerKind::Recheck => {
+                if self.customers[c as usize]
+                    .recheck
+                    .is_some_and(|(_, t)| t == id)
+                {
+                    self.customers[c as usize].recheck = None;
+                    let segs: Vec<SegmentId> = self.d.seg_order.clone();
+                    self.reevaluate(c, &segs, false);
+                    self.check_exit_conditions(c);
+                }
+            }
+            TimerKind::Schedule(e) => {
+                self.customers[c as usize]
+                    .schedules
+                    .retain(|(jj, ee, _)| !(*jj == j && *ee == e));
+                let cond = self.program.journeys[j]
+                    .entries
+                    .get(e as usize)
+                    .and_then(|x| x.condition);
+                if cond.is_none_or(|pc| self.test(c, pc, &[], None)) {
+                    self.try_enter(c, j, None, None);
+                }
+                self.schedule_entry(c, j, e);
+            }
+            _ => {
+                let Some(inst) = self.instance(c, j) else {
+                    return;
+                };
+                if inst.epoch != key.epoch {
+                    return;
+                }
+                match key.kind {
+                    TimerKind::Resume(t) => {
+                        if let Some(th) = self
+                            .instance_mut(c, j)
+                            .and_then(|i| i.threads.get_mut(t as usize))
+                        {
+                            match th.state {
+                                ThreadState::Sleeping(x) if x == id => {
+                                    th.state = ThreadState::Ready;
+                                    th.pc += 1;
+                                }
+                                ThreadState::Deferred(x, _) if x == id => {
+                                    th.state = ThreadState::Ready
+                                }
+                                _ => return,
+                            }
+                        }
+                        self.run_thread(c, j, t as usize, 0);
+                    }
+                    TimerKind::Timeout(t) => {
+                        let target = match self
+                            .instance(c, j)
+                            .and_then(|i| i.threads.get(t as usize))
+                            .map(|th| th.state.clone())
+                        {
+                            Some(ThreadState::Waiting(w, Some(x))) if x == id => {
+                                self.program.waits[w].on_timeout
+                            }
+                            _ => return,
+                        };
+                        if let Some(th) = self
+                            .instance_mut(c, j)
+                            .and_then(|i| i.threads.get_mut(t as usize))
+                        {
+                            th.state = ThreadState::Ready;
+                            th.pc = target;
+                        }
+                        let loc = self
+                            .program
+                            .code
+                            .get(target as usize)
+                            .and(self.program.locs.get(target as usize))
+                            .copied();
+                        self.decide(c, Some(j), loc, || "the wait timed out".into());
+                        self.run_thread(c, j, t as usize, 0);
+                    }
+                    TimerKind::Timeline(k) => {
+                        let Some(entry) =
+                            self.program.journeys[j].timeline.get(k as usize).cloned()
+                        else {
+                            return;
+                        };
+                        let step = self.d.timeline_steps[j].get(k as usize).copied().flatten();
+                        let thread = match self.instance_mut(c, j) {
+                            Some(i) => {
+                                i.timeline.retain(|(e, _)| *e != k);
+                                i.threads.push(Thread {
+                                    pc: entry.code,
+                                    state: ThreadState::Ready,
+                                    saved: Vec::new(),
+                                });
+                                i.threads.len() - 1
+                            }
+                            None => return,
+                        };
+                        if let Some(s) = step {
+                            self.reached(c, s);
+                        }
+                        let what = entry.offset.describe();
+                        self.decide(c, Some(j), Some(entry.loc), || format!("timeline: {what}"));
+                        self.run_thread(c, j, thread, 0);
+                    }
+                    TimerKind::Lifetime => {
+                        self.decide(c, Some(j), None, || "maximum lifetime reached".into());
+                        self.end_instance(c, j, ExitReason::Lifetime);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Schedules the next occurrence of every scheduled entry for a new customer.
+    fn schedule_entries(&mut self, c: CustomerIx) {
+        for (j, e) in self.d.scheduled.clone() {
+            self.schedule_entry(c, j, e);
+        }
+    }
+
+    fn schedule_entry(&mut self, c: CustomerIx, j: JourneyId, e: u16) {
+        let Some(entry) = self.program.journeys[j].entries.get(e as usize) else {
+            return;
+        };
+        let tz = self.timezone(c);
+        let now = self.now;
+        let next = match entry.trigger {
+            Trigger::Daily { at } => Some(time::next_local_time(now, &tz, 7, at)),
+            Trigger::Weekly { weekday, at } => Some(time::next_local_time(now, &tz, weekday, at)),
+            Trigger::Monthly { day, at } => Some(time::next_monthly(now, &tz, day, at)),
+            Trigger::Yearly { attr, at } => {
+                match self.customers[c as usize].profile.get(attr.index()) {
+                    Some(Value::Date(d)) => Some(time::next_yearly(now, &tz, *d, at)),
+                    Some(Value::Timestamp(t)) => {
+                        Some(time::next_yearly(now, &tz, time::date_of(*t, &tz), at))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(at) = next {
+            let id = self.timers.schedule(
+                at,
+                TimerKey {
+                    customer: c,
+                    journey: j.as_u32(),
+                    epoch: 0,
+                    kind: TimerKind::Schedule(e),
+                },
+            );
+            self.customers[c as usize].schedules.push((j, e, id));
+        }
+    }
+
+    pub(crate) fn reached(&mut self, c: CustomerIx, step: StepId) {
+        self.stats.reached(step);
+        if self.config.record_steps {
+            self.effects.push(Effect::Reached {
+                customer: c,
+                step,
+                at: self.now,
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ segments
+
+    /// Re-evaluates segments (in dependency order) and raises entries on membership changes.
+    fn reevaluate(&mut self, c: CustomerIx, which: &[SegmentId], initial: bool) {
+        if which.is_empty() || self.program.segments.is_empty() {
+            return;
+        }
+        let mut changes: Vec<(SegmentId, bool)> = Vec::new();
+        let order = std::mem::take(&mut self.d.seg_order);
+        for &s in &order {
+            // A segment is re-evaluated if it was asked for or uses one that changed.
+            let asked = which.contains(&s)
+                || changes
+                    .iter()
+                    .any(|(x, _)| self.program.segments[s].uses_segments.contains(x));
+            if !asked {
+                continue;
+            }
+            let pc = self.program.segments[s].condition;
+            let now_in = self.test(c, pc, &[], None);
+            let was = self.customers[c as usize].segments[s.index()];
+            if now_in != was {
+                self.customers[c as usize].segments[s.index()] = now_in;
+                changes.push((s, now_in));
+            }
+        }
+        self.d.seg_order = order;
+        self.schedule_recheck(c);
+        for (s, entered) in changes {
+            let name = self.program.segments[s].name.clone();
+            let loc = self.program.segments[s].loc;
+            self.decide(c, None, Some(loc), || {
+                format!(
+                    "{} segment `{name}`",
+                    if entered { "entered" } else { "left" }
+                )
+            });
+            let list = if entered {
+                self.d.entries_on_enter[s].clone()
+            } else {
+                self.d.entries_on_leave[s].clone()
+            };
+            let _ = initial;
+            for (j, e) in list {
+                let cond = self.program.journeys[j].entries[e as usize].condition;
+                if cond.is_none_or(|pc| self.test(c, pc, &[], None)) {
+                    self.try_enter(c, j, None, None);
+                }
+            }
+        }
+    }
+
+    /// One timer per customer at the next instant a windowed aggregate loses an occurrence.
+    fn schedule_recheck(&mut self, c: CustomerIx) {
+        if self.d.windowed_aggs.is_empty() {
+            return;
+        }
+        let next = segments::next_expiry(
+            &self.program,
+            &self.customers[c as usize],
+            &self.d.windowed_aggs,
+            self.now,
+        );
+        let current = self.customers[c as usize].recheck;
+        match (next, current) {
+            (Some(n), Some((at, _))) if n == at => {}
+            (next, current) => {
+                if let Some((_, t)) = current {
+                    self.timers.cancel(t);
+                }
+                self.customers[c as usize].recheck = next.map(|n| {
+                    let id = self.timers.schedule(
+                        n,
+                        TimerKey {
+                            customer: c,
+                            journey: u32::MAX,
+                            epoch: 0,
+                            kind: TimerKind::Recheck,
+                        },
+                    );
+                    (n, id)
+                });
+            }
+        }
+    }
+
+    fn check_exit_conditions(&mut self, c: CustomerIx) {
+        let journeys: Vec<JourneyId> = self.customers[c as usize]
+            .instances
+            .iter()
+            .map(|i| i.journey)
+            .collect();
+        for j in journeys {
+            let exits: Vec<(Pc, Loc)> = self.program.journeys[j]
+                .exits
+                .iter()
+                .filter_map(|x| match x {
+                    ExitDef::When { condition, loc } => Some((*condition, *loc)),
+                    _ => None,
+                })
+                .collect();
+            for (pc, loc) in exits {
+                let scope = self
+                    .instance(c, j)
+                    .map(|i| i.scope.clone())
+                    .unwrap_or_default();
+                if self.test(c, pc, &scope, None) {
+                    self.decide(c, Some(j), Some(loc), || "exit condition met".into());
+                    self.end_instance(c, j, ExitReason::Condition);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The best eligible offer for a customer now (inbound decisions use the same rule as sends).
+    pub fn best_offer(&mut self, id: &str) -> Option<OfferId> {
+        let c = self.customer_ix(id)?;
+        self.choose_offer(c, &[])
+    }
+
+    /// Whether a customer is in a segment.
+    pub fn in_segment(&self, id: &str, segment: SegmentId) -> bool {
+        self.customer_ix(id)
+            .and_then(|c| {
+                self.customers[c as usize]
+                    .segments
+                    .get(segment.index())
+                    .copied()
+            })
+            .unwrap_or(false)
+    }
+
+    /// The emit depth guard, for the thread runner.
+    pub(crate) fn emit_allowed(depth: u32) -> bool {
+        depth < MAX_EMIT_DEPTH
+    }
+}
+
+fn derive(p: &Program) -> Derived {
+    let mut d = Derived {
+        consts: p.consts.values().map(Value::from_const).collect(),
+        entries_by_event: SecondaryMap::new(),
+        entries_on_enter: SecondaryMap::new(),
+        entries_on_leave: SecondaryMap::new(),
+        scheduled: Vec::new(),
+        aggs_by_event: SecondaryMap::new(),
+        segs_by_attr: SecondaryMap::new(),
+        segs_by_agg: SecondaryMap::new(),
+        seg_order: Vec::new(),
+        windowed_aggs: Vec::new(),
+        timeline_steps: SecondaryMap::new(),
+    };
+    for (j, jd) in p.journeys.iter() {
+        for (e, entry) in jd.entries.iter().enumerate() {
+            let slot = (j, e as u16);
+            match entry.trigger {
+                Trigger::Event(ev) => d.entries_by_event[ev].push(slot),
+                Trigger::SegmentEnter(s) => d.entries_on_enter[s].push(slot),
+                Trigger::SegmentLeave(s) => d.entries_on_leave[s].push(slot),
+                Trigger::Daily { .. }
+                | Trigger::Weekly { .. }
+                | Trigger::Monthly { .. }
+                | Trigger::Yearly { .. } => d.scheduled.push(slot),
+                Trigger::Api => {}
+            }
+        }
+        d.timeline_steps[j] = jd
+            .timeline
+            .iter()
+            .map(|t| {
+                p.steps
+                    .iter()
+                    .find(|(_, s)| {
+                        s.journey == j && s.kind == StepKind::TimelineEntry && s.loc == t.loc
+                    })
+                    .map(|(id, _)| id)
+            })
+            .collect();
+    }
+    for (a, agg) in p.aggregates.iter() {
+        d.aggs_by_event[agg.event].push(a);
+        if agg.window_secs.is_some() {
+            d.windowed_aggs.push(a);
+        }
+    }
+    for (s, seg) in p.segments.iter() {
+        for a in &seg.uses_attributes {
+            d.segs_by_attr[*a].push(s);
+        }
+        for a in &seg.uses_aggregates {
+            d.segs_by_agg[*a].push(s);
+        }
+    }
+    // Dependency order (the validator guarantees no cycles).
+    let mut placed = vec![false; p.segments.len()];
+    fn visit(
+        p: &Program,
+        s: SegmentId,
+        placed: &mut Vec<bool>,
+        out: &mut Vec<SegmentId>,
+        depth: usize,
+    ) {
+        if placed[s.index()] || depth > p.segments.len() {
+            return;
+        }
+        for u in &p.segments[s].uses_segments {
+            visit(p, *u, placed, out, depth + 1);
+        }
+        if !placed[s.index()] {
+            placed[s.index()] = true;
+            out.push(s);
+        }
+    }
+    for s in p.segments.keys() {
+        visit(p, s, &mut placed, &mut d.seg_order, 0);
+    }
+    d
+}

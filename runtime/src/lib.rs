@@ -1,0 +1,31 @@
+//! The journey runtime core.
+//!
+//! A deterministic, sans-IO engine that executes compiled journeys ([`journey_bytecode`]) for
+//! many customers on a virtual clock: feed it timestamped inputs (profiles, events, API
+//! entries), advance the clock, drain the effects (sends, emitted events, entries, exits,
+//! goals, deferrals and skips with their reasons). It reads no wall clock and does no IO;
+//! customer and instance state are plain serde data.
+//!
+//! - [`engine`]: the [`Engine`] and its inputs.
+//! - [`effects`]: what it produces, and the channel interface ([`ChannelSink`]).
+//! - [`time`]: time zones, daylight saving, calendar arithmetic, quiet hours.
+//! - [`scheduler`]: the timer queue (millions of timers, O(log n)).
+//! - [`testing`]: runs a program's `test` blocks (`journey test`).
+//! - [`stats`]: counters per journey, step, channel and reason.
+
+pub mod customer;
+pub mod effects;
+pub mod engine;
+pub mod scheduler;
+mod segments;
+mod sending;
+pub mod stats;
+pub mod testing;
+mod threads;
+pub mod time;
+pub mod value;
+mod vm;
+
+pub use effects::{ChannelSink, Decision, Effect, RecordingChannel, SendRecord};
+pub use engine::{Config, Engine, Explain};
+pub use value::Value;

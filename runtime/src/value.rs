@@ -1,0 +1,127 @@
+//! Runtime values: what profile attributes, event properties and expressions hold.
+
+use std::sync::Arc;
+
+use journey_bytecode::{Const, Date};
+use serde::{Deserialize, Serialize};
+
+use crate::time::Instant;
+
+/// A value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(untagged)]
+pub enum Value {
+    /// Absent (an optional without value, a missing property, an undefined result).
+    #[default]
+    None,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number(f64),
+    /// Text.
+    String(Arc<str>),
+    /// A civil date.
+    Date(Date),
+    /// An instant (seconds since the Unix epoch).
+    Timestamp(Instant),
+    /// A duration in seconds.
+    Duration(i64),
+    /// A list.
+    List(Arc<[Value]>),
+}
+
+impl Value {
+    /// A string value.
+    pub fn text(s: &str) -> Value {
+        Value::String(Arc::from(s))
+    }
+
+    /// Whether the value is true (absent and anything else are false).
+    pub fn truthy(&self) -> bool {
+        matches!(self, Value::Bool(true))
+    }
+
+    /// The value of a constant; timestamps need the customer's zone, so they are converted by
+    /// the caller (`None` here).
+    pub fn from_const(c: &Const) -> Value {
+        match c {
+            Const::Number(n) => Value::Number(*n),
+            Const::String(s) => Value::text(s),
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Date(d) => Value::Date(*d),
+            Const::Timestamp(..) => Value::None,
+            Const::Duration(d) => Value::Duration(*d),
+            Const::List(items) => Value::List(items.iter().map(Value::from_const).collect()),
+            Const::None => Value::None,
+        }
+    }
+
+    /// Ordering of two values of the same kind; `None` when they do not compare.
+    pub fn compare(&self, other: &Value) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
+            (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+            (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
+            (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
+            (Value::Duration(a), Value::Duration(b)) => Some(a.cmp(b)),
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+
+    /// Equality as `==` means it (absent equals only absent).
+    pub fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
+            }
+            (Value::None, Value::None) => true,
+            _ => self.compare(other) == Some(std::cmp::Ordering::Equal),
+        }
+    }
+
+    /// The value as text for interpolation (absent is empty; numbers without a useless `.0`).
+    pub fn render(&self) -> String {
+        match self {
+            Value::None => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => format_number(*n),
+            Value::String(s) => s.to_string(),
+            Value::Date(d) => d.to_string(),
+            Value::Timestamp(t) => jiff::Timestamp::from_second(*t)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            Value::Duration(d) => format!("{d}s"),
+            Value::List(items) => items
+                .iter()
+                .map(Value::render)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// A JSON form for reports and traces.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::None => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Number(n) => serde_json::Number::from_f64(*n)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::String(s) => s.as_ref().into(),
+            Value::Date(d) => d.to_string().into(),
+            Value::Timestamp(_) | Value::Duration(_) => self.render().into(),
+            Value::List(items) => items.iter().map(Value::to_json).collect::<Vec<_>>().into(),
+        }
+    }
+}
+
+/// A number as people write it: `12`, `12.5`, `0.333333`.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        let s = format!("{n:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}

@@ -1,0 +1,338 @@
+//! The interpreter: expression functions (pure, over one customer's state) and the value and
+//! control instructions that journey threads share with them.
+
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use journey_bytecode::{BinOp, Builtin, Const, EventId, Insn, OfferId, Pc, Program};
+
+use crate::customer::{Customer, EventData};
+use crate::segments::aggregate_value;
+use crate::time::{self, Instant};
+use crate::value::Value;
+
+/// Instructions one function may run before it is stopped (compiled code has no loops, so
+/// this only guards against a corrupted program).
+pub(crate) const FUEL: u32 = 100_000;
+
+/// What an expression can read.
+pub(crate) struct Env<'a> {
+    pub program: &'a Program,
+    pub consts: &'a [Value],
+    pub customer: &'a Customer,
+    pub tz: &'a TimeZone,
+    pub scope: &'a [Arc<EventData>],
+    /// An event that takes precedence over the scope (the candidate of a filter).
+    pub candidate: Option<&'a EventData>,
+    pub offer: Option<OfferId>,
+    pub now: Instant,
+}
+
+/// What a value or control instruction asks of its caller.
+pub(crate) enum Step {
+    /// Go on with the next instruction.
+    Next,
+    /// Continue at this pc.
+    Jump(Pc),
+    /// A function returned.
+    Return,
+    /// Not a value or control instruction: the caller executes it.
+    Effect,
+}
+
+impl Env<'_> {
+    fn event(&self, event: EventId) -> Option<&EventData> {
+        if let Some(c) = self.candidate.filter(|c| c.event == event) {
+            return Some(c);
+        }
+        self.scope
+            .iter()
+            .rev()
+            .find(|e| e.event == event)
+            .map(|e| e.as_ref())
+    }
+
+    fn constant(&self, id: journey_bytecode::ConstId) -> Value {
+        match self.program.consts.get(id) {
+            Some(Const::Timestamp(d, t)) => Value::Timestamp(time::civil_to_instant(
+                journey_bytecode::Civil { date: *d, time: *t },
+                self.tz,
+            )),
+            _ => self
+                .consts
+                .get(id.as_u32() as usize)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Runs a function from `entry` to its `Return`; its value.
+    pub(crate) fn call(&self, entry: Pc, stack: &mut Vec<Value>) -> Value {
+        let base = stack.len();
+        let mut pc = entry as usize;
+        let mut fuel = FUEL;
+        while let Some(insn) = self.program.code.get(pc) {
+            fuel = fuel.saturating_sub(1);
+            if fuel == 0 {
+                break;
+            }
+            match self.exec(insn, stack) {
+                Step::Next => pc += 1,
+                Step::Jump(t) => pc = t as usize,
+                Step::Return => {
+                    let v = if stack.len() > base {
+                        stack.pop().unwrap_or_default()
+                    } else {
+                        Value::None
+                    };
+                    stack.truncate(base);
+                    return v;
+                }
+                Step::Effect => break,
+            }
+        }
+        stack.truncate(base);
+        Value::None
+    }
+
+    /// Executes one value or control instruction.
+    pub(crate) fn exec(&self, insn: &Insn, stack: &mut Vec<Value>) -> Step {
+        match *insn {
+            Insn::Const(c) => stack.push(self.constant(c)),
+            Insn::Attr(a) => stack.push(
+                self.customer
+                    .profile
+                    .get(a.as_u32() as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            Insn::EventProp(e, i) => {
+                let v = self
+                    .event(e)
+                    .and_then(|d| d.props.get(i as usize))
+                    .cloned()
+                    .unwrap_or_default();
+                stack.push(v);
+            }
+            Insn::OfferField(c) => {
+                let field = match self.program.consts.get(c) {
+                    Some(Const::String(s)) => s.as_str(),
+                    _ => "",
+                };
+                let v = self
+                    .offer
+                    .and_then(|o| self.program.offers.get(o))
+                    .map(|o| {
+                        if field == "name" {
+                            Value::text(&o.name)
+                        } else {
+                            o.fields
+                                .iter()
+                                .find(|(k, _)| k == field)
+                                .map(|(_, v)| Value::text(v))
+                                .unwrap_or_default()
+                        }
+                    });
+                stack.push(v.unwrap_or_default());
+            }
+            Insn::Segment(s) => stack.push(Value::Bool(
+                self.customer
+                    .segments
+                    .get(s.as_u32() as usize)
+                    .copied()
+                    .unwrap_or(false),
+            )),
+            Insn::Aggregate(a) => {
+                stack.push(aggregate_value(self.program, self.customer, a, self.now))
+            }
+            Insn::Now => stack.push(Value::Timestamp(self.now)),
+            Insn::Not => {
+                let v = stack.pop().unwrap_or_default();
+                stack.push(Value::Bool(!v.truthy()));
+            }
+            Insn::Neg => {
+                let v = match stack.pop().unwrap_or_default() {
+                    Value::Number(n) => Value::Number(-n),
+                    Value::Duration(d) => Value::Duration(-d),
+                    _ => Value::None,
+                };
+                stack.push(v);
+            }
+            Insn::Bin(op) => {
+                let r = stack.pop().unwrap_or_default();
+                let l = stack.pop().unwrap_or_default();
+                stack.push(binary(op, l, r));
+            }
+            Insn::MakeList(n) => {
+                let at = stack.len().saturating_sub(n as usize);
+                let items: Arc<[Value]> = stack.drain(at..).collect();
+                stack.push(Value::List(items));
+            }
+            Insn::Call(b, n) => {
+                let at = stack.len().saturating_sub(n as usize);
+                let args: Vec<Value> = stack.drain(at..).collect();
+                stack.push(self.builtin(b, &args));
+            }
+            Insn::ToText => {
+                let v = stack.pop().unwrap_or_default();
+                let s = match v {
+                    Value::Timestamp(t) => time::format_local(t, self.tz, false),
+                    other => other.render(),
+                };
+                stack.push(Value::String(Arc::from(s)));
+            }
+            Insn::Pop => {
+                stack.pop();
+            }
+            Insn::Jump(t) => return Step::Jump(t),
+            Insn::JumpIfFalse(t) => {
+                if !stack.pop().unwrap_or_default().truthy() {
+                    return Step::Jump(t);
+                }
+            }
+            Insn::JumpIfFalseOrPop(t) => {
+                if !stack.last().is_some_and(Value::truthy) {
+                    return Step::Jump(t);
+                }
+                stack.pop();
+            }
+            Insn::JumpIfTrueOrPop(t) => {
+                if stack.last().is_some_and(Value::truthy) {
+                    return Step::Jump(t);
+                }
+                stack.pop();
+            }
+            Insn::Return => return Step::Return,
+            _ => return Step::Effect,
+        }
+        Step::Next
+    }
+
+    fn builtin(&self, b: Builtin, args: &[Value]) -> Value {
+        let a0 = args.first().cloned().unwrap_or_default();
+        let a1 = args.get(1).cloned().unwrap_or_default();
+        match b {
+            Builtin::Len => match a0 {
+                Value::List(l) => Value::Number(l.len() as f64),
+                Value::String(s) => Value::Number(s.chars().count() as f64),
+                _ => Value::None,
+            },
+            Builtin::Lower => match a0 {
+                Value::String(s) => Value::text(&s.to_lowercase()),
+                _ => Value::None,
+            },
+            Builtin::Upper => match a0 {
+                Value::String(s) => Value::text(&s.to_uppercase()),
+                _ => Value::None,
+            },
+            Builtin::Contains => match (&a0, &a1) {
+                (Value::List(l), x) => Value::Bool(l.iter().any(|v| v.equals(x))),
+                (Value::String(s), Value::String(x)) => Value::Bool(s.contains(x.as_ref())),
+                _ => Value::Bool(false),
+            },
+            Builtin::IsSet => Value::Bool(!matches!(a0, Value::None)),
+            Builtin::Coalesce => {
+                if matches!(a0, Value::None) {
+                    a1
+                } else {
+                    a0
+                }
+            }
+            Builtin::DaysSince => match a0 {
+                Value::Timestamp(t) => {
+                    Value::Number(time::days_between(t, self.now, self.tz) as f64)
+                }
+                Value::Date(d) => Value::Number(time::days_between(
+                    time::date_to_instant(d, self.tz),
+                    self.now,
+                    self.tz,
+                ) as f64),
+                _ => Value::None,
+            },
+            Builtin::YearsSince => match a0 {
+                Value::Date(d) => Value::Number(time::years_since(d, self.now, self.tz) as f64),
+                Value::Timestamp(t) => {
+                    Value::Number(
+                        time::years_since(time::date_of(t, self.tz), self.now, self.tz) as f64,
+                    )
+                }
+                _ => Value::None,
+            },
+            Builtin::Round => match a0 {
+                Value::Number(n) => Value::Number(n.round()),
+                _ => Value::None,
+            },
+        }
+    }
+}
+
+/// A binary operator on two values. Absent values compare false and compute absent.
+pub(crate) fn binary(op: BinOp, l: Value, r: Value) -> Value {
+    use std::cmp::Ordering::*;
+    match op {
+        BinOp::Eq => Value::Bool(l.equals(&r)),
+        BinOp::Ne => Value::Bool(!l.equals(&r)),
+        BinOp::Lt => Value::Bool(l.compare(&r) == Some(Less)),
+        BinOp::Le => Value::Bool(matches!(l.compare(&r), Some(Less | Equal))),
+        BinOp::Gt => Value::Bool(l.compare(&r) == Some(Greater)),
+        BinOp::Ge => Value::Bool(matches!(l.compare(&r), Some(Greater | Equal))),
+        BinOp::In => match (&l, &r) {
+            (x, Value::List(items)) => Value::Bool(items.iter().any(|v| v.equals(x))),
+            (Value::String(x), Value::String(s)) => Value::Bool(s.contains(x.as_ref())),
+            _ => Value::Bool(false),
+        },
+        BinOp::Add => match (l, r) {
+            (Value::Number(a), Value::Number(b)) => Value::Number(a + b),
+            (Value::String(a), Value::String(b)) => {
+                let mut s = String::with_capacity(a.len() + b.len());
+                s.push_str(&a);
+                s.push_str(&b);
+                Value::String(Arc::from(s))
+            }
+            (Value::Timestamp(t), Value::Duration(d))
+            | (Value::Duration(d), Value::Timestamp(t)) => Value::Timestamp(t.saturating_add(d)),
+            (Value::Date(dt), Value::Duration(d)) => shift_date(dt, d),
+            (Value::Duration(a), Value::Duration(b)) => Value::Duration(a.saturating_add(b)),
+            _ => Value::None,
+        },
+        BinOp::Sub => match (l, r) {
+            (Value::Number(a), Value::Number(b)) => Value::Number(a - b),
+            (Value::Timestamp(t), Value::Duration(d)) => Value::Timestamp(t.saturating_sub(d)),
+            (Value::Timestamp(a), Value::Timestamp(b)) => Value::Duration(a.saturating_sub(b)),
+            (Value::Date(dt), Value::Duration(d)) => shift_date(dt, d.saturating_neg()),
+            (Value::Duration(a), Value::Duration(b)) => Value::Duration(a.saturating_sub(b)),
+            _ => Value::None,
+        },
+        BinOp::Mul => match (l, r) {
+            (Value::Number(a), Value::Number(b)) => Value::Number(a * b),
+            (Value::Duration(d), Value::Number(n)) | (Value::Number(n), Value::Duration(d)) => {
+                Value::Duration((d as f64 * n) as i64)
+            }
+            _ => Value::None,
+        },
+        BinOp::Div => match (l, r) {
+            (Value::Number(_), Value::Number(0.0)) => Value::None,
+            (Value::Number(a), Value::Number(b)) => Value::Number(a / b),
+            (Value::Duration(d), Value::Number(n)) if n != 0.0 => {
+                Value::Duration((d as f64 / n) as i64)
+            }
+            _ => Value::None,
+        },
+    }
+}
+
+/// A date moved by whole days of a duration.
+fn shift_date(d: journey_bytecode::Date, secs: i64) -> Value {
+    let days = secs.div_euclid(86_400);
+    let Ok(date) = jiff::civil::Date::new(d.year, d.month as i8, d.day as i8) else {
+        return Value::None;
+    };
+    match date.checked_add(jiff::Span::new().days(days.clamp(-3_000_000, 3_000_000))) {
+        Ok(n) => Value::Date(journey_bytecode::Date {
+            year: n.year(),
+            month: n.month() as u8,
+            day: n.day() as u8,
+        }),
+        Err(_) => Value::None,
+    }
+}
