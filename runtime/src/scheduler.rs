@@ -688,8 +688,10 @@ mod tests {
     }
 
     #[test]
-    fn a_million_timers_in_order() {
-        const N: u32 = 1_000_000;
+    fn many_timers_in_order() {
+        // 1,000,000 takes 3 s in a debug build; 200,000 keeps `cargo test` quick (the
+        // benchmark runs 1M and 5M in release).
+        const N: u32 = 200_000;
         const YEAR: u64 = 365 * 86_400;
         let mut s = Scheduler::new();
         let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
@@ -699,7 +701,8 @@ mod tests {
         assert_eq!(s.len(), N as usize);
         let mut count = 0u32;
         let mut prev = (Instant::MIN, 0u64);
-        while let Some((at, id, _)) = s.pop_due(Instant::MAX) {
+        while let Some((at, id, key)) = s.pop_due(Instant::MAX) {
+            assert_eq!(id.0, u64::from(key));
             assert!(prev < (at, id.0));
             prev = (at, id.0);
             count += 1;
