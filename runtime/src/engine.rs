@@ -377,6 +377,7 @@ impl Engine {
             candidate,
             offer,
             now: self.now,
+            reads: None,
         }
     }
 

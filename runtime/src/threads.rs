@@ -21,6 +21,8 @@ impl Engine {
             return;
         };
         let mut fuel = FUEL;
+        let reads = std::cell::RefCell::new(Vec::new());
+        let tracing = self.explaining(c);
         loop {
             fuel = fuel.saturating_sub(1);
             let Some(insn) = self.program.code.get(pc as usize).copied() else {
@@ -38,7 +40,11 @@ impl Engine {
                 else {
                     break;
                 };
-                self.env(c, &inst.scope, None, None).exec(&insn, &mut stack)
+                let mut env = self.env(c, &inst.scope, None, None);
+                if tracing {
+                    env.reads = Some(&reads);
+                }
+                env.exec(&insn, &mut stack)
             };
             match step {
                 Step::Next => {
@@ -56,6 +62,9 @@ impl Engine {
                 Step::Effect => {}
             }
             let loc = self.program.locs.get(pc as usize).copied();
+            if !matches!(insn, Insn::Branch(..)) {
+                reads.borrow_mut().clear();
+            }
             match insn {
                 Insn::Branch(step, arm) => {
                     let kind = self.program.steps[step].kind;
@@ -81,7 +90,19 @@ impl Engine {
                         StepKind::WaitEvent => "wait",
                         _ => "branch",
                     };
-                    self.decide(c, Some(j), loc, || format!("{what} → {name}"));
+                    let read = std::mem::take(&mut *reads.borrow_mut());
+                    let values = if read.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({})",
+                            read.iter()
+                                .map(|(n, v)| format!("{n} = {}", v.to_json()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    self.decide(c, Some(j), loc, || format!("{what} → {name}{values}"));
                     pc += 1;
                 }
                 Insn::Critical(step) => {

@@ -26,6 +26,8 @@ pub(crate) struct Env<'a> {
     pub candidate: Option<&'a EventData>,
     pub offer: Option<OfferId>,
     pub now: Instant,
+    /// When explaining: the values read, to show what decided a branch.
+    pub reads: Option<&'a std::cell::RefCell<Vec<(String, Value)>>>,
 }
 
 /// What a value or control instruction asks of its caller.
@@ -95,8 +97,63 @@ impl Env<'_> {
         Value::None
     }
 
+    /// Records a value read, when explaining.
+    fn note(&self, insn: &Insn, v: &Value) {
+        let Some(reads) = self.reads else { return };
+        let p = self.program;
+        let name = match *insn {
+            Insn::Attr(a) => p.attributes.get(a).map(|x| format!("profile.{}", x.name)),
+            Insn::EventProp(e, i) => p.events.get(e).and_then(|ev| {
+                ev.props
+                    .get(i as usize)
+                    .map(|pr| format!("{}.{}", ev.name, pr.name))
+            }),
+            Insn::Segment(s) => p.segments.get(s).map(|x| x.name.clone()),
+            Insn::Aggregate(a) => p.aggregates.get(a).map(|x| {
+                let ev = p
+                    .events
+                    .get(x.event)
+                    .map(|e| e.name.as_str())
+                    .unwrap_or("?");
+                let prop = x
+                    .prop
+                    .and_then(|i| p.events.get(x.event).and_then(|e| e.props.get(i as usize)))
+                    .map(|pr| format!(".{}", pr.name))
+                    .unwrap_or_default();
+                let window = x
+                    .window_secs
+                    .map(|w| format!(" over last {}", crate::stats::fmt_secs(w)))
+                    .unwrap_or_default();
+                format!("{}({ev}{prop}{window})", x.func.name())
+            }),
+            _ => None,
+        };
+        if let Some(name) = name {
+            let mut r = reads.borrow_mut();
+            if !r.iter().any(|(n, _)| *n == name) {
+                r.push((name, v.clone()));
+            }
+        }
+    }
+
     /// Executes one value or control instruction.
     pub(crate) fn exec(&self, insn: &Insn, stack: &mut Vec<Value>) -> Step {
+        if self.reads.is_some()
+            && matches!(
+                insn,
+                Insn::Attr(_) | Insn::EventProp(..) | Insn::Segment(_) | Insn::Aggregate(_)
+            )
+        {
+            let step = self.exec_inner(insn, stack);
+            if let Some(v) = stack.last() {
+                self.note(insn, v);
+            }
+            return step;
+        }
+        self.exec_inner(insn, stack)
+    }
+
+    fn exec_inner(&self, insn: &Insn, stack: &mut Vec<Value>) -> Step {
         match *insn {
             Insn::Const(c) => stack.push(self.constant(c)),
             Insn::Attr(a) => stack.push(
