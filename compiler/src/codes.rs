@@ -59,15 +59,19 @@ Right:
     segment jeune = profile.age < 26";
 
 INVALID_LITERAL = "E0002" "invalid-literal" Error "A literal is out of range or has the wrong form for its place."
-"Numbers must fit their place: a day of the month is 1 to 31, a calendar offset counts whole
-months or years, a priority fits in 64 bits.
+"Numbers must fit their place: a day of the month is 1 to 31; a calendar wait counts whole
+months or years; a timeline offset is at most 100 years; an offer priority is between
+-1000000 and 1000000; a cap allows at least one message in a window longer than zero; quiet
+hours start and end at different times; an offer's `until` comes after its `from`.
 
 Wrong:
     entry monthly on day 32 at 09:00
     wait 1.5 months
+    quiet hours 21:00 to 21:00
 Right:
     entry monthly on day 31 at 09:00   // clamped to the month's last day
-    wait 45 days";
+    wait 45 days
+    quiet hours 21:00 to 08:00";
 
 INVALID_TIME = "E0003" "invalid-time" Error "A time of day is not between 00:00 and 23:59."
 "Times of day are local times written HH:MM with hours 0 to 23 and minutes 0 to 59.

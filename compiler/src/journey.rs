@@ -1610,6 +1610,22 @@ impl Ctx<'_> {
             return (flow, Some(0));
         }
         jc.timeline_seen = Some(s.span);
+        if let Some(l) = &s.label {
+            self.misplaced(
+                file,
+                l.span,
+                "a timeline itself cannot be labelled",
+                "label the steps of its entries instead: `week 1: appel: send ...`",
+            );
+        }
+        if let Some(c) = s.critical {
+            self.misplaced(
+                file,
+                c,
+                "a timeline itself cannot be the critical moment",
+                "mark one of its steps: `week 1: critical send ...`",
+            );
+        }
         let jover = self.emit(Insn::Jump(0), loc);
         let max_life = jc.max_life;
         let mut prev: Option<(&ast::TimelineEntry, u64, u64, Option<TimeOfDay>)> = None;

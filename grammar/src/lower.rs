@@ -121,7 +121,12 @@ impl Lowerer {
         let span = self.span(pair);
         // Digits only (the grammar says so): a number too large saturates, and the compiler
         // reports it out of range for its place.
-        let v = pair.as_str().parse::<i64>().unwrap_or(i64::MAX);
+        let text = pair.as_str();
+        let v = text.parse::<i64>().unwrap_or(if text.starts_with('-') {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
         Ok((v, span))
     }
 
@@ -359,7 +364,7 @@ impl Lowerer {
                 }
                 Rule::offer_priority => {
                     let mut pk = self.kids(&p);
-                    let v = self.int(&pk.expect(Rule::int, "a priority")?)?;
+                    let v = self.int(&pk.expect(Rule::signed_int, "a priority")?)?;
                     if decl.priority.replace(v).is_some() {
                         decl.repeated.push(("priority".into(), span));
                     }

@@ -96,6 +96,7 @@ pub fn rule_words(rule: Rule) -> &'static str {
         Rule::doc_line => "a doc comment",
         Rule::number => "a number",
         Rule::int => "a whole number",
+        Rule::signed_int => "a whole number",
         Rule::date => "a date such as `2027-01-04`",
         Rule::time_of_day => "a time of day such as `09:00`",
         Rule::timestamp => "a date and time such as `2027-01-04 09:00`",

@@ -9,7 +9,7 @@ import re
 g = open('grammar/src/journey.pest').read()
 WORDS = {
  'ident':'a name','name':'a name','docs':'a doc comment','doc_line':'a doc comment','reserved':'a reserved word',
- 'number':'a number','int':'a whole number','date':'a date such as `2027-01-04`',
+ 'number':'a number','int':'a whole number','signed_int':'a whole number','date':'a date such as `2027-01-04`',
  'time_of_day':'a time of day such as `09:00`','timestamp':'a date and time such as `2027-01-04 09:00`',
  'time_unit':'a unit (`minutes`, `hours`, `days`, `weeks`, `months`, `years`)',
  'duration':'a duration such as `7 days`','percent':'a percentage such as `50%`','boolean':'`true` or `false`',
