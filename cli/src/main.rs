@@ -1,6 +1,8 @@
 //! `journey`: the command line of the journey language.
 
+mod fmt;
 mod project;
+mod simulate;
 mod testing;
 
 use std::io::IsTerminal;
@@ -23,7 +25,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     /// Human-readable, coloured on a terminal.
     Text,
     /// One JSON document, for tools.
@@ -65,6 +67,55 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Simulate a population of customers through the journeys and report what happened, per
+    /// journey, step, channel and template (docs/simulate.md).
+    Simulate {
+        /// A project directory or a `.journey` file (default: the current directory).
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Customers of the synthetic population.
+        #[arg(long, default_value_t = 1000)]
+        customers: usize,
+        /// Days to simulate.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Seed of the population and event models: the same seed gives the same report.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// First simulated day (local date in the project's time zone).
+        #[arg(long, default_value = "2027-01-01")]
+        start: String,
+        /// Profiles to use instead of the synthetic population (JSON lines:
+        /// `{"id": "C-1", "age": 34, ...}`).
+        #[arg(long, value_name = "FILE.jsonl")]
+        profiles: Option<PathBuf>,
+        /// Events to use instead of the event model (JSON lines: `{"customer": "C-1",
+        /// "event": "signup", "at": "2027-01-04 09:00", ...}`).
+        #[arg(long, value_name = "FILE.jsonl")]
+        events: Option<PathBuf>,
+        /// Print this customer's path, with the reasons and source lines, instead of the report.
+        #[arg(long, value_name = "CUSTOMER_ID")]
+        explain: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Rewrite `.journey` files in the canonical layout (`--check`: only report, for CI).
+    Fmt {
+        /// Files or directories (every `.journey` file under them); default: the current directory.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Write nothing; list the files that are not formatted and fail if there is one.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run the language server (LSP) on standard input/output, for editors.
+    Lsp {
+        /// Talk over standard input/output (the only transport; accepted because editor
+        /// clients such as vscode-languageclient pass it).
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Explain a diagnostic code (`E0201` or `unknown-name`); without a code, list them all.
     Explain {
         /// The code.
@@ -73,7 +124,7 @@ enum Command {
 }
 
 /// Prints to standard output; a closed pipe (`journey ... | head`) ends the output quietly.
-fn out(text: &str) {
+pub(crate) fn out(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
@@ -151,6 +202,47 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             Ok(testing::run(&c, std::sync::Arc::new(program), explain))
+        }
+        Command::Simulate {
+            path,
+            customers,
+            days,
+            seed,
+            start,
+            profiles,
+            events,
+            explain,
+            format,
+        } => {
+            let (c, _) = compile_path(&path)?;
+            if c.program.is_none() || c.error_count() > 0 {
+                report(&c, Format::Text);
+                return Ok(ExitCode::FAILURE);
+            }
+            let Some(program) = c.program.clone() else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let args = simulate::Args {
+                customers,
+                days,
+                seed,
+                start,
+                profiles,
+                events,
+                explain,
+                format,
+            };
+            simulate::run(&c, std::sync::Arc::new(program), args)
+        }
+        Command::Fmt { paths, check } => fmt::run(&paths, check),
+        Command::Lsp { stdio: _ } => {
+            // Logs go to standard error; standard output carries the protocol.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the language server's runtime")?;
+            runtime.block_on(journey_lsp::run_stdio());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Explain { code } => match code {
             Some(q) => match codes::lookup(&q) {

@@ -9,7 +9,7 @@ use journey_compiler::Compilation;
 use journey_runtime::testing::{run_tests, step_label};
 
 /// `file:line:col` of a location, and its source line.
-fn place(c: &Compilation, loc: &Loc) -> (String, String) {
+pub(crate) fn place(c: &Compilation, loc: &Loc) -> (String, String) {
     let file = c.sources.files.values().nth(loc.file as usize);
     let path = file.map(|f| f.path.clone()).unwrap_or_default();
     let line = file

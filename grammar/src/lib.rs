@@ -4,15 +4,18 @@
 //!   a broken declaration is reported and skipped, the others are kept.
 //! - [`ast`]: the typed syntax tree with byte spans.
 //! - [`SyntaxError`]: what went wrong, in human words, where.
+//! - [`format()`]: the canonical layout of a file, comments kept (`journey fmt`).
 //!
 //! The grammar itself is `src/journey.pest` (pest).
 
 pub mod ast;
+pub mod format;
 mod lower;
 mod recover;
 mod syntax_error;
 mod words;
 
+pub use format::{FormatError, format};
 pub use recover::parse;
 pub use syntax_error::SyntaxError;
 pub use words::{keyword, rule_words};

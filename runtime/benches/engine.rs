@@ -1,1 +1,1092 @@
-fn main() {}
+//! Engine benchmark: the telecom example (`examples/telecom`) simulated for N customers
+//! (default 1,000,000) over 365 days, single-threaded, printing figures and ratios measured in
+//! the same run.
+//!
+//! Workload (deterministic, seeded):
+//! - N profiles created at 2027-01-01 00:00 (Paris) with varied age, household, plan, consents,
+//!   billing and time zone, so that every scenario, offer and branch of the example happens;
+//! - one `signup` per customer spread over the first 14 days, then a synthetic stream in time
+//!   order: `usage` once a day (the schema says the network reports it daily; `--usage-every D`
+//!   for every D days), `login`, `purchase`, `satisfaction_survey`, monthly `invoice_ready` and
+//!   `invoice_paid`, `referral_signup`, `bonus_activated` and a few `churn`s;
+//! - each day's inputs are generated (untimed), sorted and fed through [`Engine::event`], then
+//!   [`Engine::advance_to`] the next midnight fires the day's timers and the effects are
+//!   drained (timed: that is the engine's work).
+//!
+//! Figures: events/s (per core: the engine is single-threaded), VM instructions/s (the
+//! engine's instruction counter) and steps reached, timers, effects, peak memory (`VmHWM`).
+//!
+//! Memory per waiting instance is measured in a child process (the same binary) so that the
+//! measurement is not mixed with the stream's event-history aggregates: it creates the N
+//! profiles (ΔRSS = the per-customer baseline, profile data), then feeds every customer's
+//! `signup` within the first hours, so that they wait in `premiere_annee` (timeline entries,
+//! a `wait for login within 3 days`, deferred SMS), and reports ΔRSS over the instances
+//! created, next to a structural estimate (`size_of::<Instance>()`, the heap of its vectors,
+//! its scope events and its timers).
+//!
+//! Run: `cargo bench -p journey-runtime --bench engine -- [--customers N] [--usage-every D]
+//! [--no-probe]`. Linux only for the memory figures (`/proc/self/status`).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::mem::size_of;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant as Wall};
+
+use journey_bytecode::{AttrId, Date, EventId, GoalId, Program, StepKind};
+use journey_compiler::{Input, MemoryHost, compile};
+use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
+use journey_runtime::scheduler::TimerId;
+use journey_runtime::{Config, Effect, Engine, Value};
+
+/// 2027-01-01T00:00 in Paris (UTC+1).
+const T0: i64 = 1_798_758_000;
+const DAY: i64 = 86_400;
+const HOUR: i64 = 3_600;
+const DAYS: u16 = 365;
+/// First day (0-based day of 2027) of each month.
+const MONTH_START: [u16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+/// Signups happen over the first days.
+const SIGNUP_DAYS: u64 = 14;
+/// The goals the issue sets.
+const GOAL_EVENTS_PER_SEC: f64 = 1_000_000.0;
+const GOAL_BYTES_PER_INSTANCE: f64 = 256.0;
+
+// ------------------------------------------------------------------ arguments
+
+struct Args {
+    customers: usize,
+    usage_every: u16,
+    probe: bool,
+    /// Internal: run the memory probe in this process and print its figures.
+    probe_child: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        customers: 1_000_000,
+        usage_every: 1,
+        probe: true,
+        probe_child: false,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        let next = v
+            .get(i + 1)
+            .and_then(|s| s.replace('_', "").parse::<usize>().ok());
+        match v[i].as_str() {
+            "--customers" => {
+                a.customers = next.unwrap_or(a.customers).max(1);
+                i += 1;
+            }
+            "--usage-every" => {
+                a.usage_every = next.unwrap_or(1).clamp(1, 365) as u16;
+                i += 1;
+            }
+            "--no-probe" => a.probe = false,
+            "--probe-child" => a.probe_child = true,
+            // `cargo bench` passes `--bench`; anything else is ignored too.
+            _ => {}
+        }
+        i += 1;
+    }
+    a
+}
+
+// ------------------------------------------------------------------ program and schema
+
+fn load_telecom() -> Arc<Program> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/telecom");
+    let mut host = MemoryHost::new();
+    let mut input = Input {
+        default_name: "telecom".into(),
+        ..Input::default()
+    };
+    let mut files: Vec<String> = std::fs::read_dir(&root)
+        .expect("examples/telecom")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(root.join(&f)).expect("readable example file");
+        if f == "journey.toml" {
+            input.manifest = Some(f.clone());
+        } else if f.ends_with(".journey") {
+            input.roots.push(f.clone());
+        }
+        host.insert(f, text);
+    }
+    let c = compile(&host, &input);
+    match c.program {
+        Some(p) => Arc::new(p),
+        None => panic!("examples/telecom does not compile: {:?}", c.diagnostics),
+    }
+}
+
+fn attr(p: &Program, name: &str) -> AttrId {
+    p.attributes
+        .iter()
+        .find(|(_, a)| a.name == name)
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("no attribute `{name}` in the telecom schema"))
+}
+
+/// An event of the schema and where the properties the generator sets go.
+struct Ev {
+    id: EventId,
+    len: usize,
+    slots: Vec<usize>,
+}
+
+impl Ev {
+    fn new(p: &Program, name: &str, props: &[&str]) -> Ev {
+        let (id, def) = p
+            .events
+            .iter()
+            .find(|(_, e)| e.name == name)
+            .unwrap_or_else(|| panic!("no event `{name}` in the telecom schema"));
+        let slots = props
+            .iter()
+            .map(|n| {
+                def.props
+                    .iter()
+                    .position(|x| x.name == *n)
+                    .unwrap_or_else(|| panic!("no property `{name}.{n}`"))
+            })
+            .collect();
+        Ev {
+            id,
+            len: def.props.len(),
+            slots,
+        }
+    }
+
+    /// Property values in schema order from values in the order given to [`Ev::new`].
+    fn props<const K: usize>(&self, values: [Value; K]) -> Vec<Value> {
+        let mut out = vec![Value::None; self.len];
+        for (slot, v) in self.slots.iter().zip(values) {
+            out[*slot] = v;
+        }
+        out
+    }
+}
+
+struct Schema {
+    attrs: Attrs,
+    signup: Ev,
+    usage: Ev,
+    purchase: Ev,
+    login: Ev,
+    churn: Ev,
+    invoice_ready: Ev,
+    invoice_paid: Ev,
+    survey: Ev,
+    referral_signup: Ev,
+    bonus: Ev,
+}
+
+struct Attrs {
+    customer_ref: AttrId,
+    first_name: AttrId,
+    last_name: AttrId,
+    age: AttrId,
+    children: AttrId,
+    plan: AttrId,
+    has_box: AttrId,
+    birthday: AttrId,
+    timezone: AttrId,
+    email: AttrId,
+    phone: AttrId,
+    optin_sms: AttrId,
+    optin_email: AttrId,
+    optin_push: AttrId,
+    app_installed: AttrId,
+    einvoice: AttrId,
+    payment_method: AttrId,
+}
+
+impl Schema {
+    fn new(p: &Program) -> Schema {
+        Schema {
+            attrs: Attrs {
+                customer_ref: attr(p, "customer_ref"),
+                first_name: attr(p, "first_name"),
+                last_name: attr(p, "last_name"),
+                age: attr(p, "age"),
+                children: attr(p, "household_children"),
+                plan: attr(p, "plan"),
+                has_box: attr(p, "has_box"),
+                birthday: attr(p, "birthday"),
+                timezone: attr(p, "timezone"),
+                email: attr(p, "email"),
+                phone: attr(p, "phone"),
+                optin_sms: attr(p, "optin_sms"),
+                optin_email: attr(p, "optin_email"),
+                optin_push: attr(p, "optin_push"),
+                app_installed: attr(p, "app_installed"),
+                einvoice: attr(p, "einvoice"),
+                payment_method: attr(p, "payment_method"),
+            },
+            signup: Ev::new(p, "signup", &["plan", "channel", "monthly_price"]),
+            usage: Ev::new(p, "usage", &["data_gb", "voice_minutes", "roaming"]),
+            purchase: Ev::new(p, "purchase", &["sku", "amount", "category"]),
+            login: Ev::new(p, "login", &["device"]),
+            churn: Ev::new(p, "churn", &["reason"]),
+            invoice_ready: Ev::new(
+                p,
+                "invoice_ready",
+                &["invoice_id", "amount", "due_date", "pdf_url"],
+            ),
+            invoice_paid: Ev::new(p, "invoice_paid", &["invoice_id", "amount"]),
+            survey: Ev::new(p, "satisfaction_survey", &["score"]),
+            referral_signup: Ev::new(p, "referral_signup", &["referee_plan"]),
+            bonus: Ev::new(p, "bonus_activated", &["bonus"]),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ customers
+
+/// splitmix64: a stateless mix, so that what happens to a customer on a day does not depend on
+/// the order of generation.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(a: u64, b: u64) -> Rng {
+        Rng(mix(a.wrapping_mul(0x1_0000_01b3) ^ mix(b)))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix(self.0)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+}
+
+const PLANS: [&str; 4] = ["mobile_essentiel", "mobile_5g", "illimite", "prepaye"];
+const PRICES: [f64; 4] = [9.99, 15.99, 24.99, 5.0];
+const NO_DAY: u16 = u16::MAX;
+
+/// What the generator decided about a customer once.
+struct Traits {
+    plan: u8,
+    signup_day: u16,
+    signup_secs: u32,
+    /// GB per day.
+    data_per_day: f32,
+    traveller: bool,
+    /// Probability of a login on a given day.
+    login_p: f32,
+    /// Logs in the day after signing up.
+    early_login: bool,
+    buyer: bool,
+    /// CSAT given 8 days after signup (0: none).
+    survey: u8,
+    churn_day: u16,
+    referral_day: u16,
+    bonus_day: u16,
+    einvoice: bool,
+    carte: bool,
+}
+
+/// Profiles and traits, deterministic per customer index.
+fn customer(i: usize, s: &Attrs) -> (Vec<(AttrId, Value)>, Traits) {
+    const FIRST: [&str; 8] = [
+        "Léa", "Thomas", "Nadia", "Hugo", "Maëlle", "Julien", "Camille", "Paul",
+    ];
+    const LAST: [&str; 8] = [
+        "Martin", "Garnier", "Benali", "Lefebvre", "Payet", "Roux", "Girard", "Durand",
+    ];
+    let mut r = Rng::new(i as u64, 0xc0ffee);
+    // A quarter under 26 (« Jeune »), the rest up to 80.
+    let age = if r.chance(0.25) {
+        18 + r.below(8)
+    } else {
+        26 + r.below(55)
+    };
+    let children = if age >= 28 && r.chance(0.45) {
+        1 + r.below(3)
+    } else {
+        0
+    };
+    let plan = match r.below(100) {
+        0..35 => 0,
+        35..70 => 1,
+        70..90 => 2,
+        _ => 3,
+    } as u8;
+    let month = 1 + r.below(12) as u8;
+    let day = 1 + r.below(28) as u8;
+    let birthday = Date {
+        year: (2027 - age as i64 - 1) as i16,
+        month,
+        day,
+    };
+    let email = r.chance(0.9);
+    let phone = r.chance(0.95);
+    let einvoice = r.chance(0.8);
+    let carte = r.chance(0.3);
+    let mut attrs = vec![
+        (s.customer_ref, Value::text(&format!("C-{:07}", i))),
+        (s.first_name, Value::text(FIRST[r.below(8) as usize])),
+        (s.last_name, Value::text(LAST[r.below(8) as usize])),
+        (s.age, Value::Number(age as f64)),
+        (s.children, Value::Number(children as f64)),
+        (s.plan, Value::text(PLANS[plan as usize])),
+        (s.has_box, Value::Bool(r.chance(0.3))),
+        (s.birthday, Value::Date(birthday)),
+        (s.optin_sms, Value::Bool(r.chance(0.5))),
+        (s.optin_email, Value::Bool(r.chance(0.7))),
+        (s.optin_push, Value::Bool(r.chance(0.4))),
+        (s.app_installed, Value::Bool(r.chance(0.5))),
+        (s.einvoice, Value::Bool(einvoice)),
+        (
+            s.payment_method,
+            Value::text(if carte { "carte" } else { "prelevement" }),
+        ),
+    ];
+    if email {
+        attrs.push((s.email, Value::text(&format!("client{i}@example.com"))));
+    }
+    if phone {
+        attrs.push((s.phone, Value::text(&format!("+336{:08}", i))));
+    }
+    // Overseas departments: quiet hours and birthdays at their own local times.
+    match r.below(100) {
+        0..3 => attrs.push((s.timezone, Value::text("Indian/Reunion"))),
+        3..5 => attrs.push((s.timezone, Value::text("America/Martinique"))),
+        _ => {}
+    }
+    let signup_day = r.below(SIGNUP_DAYS) as u16;
+    let heavy = r.chance(0.2);
+    let birthday_doy = MONTH_START[month as usize - 1] + day as u16 - 1;
+    let t = Traits {
+        plan,
+        signup_day,
+        signup_secs: (8 * HOUR as u64 + r.below(14 * HOUR as u64)) as u32,
+        data_per_day: if heavy {
+            0.8 + 0.4 * r.unit() as f32
+        } else {
+            0.05 + 0.35 * r.unit() as f32
+        },
+        traveller: r.chance(0.1),
+        login_p: if r.chance(0.6) {
+            0.1 + 0.3 * r.unit() as f32
+        } else {
+            0.01
+        },
+        early_login: r.chance(0.6),
+        buyer: r.chance(0.4),
+        survey: if r.chance(0.3) {
+            1 + r.below(5) as u8
+        } else {
+            0
+        },
+        churn_day: if r.chance(0.03) {
+            signup_day + 1 + r.below(DAYS as u64 - signup_day as u64 - 1) as u16
+        } else {
+            NO_DAY
+        },
+        referral_day: if r.chance(0.15) {
+            signup_day + 310 + r.below(25) as u16
+        } else {
+            NO_DAY
+        },
+        bonus_day: if r.chance(0.4) {
+            birthday_doy + r.below(4) as u16
+        } else {
+            NO_DAY
+        },
+        einvoice,
+        carte,
+    };
+    (attrs, t)
+}
+
+/// One input of the stream.
+struct In {
+    at: i64,
+    customer: u32,
+    event: EventId,
+    props: Vec<Value>,
+}
+
+/// The month a day falls in, and the day of the month (0-based).
+fn month_of(day: u16) -> (usize, u16) {
+    let m = MONTH_START.iter().rposition(|s| *s <= day).unwrap_or(0);
+    (m, day - MONTH_START[m])
+}
+
+fn invoice_id(m: usize, i: usize) -> Value {
+    Value::text(&format!("F-27{:02}-{:07}", m + 1, i))
+}
+
+/// Every input of day `day` (0-based from 2027-01-01), unsorted.
+fn generate_day(day: u16, traits: &[Traits], s: &Schema, usage_every: u16, out: &mut Vec<In>) {
+    let start = T0 + day as i64 * DAY;
+    let (month, dom) = month_of(day);
+    for (i, t) in traits.iter().enumerate() {
+        if day < t.signup_day || (t.churn_day != NO_DAY && day > t.churn_day) {
+            continue;
+        }
+        let c = i as u32;
+        let mut push = |at: i64, ev: &Ev, props: Vec<Value>| {
+            out.push(In {
+                at,
+                customer: c,
+                event: ev.id,
+                props,
+            })
+        };
+        let mut r = Rng::new(i as u64, day as u64 + 1);
+        if day == t.signup_day {
+            const CHANNELS: [&str; 3] = ["boutique", "web", "telephone"];
+            push(
+                start + t.signup_secs as i64,
+                &s.signup,
+                s.signup.props([
+                    Value::text(PLANS[t.plan as usize]),
+                    Value::text(CHANNELS[r.below(3) as usize]),
+                    Value::Number(PRICES[t.plan as usize]),
+                ]),
+            );
+        }
+        if day == t.churn_day {
+            push(
+                start + 18 * HOUR,
+                &s.churn,
+                s.churn.props([Value::text("concurrence")]),
+            );
+            continue;
+        }
+        // Usage, reported by the network at the end of the day.
+        if day > t.signup_day && (day as usize + i).is_multiple_of(usage_every as usize) {
+            let k = usage_every as f64 * (0.5 + r.unit());
+            let summer = (170..250).contains(&day);
+            push(
+                start + 23 * HOUR + r.below(50 * 60) as i64,
+                &s.usage,
+                s.usage.props([
+                    Value::Number((t.data_per_day as f64 * k * 100.0).round() / 100.0),
+                    Value::Number((20.0 * k).round()),
+                    Value::Bool(t.traveller && summer && r.chance(0.4)),
+                ]),
+            );
+        }
+        const DEVICES: [&str; 3] = ["android", "ios", "web"];
+        if (day == t.signup_day + 1 && t.early_login)
+            || (day > t.signup_day + 1 && r.chance(t.login_p as f64))
+        {
+            push(
+                start + 8 * HOUR + r.below(13 * HOUR as u64) as i64,
+                &s.login,
+                s.login.props([Value::text(DEVICES[r.below(3) as usize])]),
+            );
+        }
+        if t.buyer && day > t.signup_day && r.chance(0.02) {
+            const CATS: [&str; 5] = ["forfait", "option", "box", "terminal", "accessoire"];
+            let cat = r.below(5) as usize;
+            push(
+                start + 10 * HOUR + r.below(10 * HOUR as u64) as i64,
+                &s.purchase,
+                s.purchase.props([
+                    Value::text(&format!("SKU-{}", CATS[cat].to_uppercase())),
+                    Value::Number(5.0 + r.below(300) as f64),
+                    Value::text(CATS[cat]),
+                ]),
+            );
+        }
+        if t.survey > 0 && day == t.signup_day + 8 {
+            push(
+                start + 18 * HOUR,
+                &s.survey,
+                s.survey.props([Value::Number(t.survey as f64)]),
+            );
+        }
+        // Billing: the invoice within the first three days of the month (after the 09:00
+        // entry of the e-invoice journey), paid by debit four days later, by card later or
+        // never.
+        if t.einvoice && day > t.signup_day {
+            let offset = (i % 3) as u16;
+            let price = PRICES[t.plan as usize];
+            if dom == offset {
+                let due = Date {
+                    year: 2027,
+                    month: month as u8 + 1,
+                    day: 15,
+                };
+                let id = format!("F-27{:02}-{:07}", month + 1, i);
+                push(
+                    start + 10 * HOUR + (i % 10) as i64 * HOUR,
+                    &s.invoice_ready,
+                    s.invoice_ready.props([
+                        Value::text(&id),
+                        Value::Number(price),
+                        Value::Date(due),
+                        Value::text(&format!("https://telco.example/f/{id}.pdf")),
+                    ]),
+                );
+            }
+            let mut rm = Rng::new(i as u64, 1000 + month as u64);
+            let delay = if !t.carte {
+                4
+            } else {
+                match rm.below(10) {
+                    0..7 => 6,
+                    7..9 => 15,
+                    _ => NO_DAY,
+                }
+            };
+            if delay != NO_DAY && dom == offset + delay {
+                push(
+                    start + 12 * HOUR,
+                    &s.invoice_paid,
+                    s.invoice_paid
+                        .props([invoice_id(month, i), Value::Number(price)]),
+                );
+            }
+        }
+        if day == t.referral_day {
+            push(
+                start + 13 * HOUR,
+                &s.referral_signup,
+                s.referral_signup.props([Value::text("mobile_5g")]),
+            );
+        }
+        if day == t.bonus_day && day > t.signup_day {
+            push(
+                start + 12 * HOUR + r.below(6 * HOUR as u64) as i64,
+                &s.bonus,
+                s.bonus.props([Value::text("10GO-ANNIV")]),
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------ measurement helpers
+
+/// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`); 0 elsewhere than Linux.
+fn status_bytes(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU time of this process (user + system), from `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    // Fields 14 and 15 of the line; the 12th and 13th after the command's `)`.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn mb(b: f64) -> String {
+    format!("{:.1} MB", b / 1e6)
+}
+
+/// `12,345,678`.
+fn n(x: u64) -> String {
+    let s = x.to_string();
+    let mut out = String::new();
+    for (k, ch) in s.chars().enumerate() {
+        if k > 0 && (s.len() - k).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn rate(count: f64, d: Duration) -> String {
+    let r = count / d.as_secs_f64().max(1e-9);
+    if r >= 1e6 {
+        format!("{:.2} M/s", r / 1e6)
+    } else {
+        format!("{:.0} k/s", r / 1e3)
+    }
+}
+
+/// Counts of drained effects.
+#[derive(Default)]
+struct Counts {
+    sends: u64,
+    deferred: u64,
+    skipped: u64,
+    entered: u64,
+    exited: u64,
+    goals: u64,
+    emitted: u64,
+}
+
+impl Counts {
+    fn add(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Send(_) => self.sends += 1,
+                Effect::Deferred { .. } => self.deferred += 1,
+                Effect::Skipped { .. } => self.skipped += 1,
+                Effect::Entered { .. } => self.entered += 1,
+                Effect::Exited { .. } => self.exited += 1,
+                Effect::Goal { .. } => self.goals += 1,
+                Effect::Emitted { .. } => self.emitted += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ memory probe
+
+/// Heap bytes of a value (strings and lists; `Arc` headers included).
+fn value_heap(v: &Value) -> usize {
+    match v {
+        Value::String(s) => 16 + s.len(),
+        Value::List(l) => {
+            16 + l.len() * size_of::<Value>() + l.iter().map(value_heap).sum::<usize>()
+        }
+        _ => 0,
+    }
+}
+
+/// Bytes an instance owns: its struct (in the customer's vector, with that vector's spare
+/// capacity shared among the customer's instances) and the heap of its vectors and scope events.
+fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
+    let vecs = i.threads.capacity() * size_of::<Thread>()
+        + i.threads
+            .iter()
+            .map(|t| t.saved.capacity() * size_of::<Value>())
+            .sum::<usize>()
+        + i.timeline.capacity() * size_of::<(u16, TimerId)>()
+        + i.scope.capacity() * size_of::<Arc<EventData>>()
+        + i.goals.capacity() * size_of::<(GoalId, i64)>()
+        + i.converted.capacity() * size_of::<GoalId>();
+    let scope: usize = i
+        .scope
+        .iter()
+        .map(|e| {
+            16 + size_of::<EventData>()
+                + e.props.capacity() * size_of::<Value>()
+                + e.props.iter().map(value_heap).sum::<usize>()
+        })
+        .sum();
+    (slot, vecs, scope)
+}
+
+/// The child: profiles, then every signup within the first hours; prints `probe <key> <value>`.
+fn probe(customers: usize) {
+    let program = load_telecom();
+    let s = Schema::new(&program);
+    let ids: Vec<String> = (0..customers).map(|i| format!("C-{i:07}")).collect();
+    let mut engine = Engine::new(program.clone(), Config::default(), T0);
+    let mut counts = Counts::default();
+    let traits: Vec<Traits> = (0..customers).map(|i| customer(i, &s.attrs).1).collect();
+    let rss0 = status_bytes("VmRSS");
+    let timers0 = engine.pending_timers();
+    for (i, id) in ids.iter().enumerate() {
+        let (attrs, _) = customer(i, &s.attrs);
+        engine.upsert_customer(id, &attrs, T0);
+        if i % 4096 == 0 {
+            counts.add(engine.drain_effects());
+        }
+    }
+    counts.add(engine.drain_effects());
+    let rss1 = status_bytes("VmRSS");
+    let timers1 = engine.pending_timers();
+    let timer_mem1 = engine.timer_memory();
+    // Every signup between 00:01 and 08:00 on January 1st (before the 09:00 e-invoice entry).
+    const CHANNELS: [&str; 3] = ["boutique", "web", "telephone"];
+    for (i, (id, t)) in ids.iter().zip(&traits).enumerate() {
+        let at = T0 + 60 + (i as i64 * 8 * HOUR) / customers as i64;
+        let props = s.signup.props([
+            Value::text(PLANS[t.plan as usize]),
+            Value::text(CHANNELS[i % 3]),
+            Value::Number(PRICES[t.plan as usize]),
+        ]);
+        engine.event(id, s.signup.id, props, at);
+        if i % 4096 == 0 {
+            counts.add(engine.drain_effects());
+        }
+    }
+    counts.add(engine.drain_effects());
+    let rss2 = status_bytes("VmRSS");
+    let timers2 = engine.pending_timers();
+    let timer_mem2 = engine.timer_memory();
+    // Structure of what was created.
+    let (mut instances, mut waiting, mut slots, mut vecs, mut scope, mut sends_heap) =
+        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+    for c in 0..engine.customer_count() {
+        let cu = engine.customer(c as u32).expect("customer");
+        sends_heap += cu.recent_sends.capacity() * 16;
+        let k = cu.instances.len();
+        for inst in &cu.instances {
+            instances += 1;
+            if inst.threads.iter().any(|t| t.state != ThreadState::Done)
+                || !inst.timeline.is_empty()
+            {
+                waiting += 1;
+            }
+            let (sl, v, sc) =
+                instance_bytes(inst, cu.instances.capacity() * size_of::<Instance>() / k);
+            slots += sl;
+            vecs += v;
+            scope += sc;
+        }
+    }
+    let inst = instances.max(1) as f64;
+    println!("probe customers {customers}");
+    println!("probe rss_profiles {}", rss1.saturating_sub(rss0));
+    println!("probe rss_instances {}", rss2.saturating_sub(rss1));
+    println!("probe instances {instances}");
+    println!("probe waiting {waiting}");
+    println!("probe timers_customers {}", timers1 - timers0);
+    println!("probe timers_instances {}", timers2.saturating_sub(timers1));
+    println!(
+        "probe timer_bytes {}",
+        (timer_mem2 as f64 / timers2.max(1) as f64).max(timer_mem1 as f64 / timers1.max(1) as f64)
+    );
+    println!("probe slot {}", slots as f64 / inst);
+    println!("probe vecs {}", vecs as f64 / inst);
+    println!("probe scope {}", scope as f64 / inst);
+    println!("probe recent_sends {}", sends_heap as f64 / inst);
+    println!("probe sends {}", counts.sends);
+    println!("probe deferred {}", counts.deferred);
+    black_box(&engine);
+}
+
+fn run_probe(customers: usize) -> BTreeMap<String, f64> {
+    let exe = std::env::current_exe().expect("current exe");
+    let out = Command::new(exe)
+        .args(["--probe-child", "--customers", &customers.to_string()])
+        .output()
+        .expect("memory probe child");
+    if !out.status.success() {
+        eprintln!(
+            "memory probe failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("probe")).then_some(())?;
+            let k = w.next()?.to_string();
+            let v = w.next()?.parse::<f64>().ok()?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ main run
+
+fn main() {
+    let a = args();
+    if a.probe_child {
+        probe(a.customers);
+        return;
+    }
+    let nc = a.customers;
+    println!(
+        "== engine benchmark: examples/telecom, {} customers, {DAYS} days, usage every {} day(s) ==",
+        n(nc as u64),
+        a.usage_every
+    );
+    let t = Wall::now();
+    let program = load_telecom();
+    println!(
+        "compile            {:.0} ms: {} journeys, {} segments, {} aggregates, {} instructions",
+        t.elapsed().as_secs_f64() * 1e3,
+        program.journeys.len(),
+        program.segments.len(),
+        program.aggregates.len(),
+        program.code.len()
+    );
+    let s = Schema::new(&program);
+
+    // The memory probe first, in a child, so that this process's peak is its own.
+    let probe = if a.probe {
+        let t = Wall::now();
+        let p = run_probe(nc);
+        println!(
+            "memory probe       {:.1} s (child process)",
+            t.elapsed().as_secs_f64()
+        );
+        Some(p)
+    } else {
+        None
+    };
+
+    let ids: Vec<String> = (0..nc).map(|i| format!("C-{i:07}")).collect();
+    let mut traits = Vec::with_capacity(nc);
+    let rss_start = status_bytes("VmRSS");
+    let mut engine = Engine::new(program.clone(), Config::default(), T0);
+    let mut counts = Counts::default();
+    let t = Wall::now();
+    for (i, id) in ids.iter().enumerate() {
+        let (attrs, tr) = customer(i, &s.attrs);
+        traits.push(tr);
+        engine.upsert_customer(id, &attrs, T0);
+        if i % 4096 == 0 {
+            counts.add(engine.drain_effects());
+        }
+    }
+    counts.add(engine.drain_effects());
+    let profiles = t.elapsed();
+    println!(
+        "profiles           {} upserts in {:.2} s ({}), {} timers",
+        n(nc as u64),
+        profiles.as_secs_f64(),
+        rate(nc as f64, profiles),
+        n(engine.pending_timers() as u64)
+    );
+
+    // The year.
+    let mut batch: Vec<In> = Vec::new();
+    let (mut ingest, mut generate) = (Duration::ZERO, Duration::ZERO);
+    let mut cpu_ingest = Duration::ZERO;
+    let mut inputs = 0u64;
+    let mut per_kind = vec![0u64; program.events.len()];
+    let (mut peak_timers, mut peak_timer_mem) = (0usize, 0usize);
+    let insns0 = engine.instructions();
+    let events0 = engine.stats().events;
+    let mut month_rates = Vec::new();
+    let (mut month_inputs, mut month_time) = (0u64, Duration::ZERO);
+    for day in 0..DAYS {
+        let tg = Wall::now();
+        batch.clear();
+        generate_day(day, &traits, &s, a.usage_every, &mut batch);
+        batch.sort_unstable_by_key(|x| (x.at, x.customer));
+        for x in &batch {
+            per_kind[x.event.as_u32() as usize] += 1;
+        }
+        generate += tg.elapsed();
+        inputs += batch.len() as u64;
+        month_inputs += batch.len() as u64;
+        let cpu0 = cpu_time();
+        let ti = Wall::now();
+        for x in batch.drain(..) {
+            engine.event(&ids[x.customer as usize], x.event, x.props, x.at);
+        }
+        engine.advance_to(T0 + (day as i64 + 1) * DAY);
+        counts.add(engine.drain_effects());
+        let d = ti.elapsed();
+        ingest += d;
+        month_time += d;
+        cpu_ingest += cpu_time().saturating_sub(cpu0);
+        peak_timers = peak_timers.max(engine.pending_timers());
+        peak_timer_mem = peak_timer_mem.max(engine.timer_memory());
+        if month_of(day + 1).1 == 0 || day + 1 == DAYS {
+            let r = month_inputs as f64 / month_time.as_secs_f64().max(1e-9);
+            month_rates.push(r);
+            eprintln!(
+                "  month {:2}: {:>12} inputs, {:6.1} s, {:>8.0} events/s, {} timers, RSS {}",
+                month_rates.len(),
+                n(month_inputs),
+                month_time.as_secs_f64(),
+                r,
+                n(engine.pending_timers() as u64),
+                mb(status_bytes("VmRSS") as f64)
+            );
+            month_inputs = 0;
+            month_time = Duration::ZERO;
+        }
+    }
+    let insns = engine.instructions() - insns0;
+    let engine_events = engine.stats().events - events0;
+    let hwm = status_bytes("VmHWM") as f64;
+    let rss_end = status_bytes("VmRSS") as f64;
+    let stats = engine.stats();
+    let steps_reached: u64 = stats.steps.values().map(|x| x.reached).sum();
+    let events_per_sec = inputs as f64 / ingest.as_secs_f64();
+    let events_per_cpu_sec = inputs as f64 / cpu_ingest.as_secs_f64().max(1e-9);
+
+    println!(
+        "stream             {} inputs in {:.1} s wall, {:.1} s CPU (generation, untimed: {:.1} s)",
+        n(inputs),
+        ingest.as_secs_f64(),
+        cpu_ingest.as_secs_f64(),
+        generate.as_secs_f64()
+    );
+    println!(
+        "  inputs           {}",
+        program
+            .events
+            .values()
+            .zip(&per_kind)
+            .filter(|(_, c)| **c > 0)
+            .map(|(e, c)| format!("{} {}", e.name, n(*c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "events/s           {} per wall second, {} per CPU second (1 core); {} events processed (with emitted); months {}",
+        rate(inputs as f64, ingest),
+        rate(inputs as f64, cpu_ingest),
+        n(engine_events),
+        {
+            let lo = month_rates.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = month_rates.iter().cloned().fold(0.0, f64::max);
+            format!("{:.0}k..{:.0}k/s", lo / 1e3, hi / 1e3)
+        }
+    );
+    println!(
+        "VM steps/s         {} instructions executed: {} ({:.1} per input); journey steps reached: {} ({})",
+        n(insns),
+        rate(insns as f64, ingest),
+        insns as f64 / inputs.max(1) as f64,
+        n(steps_reached),
+        rate(steps_reached as f64, ingest)
+    );
+    println!(
+        "timers             {} pending at the end, peak {} ({} by the scheduler's estimate)",
+        n(engine.pending_timers() as u64),
+        n(peak_timers as u64),
+        mb(peak_timer_mem as f64)
+    );
+    println!(
+        "effects            {} sends, {} deferred, {} skipped, {} entries, {} exits, {} goals, {} emitted",
+        n(counts.sends),
+        n(counts.deferred),
+        n(counts.skipped),
+        n(counts.entered),
+        n(counts.exited),
+        n(counts.goals),
+        n(counts.emitted)
+    );
+    for (j, jd) in program.journeys.iter() {
+        let js = &stats.journeys[j];
+        let exits: Vec<String> = js
+            .exited
+            .iter()
+            .map(|(k, v)| format!("{k} {}", n(*v)))
+            .collect();
+        println!(
+            "  {:<22} entered {:>10}; exits: {}",
+            jd.name,
+            n(js.entered),
+            exits.join(", ")
+        );
+    }
+    for (id, step) in program.steps.iter() {
+        if matches!(step.kind, StepKind::Scenario | StepKind::If) {
+            let arms: Vec<String> = step
+                .arms
+                .iter()
+                .zip(&stats.steps[id].arms)
+                .map(|(a, c)| format!("{a} {}", n(*c)))
+                .collect();
+            println!(
+                "  {:<22} {}.{}: {}",
+                "branch",
+                program.journeys[step.journey].name,
+                step.name,
+                arms.join(", ")
+            );
+        }
+    }
+    let mut sends: Vec<String> = stats
+        .sends
+        .iter()
+        .map(|((_, t), c)| format!("{t} {}", n(*c)))
+        .collect();
+    sends.sort();
+    println!("  sends by template  {}", sends.join(", "));
+    println!(
+        "memory             VmHWM {} ({:.0} bytes/customer), VmRSS at the end {}, engine growth {}",
+        mb(hwm),
+        hwm / nc as f64,
+        mb(rss_end),
+        mb(rss_end - rss_start as f64)
+    );
+    println!(
+        "sizes              Instance {} B, Thread {} B, Value {} B, EventData {} B, Customer {} B",
+        size_of::<Instance>(),
+        size_of::<Thread>(),
+        size_of::<Value>(),
+        size_of::<EventData>(),
+        size_of::<journey_runtime::customer::Customer>()
+    );
+    let mut per_instance = None;
+    if let Some(p) = &probe {
+        let g = |k: &str| p.get(k).copied().unwrap_or(0.0);
+        let inst = g("instances").max(1.0);
+        let measured = g("rss_instances") / inst;
+        let timers_per = g("timers_instances") / inst;
+        let timer_bytes = timers_per * g("timer_bytes");
+        let structural = g("slot") + g("vecs") + g("scope") + timer_bytes;
+        println!(
+            "probe              {} profiles: ΔRSS {} ({:.0} bytes/customer, {:.1} timers each: the baseline, profile data)",
+            n(g("customers") as u64),
+            mb(g("rss_profiles")),
+            g("rss_profiles") / g("customers").max(1.0),
+            g("timers_customers") / g("customers").max(1.0)
+        );
+        println!(
+            "                   then their signups: {} instances ({} waiting), ΔRSS {} = {:.0} bytes per waiting instance",
+            n(g("instances") as u64),
+            n(g("waiting") as u64),
+            mb(g("rss_instances")),
+            measured
+        );
+        println!(
+            "                   structural estimate {:.0} bytes: Instance slot {:.0} (customer's Vec capacity) + its vectors {:.0} + scope events {:.0} + {:.1} timers x {:.0} B = {:.0}; (customer-side, not counted: recent sends {:.0})",
+            structural,
+            g("slot"),
+            g("vecs"),
+            g("scope"),
+            timers_per,
+            g("timer_bytes"),
+            timer_bytes,
+            g("recent_sends")
+        );
+        per_instance = Some(measured);
+    }
+    println!("ratios");
+    println!(
+        "  events/s per core vs goal 1,000,000: {:.0} / 1,000,000 = {:.2}x ({}); per CPU second {:.2}x",
+        events_per_sec,
+        events_per_sec / GOAL_EVENTS_PER_SEC,
+        if events_per_sec >= GOAL_EVENTS_PER_SEC {
+            "met"
+        } else {
+            "not met"
+        },
+        events_per_cpu_sec / GOAL_EVENTS_PER_SEC
+    );
+    if let Some(b) = per_instance {
+        println!(
+            "  bytes per waiting instance vs goal 256: {:.0} / 256 = {:.2}x ({})",
+            b,
+            b / GOAL_BYTES_PER_INSTANCE,
+            if b <= GOAL_BYTES_PER_INSTANCE {
+                "met"
+            } else {
+                "not met"
+            }
+        );
+    }
+    black_box(&engine);
+}

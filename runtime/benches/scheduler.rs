@@ -1,24 +1,30 @@
-//! Timer scheduler benchmark: schedule, cancel and pop 1M and 5M timers spread uniformly
-//! over 365 days, on `journey_runtime::scheduler::Scheduler` and, as the baseline measured in
-//! the same run, on a plain `BTreeMap<(i64, u64), u64>` (the `(at, seq)` key makes ties FIFO
-//! too; cancelling needs the whole key). Keys are `u64`, like an instance handle.
+//! Timer scheduler benchmark: 1M and 5M timers spread uniformly over 365 days, on
+//! `journey_runtime::scheduler::Scheduler` and, as the baseline measured in the same run, on a
+//! plain `BTreeMap<(i64, u64), u64>` (the `(at, seq)` key makes ties FIFO too; cancelling
+//! needs the whole key). Keys are `u64`, like an instance handle.
 //!
-//! Phases, each timed separately (best of several runs):
+//! Phases, each timed separately:
 //! - schedule: N timers, in random time order;
 //! - pop: all N, with the clock at the end of the year (every timer due);
-//! - cancel: on a fresh set of N, cancel every other timer by id (random time order), then
-//!   pop the N/2 left ("pop after cancel", which also drops the tombstones).
+//! - cancel: on a fresh set of N, cancel every other timer by id (random time order);
+//! - pop after cancel: pop the N/2 left (which also drops the tombstones);
+//! - hold: with N pending, N times pop the earliest and schedule a new timer between it and a
+//!   year later, the steady state of a runtime whose clock advances (figure per pair).
+//!
+//! Each phase runs in 16 timed slices and keeps, per slice, the best of several runs: on a
+//! shared machine this drops the slices where the process was descheduled.
 //!
 //! Memory per pending timer, after scheduling N: `memory_bytes()` (table capacities) and, for
 //! both structures, the growth of the resident set of a child process that builds only that
-//! structure (Linux `/proc/self/status`; resident pages, so untouched capacity is not counted).
+//! structure (Linux `/proc/self/status`: resident pages, allocator overhead included).
 //!
 //! Run: `cargo bench -p journey-runtime --bench scheduler`
+//! (`-- --profile N [btree]` runs one schedule-and-pop pass for profilers).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use journey_runtime::scheduler::{Scheduler, TimerId};
 
@@ -26,17 +32,26 @@ const YEAR: i64 = 365 * 86_400;
 /// 2027-01-01T00:00:00Z.
 const START: i64 = 1_798_761_600;
 const END: i64 = START + YEAR;
+/// Timed slices per phase.
+const SLICES: usize = 16;
 
-/// Timer instants spread uniformly over a year (xorshift64, fixed seed).
+/// A xorshift64 generator with a fixed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Timer instants spread uniformly over a year.
 fn instants(n: usize) -> Vec<i64> {
-    let mut s = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            START + (s % YEAR as u64) as i64
-        })
+        .map(|_| START + (rng.next() % YEAR as u64) as i64)
         .collect()
 }
 
@@ -47,7 +62,8 @@ trait Queue: Sized {
     fn build() -> Self;
     fn schedule(&mut self, at: i64, key: u64) -> Self::Id;
     fn cancel(&mut self, id: Self::Id);
-    fn pop_due(&mut self, now: i64) -> Option<u64>;
+    fn pop_due(&mut self, now: i64) -> Option<(i64, u64)>;
+    fn len(&self) -> usize;
 }
 
 impl Queue for Scheduler<u64> {
@@ -61,8 +77,11 @@ impl Queue for Scheduler<u64> {
     fn cancel(&mut self, id: TimerId) {
         Scheduler::cancel(self, id);
     }
-    fn pop_due(&mut self, now: i64) -> Option<u64> {
-        Scheduler::pop_due(self, now).map(|t| t.2)
+    fn pop_due(&mut self, now: i64) -> Option<(i64, u64)> {
+        Scheduler::pop_due(self, now).map(|(at, _, key)| (at, key))
+    }
+    fn len(&self) -> usize {
+        Scheduler::len(self)
     }
 }
 
@@ -89,48 +108,70 @@ impl Queue for Tree {
     fn cancel(&mut self, id: (i64, u64)) {
         self.map.remove(&id);
     }
-    fn pop_due(&mut self, now: i64) -> Option<u64> {
+    fn pop_due(&mut self, now: i64) -> Option<(i64, u64)> {
         let entry = self.map.first_entry()?;
-        (entry.key().0 <= now).then(|| entry.remove())
+        (entry.key().0 <= now).then(|| (entry.key().0, entry.remove()))
+    }
+    fn len(&self) -> usize {
+        self.map.len()
     }
 }
 
-/// Best-of-`runs` times of one structure, in ns per operation.
-#[derive(Default, Clone, Copy)]
+/// Best time per slice of one phase, in seconds (0: not measured yet).
+#[derive(Clone, Copy, Default)]
+struct Phase([f64; SLICES]);
+
+impl Phase {
+    /// Runs operations `0..total` (`op(i)`) in timed slices, keeping each slice's best.
+    fn run(&mut self, total: usize, mut op: impl FnMut(usize)) {
+        for (s, best) in self.0.iter_mut().enumerate() {
+            let (lo, hi) = (total * s / SLICES, total * (s + 1) / SLICES);
+            let t = Instant::now();
+            for i in lo..hi {
+                op(i);
+            }
+            let secs = t.elapsed().as_secs_f64();
+            *best = if *best == 0.0 { secs } else { best.min(secs) };
+        }
+    }
+
+    /// Nanoseconds per operation.
+    fn ns_per(&self, ops: usize) -> f64 {
+        self.0.iter().sum::<f64>() * 1e9 / ops as f64
+    }
+}
+
+/// Nanoseconds per operation of each phase of one structure.
+#[derive(Clone, Copy)]
 struct Times {
     schedule: f64,
     pop: f64,
     cancel: f64,
     pop_after_cancel: f64,
-}
-
-fn ns_per(d: Duration, ops: usize) -> f64 {
-    d.as_secs_f64() * 1e9 / ops as f64
-}
-
-fn min(a: f64, b: f64) -> f64 {
-    if a == 0.0 { b } else { a.min(b) }
+    hold: f64,
 }
 
 fn measure<Q: Queue>(ats: &[i64], runs: usize) -> Times {
     let n = ats.len();
-    let mut best = Times::default();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let offsets: Vec<i64> = (0..n).map(|_| (rng.next() % YEAR as u64) as i64).collect();
+    let [
+        mut schedule,
+        mut pop,
+        mut cancel,
+        mut pop_after_cancel,
+        mut hold,
+    ] = [Phase::default(); 5];
     for _ in 0..runs {
         // Schedule then pop everything.
         let mut q = Q::build();
-        let t = Instant::now();
-        for (k, &at) in ats.iter().enumerate() {
-            black_box(q.schedule(at, k as u64));
-        }
-        best.schedule = min(best.schedule, ns_per(t.elapsed(), n));
-        let t = Instant::now();
-        let mut popped = 0usize;
-        while let Some(k) = q.pop_due(END) {
-            black_box(k);
-            popped += 1;
-        }
-        best.pop = min(best.pop, ns_per(t.elapsed(), n));
-        assert_eq!(popped, n);
+        schedule.run(n, |i| {
+            black_box(q.schedule(ats[i], i as u64));
+        });
+        pop.run(n, |_| {
+            black_box(q.pop_due(END));
+        });
+        assert_eq!(q.len(), 0);
         drop(q);
 
         // Cancel half, then pop the rest.
@@ -140,21 +181,31 @@ fn measure<Q: Queue>(ats: &[i64], runs: usize) -> Times {
             .enumerate()
             .map(|(k, &at)| q.schedule(at, k as u64))
             .collect();
-        let t = Instant::now();
-        for id in ids.iter().step_by(2) {
-            q.cancel(*id);
+        cancel.run(n / 2, |i| q.cancel(ids[2 * i]));
+        pop_after_cancel.run(n - n / 2, |_| {
+            black_box(q.pop_due(END));
+        });
+        assert_eq!(q.len(), 0);
+        drop(ids);
+
+        // Hold: pop the earliest, schedule one up to a year after it.
+        for (k, &at) in ats.iter().enumerate() {
+            q.schedule(at, k as u64);
         }
-        best.cancel = min(best.cancel, ns_per(t.elapsed(), n.div_ceil(2)));
-        let t = Instant::now();
-        let mut popped = 0usize;
-        while let Some(k) = q.pop_due(END) {
-            black_box(k);
-            popped += 1;
-        }
-        best.pop_after_cancel = min(best.pop_after_cancel, ns_per(t.elapsed(), n / 2));
-        assert_eq!(popped, n / 2);
+        hold.run(n, |i| {
+            if let Some((at, key)) = q.pop_due(i64::MAX) {
+                black_box(q.schedule(at + offsets[i], key));
+            }
+        });
+        assert_eq!(q.len(), n);
     }
-    best
+    Times {
+        schedule: schedule.ns_per(n),
+        pop: pop.ns_per(n),
+        cancel: cancel.ns_per(n / 2),
+        pop_after_cancel: pop_after_cancel.ns_per(n - n / 2),
+        hold: hold.ns_per(n),
+    }
 }
 
 /// Resident set size of this process, in bytes (0 where /proc is unavailable).
@@ -168,26 +219,15 @@ fn rss_bytes() -> usize {
 }
 
 /// Child mode: build one structure with `n` timers and print the resident-set growth.
-fn rss_child(which: &str, n: usize) {
+fn rss_child<Q: Queue>(n: usize) {
     let ats = instants(n);
     let before = rss_bytes();
-    let grown = if which == "scheduler" {
-        let mut q = <Scheduler<u64> as Queue>::build();
-        for (k, &at) in ats.iter().enumerate() {
-            q.schedule(at, k as u64);
-        }
-        let grown = rss_bytes().saturating_sub(before);
-        black_box(&q);
-        grown
-    } else {
-        let mut q = Tree::build();
-        for (k, &at) in ats.iter().enumerate() {
-            q.schedule(at, k as u64);
-        }
-        let grown = rss_bytes().saturating_sub(before);
-        black_box(&q);
-        grown
-    };
+    let mut q = Q::build();
+    for (k, &at) in ats.iter().enumerate() {
+        q.schedule(at, k as u64);
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    black_box(&q);
     println!("{grown}");
 }
 
@@ -202,40 +242,94 @@ fn rss_per_timer(which: &str, n: usize) -> Option<f64> {
     (bytes > 0).then(|| bytes as f64 / n as f64)
 }
 
-fn fmt_rss(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_string(), |b| format!("{b:.1}"))
+/// CPU time of this process so far, in clock ticks (10 ms), 0 where /proc is unavailable.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command name (which ends with ')'), utime and stime are fields 12 and 13.
+    stat.rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Schedules then pops `n` timers once, printing wall and CPU time per operation.
+fn profile<Q: Queue>(n: usize) {
+    let ats = instants(n);
+    let mut q = Q::build();
+    let (t, c) = (Instant::now(), cpu_ticks());
+    for (k, &at) in ats.iter().enumerate() {
+        black_box(q.schedule(at, k as u64));
+    }
+    let schedule = (t.elapsed().as_secs_f64(), cpu_ticks() - c);
+    let (t, c) = (Instant::now(), cpu_ticks());
+    while let Some(x) = q.pop_due(END) {
+        black_box(x);
+    }
+    let pop = (t.elapsed().as_secs_f64(), cpu_ticks() - c);
+    let per = |secs: f64| secs * 1e9 / n as f64;
+    println!(
+        "schedule {:.1} ns (cpu {:.1}), pop {:.1} ns (cpu {:.1})",
+        per(schedule.0),
+        per(schedule.1 as f64 / 100.0),
+        per(pop.0),
+        per(pop.1 as f64 / 100.0)
+    );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
-        let which = args.get(i + 1).map_or("scheduler", String::as_str);
-        let n = args
-            .get(i + 2)
+    let arg = |flag: &str, k: usize| {
+        let i = args.iter().position(|a| a == flag)?;
+        Some(args.get(i + k).map_or("", String::as_str))
+    };
+    let size = |flag: &str| {
+        arg(flag, 2)
             .and_then(|s| s.parse().ok())
-            .unwrap_or(1_000_000);
-        rss_child(which, n);
+            .unwrap_or(1_000_000)
+    };
+    if let Some(which) = arg("--rss-child", 1) {
+        match which {
+            "btree" => rss_child::<Tree>(size("--rss-child")),
+            _ => rss_child::<Scheduler<u64>>(size("--rss-child")),
+        }
         return;
     }
+    if arg("--profile", 0).is_some() {
+        let n = arg("--profile", 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000);
+        match arg("--profile", 2) {
+            Some("btree") => profile::<Tree>(n),
+            _ => profile::<Scheduler<u64>>(n),
+        }
+        return;
+    }
+
     println!(
-        "journey timer scheduler benchmark: timers uniform over 365 days, u64 keys, best of several runs"
+        "journey timer scheduler benchmark: timers uniform over 365 days, u64 keys, ns per operation"
     );
     println!(
-        "{:>9} {:<10} {:>11} {:>9} {:>11} {:>9} {:>11} {:>12} {:>14} {:>11}",
+        "{:>9} {:<10} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>11} {:>9}",
         "timers",
         "structure",
-        "schedule ns",
+        "schedule",
         "Mops/s",
-        "pop ns",
+        "pop",
         "Mops/s",
-        "cancel ns",
-        "pop-after ns",
+        "cancel",
+        "pop-after",
+        "hold",
         "bytes/timer",
         "RSS/timer"
     );
     for n in [1_000_000usize, 5_000_000] {
         let ats = instants(n);
-        let runs = if n > 1_000_000 { 2 } else { 3 };
+        let runs = if n > 1_000_000 { 3 } else { 5 };
         let ours = measure::<Scheduler<u64>>(&ats, runs);
         let base = measure::<Tree>(&ats, runs);
 
@@ -248,12 +342,13 @@ fn main() {
         let ours_rss = rss_per_timer("scheduler", n);
         let base_rss = rss_per_timer("btree", n);
 
-        for (name, t, bytes, rss) in [
-            ("Scheduler", ours, format!("{bytes:.1}"), ours_rss),
-            ("BTreeMap", base, "-".to_string(), base_rss),
+        let rss = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |b| format!("{b:.1}"));
+        for (name, t, bytes, r) in [
+            ("Scheduler", ours, format!("{bytes:.1}"), rss(ours_rss)),
+            ("BTreeMap", base, "-".to_string(), rss(base_rss)),
         ] {
             println!(
-                "{:>9} {:<10} {:>11.1} {:>9.2} {:>11.1} {:>9.2} {:>11.1} {:>12.1} {:>14} {:>11}",
+                "{:>9} {:<10} {:>9.1} {:>8.2} {:>9.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>11} {:>9}",
                 n,
                 name,
                 t.schedule,
@@ -262,32 +357,31 @@ fn main() {
                 1e3 / t.pop,
                 t.cancel,
                 t.pop_after_cancel,
+                t.hold,
                 bytes,
-                fmt_rss(rss)
+                r
             );
         }
-        let ratio = |a: f64, b: f64| b / a;
+        let x = |ours: f64, base: f64| format!("{:.2}x", base / ours);
         println!(
-            "{:>9} {:<10} {:>11} {:>9} {:>11} {:>9} {:>11} {:>12} {:>14} {:>11}",
+            "{:>9} {:<10} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>11} {:>9}",
             "",
-            "speedup",
-            format!("{:.2}x", ratio(ours.schedule, base.schedule)),
+            "ratio",
+            x(ours.schedule, base.schedule),
             "",
-            format!("{:.2}x", ratio(ours.pop, base.pop)),
+            x(ours.pop, base.pop),
             "",
-            format!("{:.2}x", ratio(ours.cancel, base.cancel)),
-            format!(
-                "{:.2}x",
-                ratio(ours.pop_after_cancel, base.pop_after_cancel)
-            ),
+            x(ours.cancel, base.cancel),
+            x(ours.pop_after_cancel, base.pop_after_cancel),
+            x(ours.hold, base.hold),
             "",
             match (ours_rss, base_rss) {
-                (Some(a), Some(b)) => format!("{:.2}x", b / a),
+                (Some(a), Some(b)) => x(a, b),
                 _ => "n/a".to_string(),
             }
         );
     }
     println!(
-        "speedup = BTreeMap time / Scheduler time (>1: the scheduler is faster); RSS/timer: BTreeMap / Scheduler (>1: the scheduler is smaller)"
+        "ratio = BTreeMap / Scheduler: above 1x the scheduler is faster (time) or smaller (RSS)"
     );
 }

@@ -87,14 +87,21 @@ struct Derived {
     segs_by_agg: SecondaryMap<AggId, Vec<SegmentId>>,
     /// Segments in dependency order (a segment after those it uses).
     seg_order: Vec<SegmentId>,
+    /// Windowed aggregates whose expiries can change something: read by a segment or by an
+    /// `exit when` condition (all windowed aggregates when a segment reads the clock).
     windowed_aggs: Vec<AggId>,
+    /// Segments a recheck re-evaluates: those over a windowed aggregate or reading the clock
+    /// (the others change only with the attributes and events that re-evaluate them).
+    time_segs: Vec<SegmentId>,
     timeline_steps: SecondaryMap<JourneyId, Vec<Option<StepId>>>,
+    /// Some journey has an `exit when` condition.
+    exit_when: bool,
 }
 
 /// The engine.
 pub struct Engine {
     pub(crate) program: Arc<Program>,
-    d: Derived,
+    d: Arc<Derived>,
     config: Config,
     pub(crate) zones: Zones,
     pub(crate) customers: Vec<Customer>,
@@ -111,12 +118,14 @@ pub struct Engine {
     pending: VecDeque<(CustomerIx, Arc<EventData>, u32)>,
     pub(crate) stats: Stats,
     epoch: u32,
+    /// Instructions executed so far (journey threads and expression functions).
+    pub(crate) insns: u64,
 }
 
 impl Engine {
     /// An engine for a program, its clock at `start`.
     pub fn new(program: Arc<Program>, config: Config, start: Instant) -> Engine {
-        let d = derive(&program);
+        let d = Arc::new(derive(&program));
         let zones = Zones::new(&program.meta.default_timezone);
         let stats = Stats::new(&program);
         let (explain_all, explain_ids) = match &config.explain {
@@ -143,6 +152,7 @@ impl Engine {
             pending: VecDeque::new(),
             stats,
             epoch: 0,
+            insns: 0,
         }
     }
 
@@ -189,6 +199,13 @@ impl Engine {
     /// Pending timers.
     pub fn pending_timers(&self) -> usize {
         self.timers.len()
+    }
+
+    /// Instructions executed so far: those of journey threads and of expression functions
+    /// (conditions, segments, filters, offers), not those of template rendering. A cheap
+    /// counter, for benchmarks and capacity planning (VM steps per second).
+    pub fn instructions(&self) -> u64 {
+        self.insns
     }
 
     /// Approximate memory of the timer queue in bytes.
@@ -254,12 +271,12 @@ impl Engine {
         self.refresh_tz(c);
         if new {
             self.schedule_entries(c);
-            let all: Vec<SegmentId> = self.d.seg_order.clone();
-            self.reevaluate(c, &all, true);
+            let d = self.d.clone();
+            self.reevaluate(c, &d.seg_order, true);
         } else {
             let changed: Vec<SegmentId> = attrs
                 .iter()
-                .flat_map(|(a, _)| self.d.segs_by_attr[*a].clone())
+                .flat_map(|(a, _)| self.d.segs_by_attr[*a].iter().copied())
                 .collect();
             self.reevaluate(c, &changed, false);
             self.check_exit_conditions(c);
@@ -390,8 +407,11 @@ impl Engine {
         candidate: Option<&EventData>,
     ) -> bool {
         let mut stack = std::mem::take(&mut self.stack);
-        let v = self.env(c, scope, candidate, None).call(pc, &mut stack);
+        let (v, n) = self
+            .env(c, scope, candidate, None)
+            .call_counted(pc, &mut stack);
         self.stack = stack;
+        self.insns += n;
         v.truthy()
     }
 
@@ -428,10 +448,12 @@ impl Engine {
         let event = data.event;
         self.stats.events += 1;
         // 1. History aggregates, then the segments that read them.
-        let aggs = self.d.aggs_by_event[event].clone();
+        // Shared handles: no per-event copies of the program's tables.
+        let d = self.d.clone();
+        let program = self.program.clone();
         let mut changed: Vec<SegmentId> = Vec::new();
-        for a in &aggs {
-            let def = self.program.aggregates[*a].clone();
+        for a in &d.aggs_by_event[event] {
+            let def = &program.aggregates[*a];
             if let Some(f) = def.filter
                 && !self.test(c, f, &[], Some(&data))
             {
@@ -448,7 +470,7 @@ impl Engine {
             let state = slot.get_or_insert_with(Default::default);
             segments::prune(state, window.or(Some(u64::MAX / 4)), now);
             segments::record(state, now, &value);
-            changed.extend(self.d.segs_by_agg[*a].iter().copied());
+            changed.extend(d.segs_by_agg[*a].iter().copied());
         }
         if !changed.is_empty() {
             self.reevaluate(c, &changed, false);
@@ -464,9 +486,8 @@ impl Engine {
             self.instance_event(c, j, epoch, &data, depth);
         }
         // 3. Entries.
-        let entries = self.d.entries_by_event[event].clone();
-        for (j, e) in entries {
-            let cond = self.program.journeys[j].entries[e as usize].condition;
+        for &(j, e) in &d.entries_by_event[event] {
+            let cond = program.journeys[j].entries[e as usize].condition;
             if let Some(pc) = cond
                 && !self.test(c, pc, &[], Some(&data))
             {
@@ -485,14 +506,15 @@ impl Engine {
         depth: u32,
     ) {
         let event = data.event;
-        let jd = self.program.journeys[j].clone();
+        let program = self.program.clone();
+        let jd = &program.journeys[j];
         // Goals first: the event that converts may also be one that exits.
         let open: Vec<(GoalId, Instant)> = self
             .instance(c, j)
             .map(|i| i.goals.clone())
             .unwrap_or_default();
         for (g, opened) in open {
-            let gd = self.program.goals[g].clone();
+            let gd = &program.goals[g];
             if gd.event != event || self.now.saturating_sub(opened) > gd.window_secs as i64 {
                 continue;
             }
@@ -559,17 +581,16 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .filter_map(|(t, th)| match th.state {
-                        ThreadState::Waiting(w, timer) => Some((t, w, timer)),
+                        ThreadState::Waiting(w, timer) if program.waits[w].event == event => {
+                            Some((t, w, timer))
+                        }
                         _ => None,
                     })
                     .collect()
             })
             .unwrap_or_default();
         for (t, w, timer) in waiting {
-            let wd = self.program.waits[w].clone();
-            if wd.event != event {
-                continue;
-            }
+            let wd = &program.waits[w];
             let scope = self
                 .instance(c, j)
                 .map(|i| i.scope.clone())
@@ -623,8 +644,9 @@ impl Engine {
         trigger: Option<Arc<EventData>>,
         depth: Option<u32>,
     ) -> bool {
-        let jd = self.program.journeys[j].clone();
-        let name = jd.name.clone();
+        let program = self.program.clone();
+        let jd = &program.journeys[j];
+        let name = &jd.name;
         if self.instance(c, j).is_some() {
             self.decide(c, Some(j), Some(jd.loc), || {
                 format!("not entered into `{name}`: already in it")
@@ -655,7 +677,7 @@ impl Engine {
             scope.push(t.clone());
         }
         let tz = self.timezone(c);
-        let mut timeline = Vec::new();
+        let mut timeline = Vec::with_capacity(jd.timeline.len());
         for (k, entry) in jd.timeline.iter().enumerate() {
             let at = time::add_calendar(now, &tz, entry.offset, entry.at);
             let id = self.timers.schedule(
@@ -687,7 +709,11 @@ impl Engine {
             .filter(|(_, g)| g.journey == j && g.after.is_none())
             .map(|(id, _)| (id, now))
             .collect();
-        self.customers[c as usize].instances.push(Instance {
+        // Exact growth: most customers are in one or two journeys at a time, and an unused
+        // `Instance` slot costs as much as a live one.
+        let instances = &mut self.customers[c as usize].instances;
+        instances.reserve_exact(1);
+        instances.push(Instance {
             journey: j,
             epoch,
             entered_at: now,
@@ -710,14 +736,10 @@ impl Engine {
             at: now,
         });
         self.stats.entered(j);
-        let why = match &trigger {
-            Some(t) => format!(
-                "entered `{name}` on `{}`",
-                self.program.events[t.event].name
-            ),
+        self.decide(c, Some(j), Some(jd.loc), || match &trigger {
+            Some(t) => format!("entered `{name}` on `{}`", program.events[t.event].name),
             None => format!("entered `{name}`"),
-        };
-        self.decide(c, Some(j), Some(jd.loc), || why);
+        });
         self.run_thread(c, j, 0, depth.unwrap_or(0));
         true
     }
@@ -780,8 +802,8 @@ impl Engine {
                     .is_some_and(|(_, t)| t == id)
                 {
                     self.customers[c as usize].recheck = None;
-                    let segs: Vec<SegmentId> = self.d.seg_order.clone();
-                    self.reevaluate(c, &segs, false);
+                    let d = self.d.clone();
+                    self.reevaluate(c, &d.time_segs, false);
                     self.check_exit_conditions(c);
                 }
             }
@@ -889,7 +911,8 @@ impl Engine {
 
     /// Schedules the next occurrence of every scheduled entry for a new customer.
     fn schedule_entries(&mut self, c: CustomerIx) {
-        for (j, e) in self.d.scheduled.clone() {
+        let d = self.d.clone();
+        for &(j, e) in &d.scheduled {
             self.schedule_entry(c, j, e);
         }
     }
@@ -948,8 +971,8 @@ impl Engine {
             return;
         }
         let mut changes: Vec<(SegmentId, bool)> = Vec::new();
-        let order = std::mem::take(&mut self.d.seg_order);
-        for &s in &order {
+        let d = self.d.clone();
+        for &s in &d.seg_order {
             // A segment is re-evaluated if it was asked for or uses one that changed.
             let asked = which.contains(&s)
                 || changes
@@ -966,7 +989,6 @@ impl Engine {
                 changes.push((s, now_in));
             }
         }
-        self.d.seg_order = order;
         self.schedule_recheck(c);
         for (s, entered) in changes {
             let name = self.program.segments[s].name.clone();
@@ -978,12 +1000,12 @@ impl Engine {
                 )
             });
             let list = if entered {
-                self.d.entries_on_enter[s].clone()
+                &d.entries_on_enter[s]
             } else {
-                self.d.entries_on_leave[s].clone()
+                &d.entries_on_leave[s]
             };
             let _ = initial;
-            for (j, e) in list {
+            for &(j, e) in list {
                 let cond = self.program.journeys[j].entries[e as usize].condition;
                 if cond.is_none_or(|pc| self.test(c, pc, &[], None)) {
                     self.try_enter(c, j, None, None);
@@ -1027,6 +1049,9 @@ impl Engine {
     }
 
     fn check_exit_conditions(&mut self, c: CustomerIx) {
+        if !self.d.exit_when {
+            return;
+        }
         let journeys: Vec<JourneyId> = self.customers[c as usize]
             .instances
             .iter()
@@ -1077,6 +1102,22 @@ impl Engine {
     pub(crate) fn emit_allowed(depth: u32) -> bool {
         depth < MAX_EMIT_DEPTH
     }
+    /// Evaluates a segment's condition for a customer (by index) at the current clock, through
+    /// the interpreter, and returns the result without recording it: membership, entries and
+    /// timers are left as they are (what-if tools, benchmarks). `false` for an unknown customer
+    /// or segment. [`Engine::in_segment`] reads the recorded membership instead.
+    pub fn evaluate_segment(&mut self, customer: CustomerIx, segment: SegmentId) -> bool {
+        if customer as usize >= self.customers.len() {
+            return false;
+        }
+        match self.program.segments.get(segment) {
+            Some(s) => {
+                let pc = s.condition;
+                self.test(customer, pc, &[], None)
+            }
+            None => false,
+        }
+    }
 }
 
 fn derive(p: &Program) -> Derived {
@@ -1091,7 +1132,9 @@ fn derive(p: &Program) -> Derived {
         segs_by_agg: SecondaryMap::new(),
         seg_order: Vec::new(),
         windowed_aggs: Vec::new(),
+        time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
+        exit_when: false,
     };
     for (j, jd) in p.journeys.iter() {
         for (e, entry) in jd.entries.iter().enumerate() {
@@ -1122,16 +1165,64 @@ fn derive(p: &Program) -> Derived {
     }
     for (a, agg) in p.aggregates.iter() {
         d.aggs_by_event[agg.event].push(a);
-        if agg.window_secs.is_some() {
-            d.windowed_aggs.push(a);
-        }
     }
+    d.exit_when = p
+        .journeys
+        .values()
+        .any(|j| j.exits.iter().any(|x| matches!(x, ExitDef::When { .. })));
     for (s, seg) in p.segments.iter() {
         for a in &seg.uses_attributes {
             d.segs_by_attr[*a].push(s);
         }
         for a in &seg.uses_aggregates {
             d.segs_by_agg[*a].push(s);
+        }
+    }
+    // Rechecks: only for the windows something depends on. An aggregate read only by
+    // templates or journey conditions is evaluated when they run, at the current clock.
+    let reads_clock = |pc: Pc| {
+        function_code(p, pc).iter().any(|i| {
+            matches!(
+                i,
+                Insn::Now | Insn::Call(Builtin::DaysSince | Builtin::YearsSince, _)
+            )
+        })
+    };
+    let clock_segs: Vec<bool> = p
+        .segments
+        .values()
+        .map(|s| reads_clock(s.condition))
+        .collect();
+    let any_clock = clock_segs.contains(&true);
+    let exit_aggs: Vec<AggId> = p
+        .journeys
+        .values()
+        .flat_map(|j| &j.exits)
+        .filter_map(|x| match x {
+            ExitDef::When { condition, .. } => Some(*condition),
+            _ => None,
+        })
+        .flat_map(|pc| function_code(p, pc))
+        .filter_map(|i| match i {
+            Insn::Aggregate(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    for (a, agg) in p.aggregates.iter() {
+        if agg.window_secs.is_some()
+            && (any_clock || !d.segs_by_agg[a].is_empty() || exit_aggs.contains(&a))
+        {
+            d.windowed_aggs.push(a);
+        }
+    }
+    for (s, seg) in p.segments.iter() {
+        if clock_segs[s.index()]
+            || seg
+                .uses_aggregates
+                .iter()
+                .any(|a| d.windowed_aggs.contains(a))
+        {
+            d.time_segs.push(s);
         }
     }
     // Dependency order (the validator guarantees no cycles).
@@ -1157,5 +1248,30 @@ fn derive(p: &Program) -> Derived {
     for s in p.segments.keys() {
         visit(p, s, &mut placed, &mut d.seg_order, 0);
     }
+    // In dependency order too.
+    d.time_segs = d
+        .seg_order
+        .iter()
+        .copied()
+        .filter(|s| d.time_segs.contains(s))
+        .collect();
     d
+}
+
+/// The instructions of the expression function starting at `entry`, up to its `Return` (the
+/// first one past every jump target seen: nested filter functions are skipped over by a jump).
+fn function_code(p: &Program, entry: Pc) -> &[Insn] {
+    let start = entry as usize;
+    let mut reach = start;
+    for (k, insn) in p.code.iter().enumerate().skip(start) {
+        match *insn {
+            Insn::Jump(t)
+            | Insn::JumpIfFalse(t)
+            | Insn::JumpIfFalseOrPop(t)
+            | Insn::JumpIfTrueOrPop(t) => reach = reach.max(t as usize),
+            Insn::Return if k >= reach => return &p.code[start..=k],
+            _ => {}
+        }
+    }
+    p.code.get(start..).unwrap_or(&[])
 }

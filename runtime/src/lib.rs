@@ -19,6 +19,7 @@ pub mod engine;
 pub mod scheduler;
 mod segments;
 mod sending;
+pub mod simulate;
 pub mod stats;
 pub mod testing;
 mod threads;

@@ -27,11 +27,12 @@ impl Engine {
         s: SendId,
         params: Vec<Value>,
     ) -> Outcome {
-        let sd = self.program.sends[s].clone();
+        let program = self.program.clone();
+        let sd = &program.sends[s];
         let step = sd.step;
         let loc = Some(self.program.steps[step].loc);
         self.reached(c, step);
-        let chan = self.program.channels[sd.channel].clone();
+        let chan = &program.channels[sd.channel];
         let skip = |this: &mut Engine, reason: Reason, why: String| {
             this.effects.push(Effect::Skipped {
                 customer: c,
@@ -251,7 +252,8 @@ impl Engine {
 
     /// Whether an offer is valid today and eligible for the customer.
     fn offer_ok(&mut self, c: CustomerIx, o: OfferId) -> bool {
-        let od = self.program.offers[o].clone();
+        let program = self.program.clone();
+        let od = &program.offers[o];
         let today = time::date_of(self.now(), &self.timezone(c));
         if od.valid_from.is_some_and(|f| today < f) || od.valid_until.is_some_and(|u| today >= u) {
             return false;

@@ -270,6 +270,7 @@ impl Engine {
                 }
             }
         }
+        self.insns += u64::from(FUEL - fuel);
         stack.clear();
         self.stack = stack;
     }

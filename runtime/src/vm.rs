@@ -70,6 +70,11 @@ impl Env<'_> {
 
     /// Runs a function from `entry` to its `Return`; its value.
     pub(crate) fn call(&self, entry: Pc, stack: &mut Vec<Value>) -> Value {
+        self.call_counted(entry, stack).0
+    }
+
+    /// Runs a function from `entry` to its `Return`; its value and the instructions executed.
+    pub(crate) fn call_counted(&self, entry: Pc, stack: &mut Vec<Value>) -> (Value, u64) {
         let base = stack.len();
         let mut pc = entry as usize;
         let mut fuel = FUEL;
@@ -88,13 +93,13 @@ impl Env<'_> {
                         Value::None
                     };
                     stack.truncate(base);
-                    return v;
+                    return (v, u64::from(FUEL - fuel));
                 }
                 Step::Effect => break,
             }
         }
         stack.truncate(base);
-        Value::None
+        (Value::None, u64::from(FUEL - fuel))
     }
 
     /// Records a value read, when explaining.
