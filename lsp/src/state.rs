@@ -337,6 +337,12 @@ impl State {
         self.docs_url = url;
     }
 
+    /// How many threads a manifest project's files are parsed on (default: the cores, at
+    /// most 4; benchmarks set 1 to measure the work on one thread).
+    pub fn set_parse_threads(&mut self, threads: usize) {
+        self.parse_threads = threads.max(1);
+    }
+
     /// The base URL of the links to diagnostic explanations.
     pub fn docs_url(&self) -> &str {
         &self.docs_url

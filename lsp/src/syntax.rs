@@ -1,6 +1,6 @@
 //! Walks over the syntax tree for editor features: every duration and calendar offset with
-//! the place it is used (for hover), and the statements of a journey (for the outline and
-//! folding).
+//! the place it is used, and a cheap parse of the one declaration under the cursor (for
+//! hover).
 
 use journey_grammar::ast::{
     self, CalendarOffset, DurationLit, Expr, ExprKind, ItemKind, Message, PolicyRule, Reentry,
@@ -250,34 +250,42 @@ fn visit_expr(e: &Expr, f: &mut impl FnMut(TimeLiteral)) {
     }
 }
 
-/// The top-level item whose span contains `offset`.
-pub fn item_at(file: &ast::File, offset: u32) -> Option<&ast::Item> {
-    file.items.iter().find(|i| i.span.contains(offset))
-}
-
-/// The journey with this name.
-pub fn journey_named<'a>(file: &'a ast::File, name: &str) -> Option<&'a ast::JourneyDecl> {
-    file.items.iter().find_map(|i| match &i.kind {
-        ItemKind::Journey(j) if j.name.text == name => Some(j),
-        _ => None,
-    })
-}
-
-/// The event whose properties every step of a journey can read: the entry event, when every
-/// `entry` of the journey is `on` that same event.
-pub fn entry_event(j: &ast::JourneyDecl) -> Option<&str> {
-    let mut event = None;
-    for e in &j.entries {
-        match &e.trigger {
-            ast::Trigger::Event(name) => match event {
-                None => event = Some(name.text.as_str()),
-                Some(prev) if prev == name.text => {}
-                Some(_) => return None,
-            },
-            _ => return None,
+/// Parses only the declaration around `offset` (from the last line before it that starts, in
+/// column 0, with a declaration keyword, to the next such line), as the parser's recovery
+/// cuts files: a cheap parse for requests about one place. Returns the tree and the byte
+/// offset its spans are relative to.
+pub fn parse_item_at(text: &str, offset: u32) -> (ast::File, u32) {
+    let offset = (offset as usize).min(text.len());
+    let starts_item = |line: &str| {
+        let word: String = line
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        crate::vocabulary::ITEM_KEYWORDS.contains(&word.as_str())
+    };
+    let mut start = 0;
+    let mut end = text.len();
+    let mut at = 0;
+    let mut doc_start: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("///") {
+            doc_start.get_or_insert(at);
+        } else {
+            if starts_item(line) {
+                let s = doc_start.unwrap_or(at);
+                if at <= offset {
+                    start = s;
+                } else {
+                    end = s;
+                    break;
+                }
+            }
+            doc_start = None;
         }
+        at += line.len();
     }
-    event
+    let chunk = text.get(start..end).unwrap_or("");
+    (journey_grammar::parse(chunk).file, start as u32)
 }
 
 /// A duration in words: `168 hours (604,800 seconds)`.

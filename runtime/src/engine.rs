@@ -259,6 +259,14 @@ impl Engine {
         at: Instant,
     ) -> CustomerIx {
         self.advance_to(at);
+        self.upsert_now(id, attrs)
+    }
+
+    /// [`Engine::upsert_customer`] at the current clock, without firing timers: for a
+    /// journey's `set`, which must not run other customers' due timers in the middle of its
+    /// thread (nested, once per customer due at the same instant: the stack overflowed with
+    /// thousands of birthdays at 09:00).
+    pub(crate) fn upsert_now(&mut self, id: &str, attrs: &[(AttrId, Value)]) -> CustomerIx {
         let (c, new) = match self.by_id.get(id) {
             Some(&c) => (c, false),
             None => (self.create_customer(id), true),

@@ -191,8 +191,7 @@ impl Engine {
                     // Saved before the profile changes: an exit condition may end this instance.
                     self.suspend(c, j, t, pc + 1, ThreadState::Ready, Vec::new());
                     self.stack = std::mem::take(&mut stack);
-                    let now = self.now();
-                    self.set_attribute(&id, attr, v, now);
+                    self.upsert_now(&id, &[(attr, v)]);
                     stack = std::mem::take(&mut self.stack);
                     match self.thread_start(c, j, t, &mut stack) {
                         Some((e, p)) if e == epoch => pc = p,

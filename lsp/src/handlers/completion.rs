@@ -7,7 +7,10 @@
 //! the line say what comes next (`send` → channels, `send sms` → the templates for `sms`,
 //! `profile.` → attributes, `signup.` → the properties of `signup`...). The names come from
 //! the compiler's index of the current analysis and of the last analysis without syntax
-//! errors, and the journey's syntax tree gives the events in scope.
+//! errors. The syntax tree is not used here: the declaration being typed rarely parses, and
+//! parsing the file on every keystroke would cost milliseconds; the tokens of the
+//! declaration (its `entry on E` clauses, the `wait for E` above the cursor) give the
+//! events in scope.
 
 use std::collections::HashSet;
 
@@ -21,7 +24,6 @@ use crate::handlers::hover::signature;
 use crate::handlers::offset;
 use crate::lexer::{TokKind, Token, lex};
 use crate::state::{Analysis, DocSnapshot};
-use crate::syntax::{entry_event, journey_named};
 mod rules;
 
 use crate::vocabulary::{
@@ -423,16 +425,9 @@ impl<'a> Context<'a> {
         }
         match self.item {
             Some("journey") => {
-                let name = self.item_name.unwrap_or("");
-                let asts = [Some(&self.snap.current), self.snap.good.as_ref()];
-                match asts
-                    .into_iter()
-                    .flatten()
-                    .find_map(|v| v.ast().and_then(|f| journey_named(f, name)))
-                {
-                    Some(j) => events.extend(entry_event(j).map(str::to_string)),
-                    None => events.extend(self.lexical_entry_event()),
-                }
+                // From the tokens, not the syntax tree: the journey being edited rarely
+                // parses, and parsing the file on every completion would cost milliseconds.
+                events.extend(self.lexical_entry_event());
                 for i in 1..self.toks.len() {
                     if self.text(i - 1) == "for"
                         && i >= 2
@@ -459,8 +454,8 @@ impl<'a> Context<'a> {
         events
     }
 
-    /// The entry event read from the tokens, when the journey does not parse: every
-    /// `entry` is `entry on EVENT` with the same event.
+    /// The entry event, read from the tokens: when every `entry` of the journey is
+    /// `entry on EVENT` with the same event (the compiler's rule for the steps' scope).
     fn lexical_entry_event(&self) -> Option<String> {
         let mut event: Option<&str> = None;
         for i in 0..self.toks.len() {

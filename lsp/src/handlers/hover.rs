@@ -2,12 +2,12 @@
 //! offset means in words.
 
 use journey_compiler::index::{DefKind, Definition};
-use journey_grammar::ast::{CalendarUnit, TimeUnit};
+use journey_grammar::ast::{CalendarUnit, Span, TimeUnit};
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 
 use crate::handlers::{Target, def_at, offset, word_at};
 use crate::state::DocSnapshot;
-use crate::syntax::{TimeLiteral, TimeUse, seconds_in_words, time_literal_at};
+use crate::syntax::{TimeLiteral, TimeUse, parse_item_at, seconds_in_words, time_literal_at};
 
 /// The hover at a position.
 pub fn hover(snap: &DocSnapshot, pos: Position) -> Option<Hover> {
@@ -18,16 +18,21 @@ pub fn hover(snap: &DocSnapshot, pos: Position) -> Option<Hover> {
         let range = word_at(snap.text(), at).map(|s| lines.range(s));
         return Some(markdown(text, range));
     }
-    let literal = match snap.current.ast().and_then(|f| time_literal_at(f, at)) {
-        Some(t) => Some((t, None)),
-        None => snap
-            .good_at(at)
-            .and_then(|(g, m)| g.ast().and_then(|f| time_literal_at(f, m)))
-            .map(|t| (t, Some(()))),
-    };
-    let (literal, stale) = literal?;
-    let range = stale.is_none().then(|| lines.range(literal.span()));
-    Some(markdown(describe_time(&literal), range))
+    // Parse only the declaration under the cursor (cheap), in the current text, else in the
+    // last text without syntax errors.
+    let (item, base) = parse_item_at(snap.text(), at);
+    if let Some(t) = time_literal_at(&item, at.saturating_sub(base)) {
+        let span = t.span();
+        let range = lines.range(Span {
+            start: span.start + base,
+            end: span.end + base,
+        });
+        return Some(markdown(describe_time(&t), Some(range)));
+    }
+    let (good, mapped) = snap.good_at(at)?;
+    let (item, base) = parse_item_at(good.text(), mapped);
+    let t = time_literal_at(&item, mapped.saturating_sub(base))?;
+    Some(markdown(describe_time(&t), None))
 }
 
 fn markdown(value: String, range: Option<tower_lsp_server::ls_types::Range>) -> Hover {
