@@ -85,34 +85,7 @@ fn describe_failure(case: &str, c: &Compilation, o: &TestOutcome) -> String {
 /// Test blocks that fail because the runtime breaks a rule of docs/language.md: (case, test).
 /// They stay in their case, are left out of the all-pass check, and must keep failing (when
 /// one passes, the runtime was fixed: remove it from this list).
-const KNOWN_RUNTIME_BUGS: &[(&str, &str)] = &[
-    // §7.6.1: "Events emitted by a journey (`emit`) are processed after the step that emits
-    // them". The runtime processes them only when the emitting thread suspends or ends (or at
-    // the next `set`, which runs the pending events), so the step after `emit stop` still
-    // runs although `exit on stop` applies.
-    (
-        "emit",
-        "an emitted event that exits its own journey ends it before the next step",
-    ),
-    // §7.4: `exit when COND` ends the instance "as soon as the condition on the profile,
-    // segments and aggregates becomes true"; §7.6.1: when an event updates the aggregates,
-    // "`exit when` conditions are checked" before the instances see the event. The runtime
-    // checks `exit when` after an event only if some segment reads one of the aggregates the
-    // event changed, and schedules the re-check of windows only for segments: an `exit when`
-    // that reads an aggregate directly is not re-evaluated.
-    (
-        "exits",
-        "the event's aggregates and exit when come before the wait for it",
-    ),
-    (
-        "exits",
-        "exit when on an aggregate applies as soon as an event makes it true",
-    ),
-    (
-        "exits",
-        "exit when on a sliding window applies when the last occurrence leaves it",
-    ),
-];
+const KNOWN_RUNTIME_BUGS: &[(&str, &str)] = &[];
 
 fn known_bug(case: &str, test: &str) -> bool {
     KNOWN_RUNTIME_BUGS

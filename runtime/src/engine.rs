@@ -425,7 +425,7 @@ impl Engine {
 
     // ------------------------------------------------------------------ events
 
-    fn run_pending(&mut self) {
+    pub(crate) fn run_pending(&mut self) {
         while let Some((c, data, depth)) = self.pending.pop_front() {
             self.dispatch(c, data, depth);
         }
@@ -460,6 +460,7 @@ impl Engine {
         let d = self.d.clone();
         let program = self.program.clone();
         let mut changed: Vec<SegmentId> = Vec::new();
+        let mut recorded = false;
         for a in &d.aggs_by_event[event] {
             let def = &program.aggregates[*a];
             if let Some(f) = def.filter
@@ -479,9 +480,16 @@ impl Engine {
             segments::prune(state, window.or(Some(u64::MAX / 4)), now);
             segments::record(state, now, &value);
             changed.extend(d.segs_by_agg[*a].iter().copied());
+            recorded = true;
         }
-        if !changed.is_empty() {
-            self.reevaluate(c, &changed, false);
+        if recorded {
+            // Segments that read the aggregates, then `exit when` conditions (which may read
+            // aggregates directly), and the timer for the next occurrence leaving a window.
+            if changed.is_empty() {
+                self.schedule_recheck(c);
+            } else {
+                self.reevaluate(c, &changed, false);
+            }
             self.check_exit_conditions(c);
         }
         // 2. Active instances: exits, goals, waits.

@@ -72,7 +72,7 @@ pub struct TimerId(u64);
 const ARITY: usize = 4;
 
 /// Bucket width: 2^BUCKET_SHIFT seconds.
-const BUCKET_SHIFT: u32 = 17;
+const BUCKET_SHIFT: u32 = 16;
 
 /// A bucket grows by 1/BUCKET_GROWTH of its capacity (at least [`MIN_BUCKET_GROWTH`]).
 const BUCKET_GROWTH: usize = 4;

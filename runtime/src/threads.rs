@@ -213,6 +213,19 @@ impl Engine {
                     if Engine::emit_allowed(depth) {
                         self.decide(c, Some(j), loc, || format!("emit `{ev}`"));
                         self.emit_event(c, ed.event, props, depth);
+                        // The emitted event is processed now, before the next step: it may
+                        // end this very instance (`exit on`), so the thread is saved first.
+                        self.suspend(c, j, t, pc + 1, ThreadState::Ready, Vec::new());
+                        self.stack = std::mem::take(&mut stack);
+                        self.run_pending();
+                        stack = std::mem::take(&mut self.stack);
+                        match self.thread_start(c, j, t, &mut stack) {
+                            Some((e, p)) if e == epoch => {
+                                pc = p;
+                                continue;
+                            }
+                            _ => break,
+                        }
                     } else {
                         self.effects.push(Effect::Skipped {
                             customer: c,
