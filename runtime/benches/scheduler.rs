@@ -9,7 +9,9 @@
 //! - cancel: on a fresh set of N, cancel every other timer by id (random time order);
 //! - pop after cancel: pop the N/2 left (which also drops the tombstones);
 //! - hold: with N pending, N times pop the earliest and schedule a new timer between it and a
-//!   year later, the steady state of a runtime whose clock advances (figure per pair).
+//!   year later, the steady state of a runtime whose clock advances (figure per pair);
+//! - hold-mix: the same with the delays of journeys: 60% under an hour, 25% under a day, 10%
+//!   under 30 days, 5% under a year (the near future is crowded).
 //!
 //! Each phase runs in 16 timed slices and keeps, per slice, the best of several runs: on a
 //! shared machine this drops the slices where the process was descheduled.
@@ -19,7 +21,8 @@
 //! structure (Linux `/proc/self/status`: resident pages, allocator overhead included).
 //!
 //! Run: `cargo bench -p journey-runtime --bench scheduler`
-//! (`-- --profile N [btree]` runs one schedule-and-pop pass for profilers).
+//! (`-- --profile N [btree]` runs one schedule-and-pop pass for profilers, `--profile-mix N
+//! [btree]` one hold-mix pass).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -149,19 +152,39 @@ struct Times {
     cancel: f64,
     pop_after_cancel: f64,
     hold: f64,
+    hold_mix: f64,
+}
+
+/// Delays in seconds: 60% under an hour, 25% under a day, 10% under 30 days, 5% under a year.
+fn mixed_delays(n: usize) -> Vec<i64> {
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    (0..n)
+        .map(|_| {
+            let r = rng.next();
+            let span = match r % 100 {
+                0..60 => 3_600,
+                60..85 => 86_400,
+                85..95 => 30 * 86_400,
+                _ => YEAR as u64,
+            };
+            ((r >> 8) % span) as i64
+        })
+        .collect()
 }
 
 fn measure<Q: Queue>(ats: &[i64], runs: usize) -> Times {
     let n = ats.len();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let offsets: Vec<i64> = (0..n).map(|_| (rng.next() % YEAR as u64) as i64).collect();
+    let mixed = mixed_delays(2 * n);
     let [
         mut schedule,
         mut pop,
         mut cancel,
         mut pop_after_cancel,
         mut hold,
-    ] = [Phase::default(); 5];
+        mut hold_mix,
+    ] = [Phase::default(); 6];
     for _ in 0..runs {
         // Schedule then pop everything.
         let mut q = Q::build();
@@ -198,6 +221,19 @@ fn measure<Q: Queue>(ats: &[i64], runs: usize) -> Times {
             }
         });
         assert_eq!(q.len(), n);
+        drop(q);
+
+        // Hold with journey delays, from a start with the same delays.
+        let mut q = Q::build();
+        for (k, &delay) in mixed[..n].iter().enumerate() {
+            q.schedule(START + delay, k as u64);
+        }
+        hold_mix.run(n, |i| {
+            if let Some((at, key)) = q.pop_due(i64::MAX) {
+                black_box(q.schedule(at + mixed[n + i], key));
+            }
+        });
+        assert_eq!(q.len(), n);
     }
     Times {
         schedule: schedule.ns_per(n),
@@ -205,6 +241,7 @@ fn measure<Q: Queue>(ats: &[i64], runs: usize) -> Times {
         cancel: cancel.ns_per(n / 2),
         pop_after_cancel: pop_after_cancel.ns_per(n - n / 2),
         hold: hold.ns_per(n),
+        hold_mix: hold_mix.ns_per(n),
     }
 }
 
@@ -240,6 +277,27 @@ fn rss_per_timer(which: &str, n: usize) -> Option<f64> {
         .ok()?;
     let bytes: usize = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
     (bytes > 0).then(|| bytes as f64 / n as f64)
+}
+
+/// Runs the hold-mix phase once, printing wall and CPU time per pair.
+fn profile_mix<Q: Queue>(n: usize) {
+    let mixed = mixed_delays(2 * n);
+    let mut q = Q::build();
+    for (k, &delay) in mixed[..n].iter().enumerate() {
+        q.schedule(START + delay, k as u64);
+    }
+    let (t, c) = (Instant::now(), cpu_ticks());
+    for &delay in &mixed[n..] {
+        if let Some((at, key)) = q.pop_due(i64::MAX) {
+            black_box(q.schedule(at + delay, key));
+        }
+    }
+    let per = |secs: f64| secs * 1e9 / n as f64;
+    println!(
+        "hold-mix {:.1} ns (cpu {:.1})",
+        per(t.elapsed().as_secs_f64()),
+        per((cpu_ticks() - c) as f64 / 100.0)
+    );
 }
 
 /// CPU time of this process so far, in clock ticks (10 ms), 0 where /proc is unavailable.
@@ -299,6 +357,16 @@ fn main() {
         }
         return;
     }
+    if arg("--profile-mix", 0).is_some() {
+        let n = arg("--profile-mix", 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000);
+        match arg("--profile-mix", 2) {
+            Some("btree") => profile_mix::<Tree>(n),
+            _ => profile_mix::<Scheduler<u64>>(n),
+        }
+        return;
+    }
     if arg("--profile", 0).is_some() {
         let n = arg("--profile", 1)
             .and_then(|s| s.parse().ok())
@@ -314,7 +382,7 @@ fn main() {
         "journey timer scheduler benchmark: timers uniform over 365 days, u64 keys, ns per operation"
     );
     println!(
-        "{:>9} {:<10} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>11} {:>9}",
+        "{:>9} {:<10} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9}",
         "timers",
         "structure",
         "schedule",
@@ -324,6 +392,7 @@ fn main() {
         "cancel",
         "pop-after",
         "hold",
+        "hold-mix",
         "bytes/timer",
         "RSS/timer"
     );
@@ -348,7 +417,7 @@ fn main() {
             ("BTreeMap", base, "-".to_string(), rss(base_rss)),
         ] {
             println!(
-                "{:>9} {:<10} {:>9.1} {:>8.2} {:>9.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>11} {:>9}",
+                "{:>9} {:<10} {:>9.1} {:>8.2} {:>9.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>11} {:>9}",
                 n,
                 name,
                 t.schedule,
@@ -358,13 +427,14 @@ fn main() {
                 t.cancel,
                 t.pop_after_cancel,
                 t.hold,
+                t.hold_mix,
                 bytes,
                 r
             );
         }
         let x = |ours: f64, base: f64| format!("{:.2}x", base / ours);
         println!(
-            "{:>9} {:<10} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>11} {:>9}",
+            "{:>9} {:<10} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9}",
             "",
             "ratio",
             x(ours.schedule, base.schedule),
@@ -374,6 +444,7 @@ fn main() {
             x(ours.cancel, base.cancel),
             x(ours.pop_after_cancel, base.pop_after_cancel),
             x(ours.hold, base.hold),
+            x(ours.hold_mix, base.hold_mix),
             "",
             match (ours_rss, base_rss) {
                 (Some(a), Some(b)) => x(a, b),

@@ -2,22 +2,26 @@
 //!
 //! # Design
 //!
-//! - **Buckets.** Timers are grouped by time in buckets of 2^16 seconds (about 18 hours; a
-//!   year is 482 buckets), kept in a `BTreeMap` by bucket number. Each bucket is a 4-ary
-//!   min-heap (`Vec<Entry<K>>`) on `(at, id)`. A pop works in the earliest bucket only, a
-//!   small heap that stays in cache while it drains, instead of descending a dozen levels of
-//!   cache misses in one heap of millions; a schedule appends to its bucket's heap and sifts up
-//!   a level on average. When all timers fall in one bucket it is a plain 4-ary heap: never
-//!   worse than O(log n).
+//! - **Buckets.** Timers are grouped in buckets by time: aligned intervals of 2^20 seconds
+//!   (about 12 days), or finer near the front. Buckets are kept in a `BTreeMap` by start, and
+//!   each is a 4-ary min-heap (`Vec<Entry<K>>`) on `(at, id)`. Pops work in the earliest
+//!   bucket. When it holds more than 1024 entries it is first split into 16 buckets of a
+//!   sixteenth of its width (2^16, 2^12, ... down to one second), so the heap that drains is
+//!   small and stays in cache, however crowded the near future is. A schedule finds the bucket
+//!   covering its instant (or creates the widest free aligned one), appends to its heap and
+//!   sifts up a level on average. An entry is moved by at most five splits: O(1) amortized.
+//!   Timers due in the same second share one bucket, a plain 4-ary heap: never worse than
+//!   O(log n).
 //! - **Ids and FIFO.** A [`TimerId`] is a 64-bit number: a block number (56 bits) and a slot
 //!   in the block (8 bits). Each bucket hands out the ids of its own current block in order
-//!   and takes a fresh block, from a global counter, when it runs out. So within a bucket ids
-//!   grow in scheduling order, and timers due at the same instant (always in the same bucket)
-//!   are served in scheduling order. Nothing depends on anything but the calls made: no
-//!   randomness, no addresses, no iteration over hash maps.
+//!   and takes a fresh block, from a global counter, when it runs out (a bucket made by a split
+//!   starts with a fresh block). So within a bucket ids grow in scheduling order, and timers
+//!   due at the same instant (always in the same bucket) are served in scheduling order.
+//!   Nothing depends on anything but the calls made: no randomness, no addresses, no
+//!   iteration over hash maps.
 //! - **Liveness.** One bit per id, in a hash map from block number to the block's 256 bits and
-//!   live count; a block is freed when its count drops to zero. The ids of a block belong to
-//!   one bucket, so they fall due within the same 18 hours and the block goes soon after they
+//!   live count; a block is freed when its count drops to zero. The ids of a block are handed
+//!   out by one bucket, so they fall due close together and the block goes soon after they
 //!   fire: there are about n/256 blocks for n pending timers (at worst one per pending timer,
 //!   if cancellations leave a single live id in each). A pop only touches the blocks of the
 //!   earliest bucket, which are in cache. Cancelling an unknown, fired or cancelled id finds a
@@ -29,35 +33,39 @@
 //!   per cancellation. Memory stays proportional to the pending timers whatever the
 //!   cancellations.
 //!
-//! Costs (n pending timers): `schedule` O(log n) (O(1) on average), `pop_due` O(log n),
-//! `cancel` O(1) amortized, `next_due` O(log n) amortized, `len` and `memory_bytes` O(1).
-//! Nothing scans.
+//! Costs (n pending timers): `schedule` O(log n) (O(1) on average), `pop_due` O(log n)
+//! amortized, `cancel` O(1) amortized, `next_due` O(log n) amortized, `len` and
+//! `memory_bytes` O(1). Nothing scans.
 //!
 //! Memory: one 24-byte entry per pending timer for an 8-byte key (`at`, `id`, `key`), in
 //! buckets that grow by a quarter (so that their slack stays small) and are freed when drained;
-//! plus about 50 bytes per block of 256 ids. About 28 bytes per pending timer for a million
+//! plus about 50 bytes per block of 256 ids. About 27 bytes per pending timer for a million
 //! timers over a year ([`Scheduler::memory_bytes`] counts capacities).
 //!
 //! # Persistence
 //!
 //! `Serialize` writes the whole state that affects behaviour, in a canonical form: ids below
-//! `next_id` have been handed out; the live timers and the tombstones, each sorted by
-//! `(at, id)`; and for each bucket in the middle of a block, the next id it hands out:
+//! `next_id` have been handed out; the buckets as `[start, log2 of width, next id to hand
+//! out]` (0 when the bucket needs a fresh block); the live timers and the tombstones, each
+//! sorted by `(at, id)`:
 //!
 //! ```json
-//! {"next_id":512,"timers":[{"at":1798761600,"id":256,"key":7}],
-//!  "cancelled":[{"at":1798765200,"id":257,"key":8}],"cursors":[[27446,258]]}
+//! {"next_id":512,"buckets":[[1798307840,20,258]],
+//!  "timers":[{"at":1798761600,"id":256,"key":7}],
+//!  "cancelled":[{"at":1798765200,"id":257,"key":8}]}
 //! ```
 //!
 //! A restored scheduler does exactly what the original would have done, down to the ids it
 //! hands out next, so a replay from a snapshot matches the uninterrupted run. The heap layout
 //! is not written: it never shows, since pops follow the `(at, id)` total order.
-//! Deserialization rebuilds the buckets in O(n log n) and rejects input that no scheduler
-//! writes and that would break ids or cancellation (an id or cursor not below `next_id`, a
-//! live id listed twice, an id both live and cancelled) with an error.
+//! Deserialization rebuilds the buckets in O(n log n) and rejects, with an error, input that
+//! no scheduler writes and that would break ids, order or cancellation: an id or cursor not
+//! below `next_id`, overlapping or misaligned buckets, a timer outside every bucket, a live id
+//! listed twice, an id both live and cancelled, a cursor that would hand out ids again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Bound;
 
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -71,8 +79,18 @@ pub struct TimerId(u64);
 /// Children per heap node.
 const ARITY: usize = 4;
 
-/// Bucket width: 2^BUCKET_SHIFT seconds.
-const BUCKET_SHIFT: u32 = 16;
+/// log2 of the width of the widest buckets, in seconds: 2^20 s is about 12 days.
+const TOP_SHIFT: u32 = 20;
+
+/// A split divides a bucket's width by 2^SPLIT_SHIFT.
+const SPLIT_SHIFT: u32 = 4;
+
+/// The earliest bucket is split before a pop when it holds more entries than this (and is
+/// wider than a second). Smaller in unit tests, so that short operation sequences split.
+#[cfg(not(test))]
+const SPLIT_MIN: usize = 1024;
+#[cfg(test)]
+const SPLIT_MIN: usize = 6;
 
 /// A bucket grows by 1/BUCKET_GROWTH of its capacity (at least [`MIN_BUCKET_GROWTH`]).
 const BUCKET_GROWTH: usize = 4;
@@ -119,13 +137,8 @@ impl<K> Entry<K> {
     }
 }
 
-/// The bucket holding timers due at `at`: buckets are in time order.
-#[inline]
-fn bucket_of(at: Instant) -> i64 {
-    at >> BUCKET_SHIFT
-}
-
-/// The timers due in one bucket's 2^16 seconds.
+/// The timers due in one bucket's interval, `[start, start + 2^shift)`, `start` being a
+/// multiple of the width. Buckets never overlap.
 #[derive(Clone, Debug)]
 struct Bucket<K> {
     /// 4-ary min-heap on `(at, id)` of live timers and tombstones.
@@ -133,6 +146,24 @@ struct Bucket<K> {
     /// The next id this bucket hands out; a multiple of the block size (0 included) means
     /// the bucket needs a fresh block first.
     cursor: u64,
+    /// log2 of the width, at most [`TOP_SHIFT`].
+    shift: u32,
+}
+
+impl<K> Bucket<K> {
+    fn new(heap: Vec<Entry<K>>, shift: u32) -> Self {
+        Bucket {
+            heap,
+            cursor: 0,
+            shift,
+        }
+    }
+}
+
+/// Whether the interval `[start, start + 2^shift)` contains `at`, without overflow.
+#[inline]
+fn covers(start: Instant, shift: u32, at: Instant) -> bool {
+    at >= start && (at.wrapping_sub(start).cast_unsigned() >> shift) == 0
 }
 
 /// Liveness of the 256 ids of a block.
@@ -172,8 +203,8 @@ impl Hasher for BlockHasher {
     }
 }
 
-/// Blocks with at least one live id, by block number.
-type Blocks = HashMap<u64, Block, BuildHasherDefault<BlockHasher>>;
+/// A hash map keyed by block number.
+type BlockMap<V> = HashMap<u64, V, BuildHasherDefault<BlockHasher>>;
 
 /// Where the bit of `id` is: block number, word, mask.
 #[inline]
@@ -183,7 +214,7 @@ fn bit_of(id: u64) -> (u64, usize, u64) {
 
 /// Whether `id` is live.
 #[inline]
-fn is_live(blocks: &Blocks, id: u64) -> bool {
+fn is_live(blocks: &BlockMap<Block>, id: u64) -> bool {
     let (block, word, mask) = bit_of(id);
     blocks.get(&block).is_some_and(|b| b.bits[word] & mask != 0)
 }
@@ -196,10 +227,10 @@ fn is_live(blocks: &Blocks, id: u64) -> bool {
 /// persist the scheduler. See the [module documentation](self) for the design and costs.
 #[derive(Clone, Debug)]
 pub struct Scheduler<K> {
-    /// Non-empty buckets by number.
-    buckets: BTreeMap<i64, Bucket<K>>,
+    /// Non-empty buckets by start.
+    buckets: BTreeMap<Instant, Bucket<K>>,
     /// Liveness bits of the ids handed out, by block.
-    blocks: Blocks,
+    blocks: BlockMap<Block>,
     /// Live timers (set bits in `blocks`). Each has exactly one entry in `buckets`; the other
     /// entries are tombstones.
     live: usize,
@@ -216,7 +247,7 @@ impl<K: Copy> Scheduler<K> {
     pub fn new() -> Self {
         Scheduler {
             buckets: BTreeMap::new(),
-            blocks: Blocks::default(),
+            blocks: BlockMap::default(),
             live: 0,
             entries: 0,
             capacity: 0,
@@ -230,27 +261,23 @@ impl<K: Copy> Scheduler<K> {
     /// unique until 2^56 blocks of ids have been handed out, which takes at least 2^56
     /// (72 million billion) schedules.
     pub fn schedule(&mut self, at: Instant, key: K) -> TimerId {
-        let bucket = self.buckets.entry(bucket_of(at)).or_insert(Bucket {
-            heap: Vec::new(),
-            cursor: 0,
-        });
-        if bucket.cursor & SLOT_MASK == 0 {
-            bucket.cursor = self.next_block << BLOCK_SHIFT;
-            self.next_block = (self.next_block + 1) & BLOCK_MASK;
-        }
-        let id = bucket.cursor;
-        bucket.cursor = bucket.cursor.wrapping_add(1);
-
-        let heap = &mut bucket.heap;
-        let before = heap.capacity();
-        if heap.len() == before {
-            heap.reserve_exact((before / BUCKET_GROWTH).max(MIN_BUCKET_GROWTH));
-        }
-        heap.push(Entry { at, id, key });
-        sift_up(heap);
-        self.capacity += heap.capacity() - before;
+        let entry = |id| Entry { at, id, key };
+        let id = match self.buckets.range_mut(..=at).next_back() {
+            Some((&start, bucket)) if covers(start, bucket.shift, at) => {
+                let id = take_id(bucket, &mut self.next_block);
+                push(bucket, entry(id), &mut self.capacity);
+                id
+            }
+            _ => {
+                let (start, shift) = self.free_interval(at);
+                let mut bucket = Bucket::new(Vec::new(), shift);
+                let id = take_id(&mut bucket, &mut self.next_block);
+                push(&mut bucket, entry(id), &mut self.capacity);
+                self.buckets.insert(start, bucket);
+                id
+            }
+        };
         self.entries += 1;
-
         let (block, word, mask) = bit_of(id);
         let block = self.blocks.entry(block).or_default();
         if block.bits[word] & mask == 0 {
@@ -294,7 +321,13 @@ impl<K: Copy> Scheduler<K> {
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, TimerId, K)> {
         loop {
             let mut first = self.buckets.first_entry()?;
-            let heap = &mut first.get_mut().heap;
+            let bucket = first.get_mut();
+            if bucket.heap.len() > SPLIT_MIN && bucket.shift > 0 {
+                let (start, bucket) = first.remove_entry();
+                self.split(start, bucket);
+                continue;
+            }
+            let heap = &mut bucket.heap;
             let top = heap.first().copied();
             if let Some(top) = top {
                 if top.at > now && is_live(&self.blocks, top.id) {
@@ -332,14 +365,68 @@ impl<K: Copy> Scheduler<K> {
     /// bucket map's nodes, and the capacity of the block map.
     pub fn memory_bytes(&self) -> usize {
         let entries = self.capacity.saturating_mul(size_of::<Entry<K>>());
-        // B-tree nodes hold 6 to 11 (bucket number, bucket) pairs: count 1.5 per bucket.
+        // B-tree nodes hold 6 to 11 (start, bucket) pairs: count 1.5 per bucket.
         let buckets = self
             .buckets
             .len()
-            .saturating_mul(size_of::<(i64, Bucket<K>)>() * 3 / 2);
+            .saturating_mul(size_of::<(Instant, Bucket<K>)>() * 3 / 2);
         entries
             .saturating_add(buckets)
             .saturating_add(hash_map_bytes::<(u64, Block)>(self.blocks.capacity()))
+    }
+
+    /// The widest aligned interval of at most 2^TOP_SHIFT seconds that contains `at` and no
+    /// bucket, as `(start, shift)`; `at` is in no bucket. Aligned intervals of power-of-two
+    /// widths are nested or disjoint, so a bucket overlapping a candidate lies inside it:
+    /// checking the buckets just before and just after `at` is enough. A one-second interval
+    /// always fits.
+    fn free_interval(&self, at: Instant) -> (Instant, u32) {
+        let before = self.buckets.range(..=at).next_back().map(|(&s, _)| s);
+        let after = self
+            .buckets
+            .range((Bound::Excluded(at), Bound::Unbounded))
+            .next()
+            .map(|(&s, _)| s);
+        let mut shift = TOP_SHIFT;
+        loop {
+            let start = at & !((1 << shift) - 1);
+            let clear =
+                before.is_none_or(|b| b < start) && after.is_none_or(|a| !covers(start, shift, a));
+            if clear || shift == 0 {
+                return (start, shift);
+            }
+            shift = shift.saturating_sub(SPLIT_SHIFT);
+        }
+    }
+
+    /// Splits a bucket into buckets of a sixteenth of its width (the non-empty ones), each
+    /// with a fresh block for the ids it hands out next: O(entries).
+    fn split(&mut self, start: Instant, parent: Bucket<K>) {
+        let shift = parent.shift.saturating_sub(SPLIT_SHIFT);
+        // Entries lie in the parent's interval, so the index is below 16 (`min` only keeps
+        // the indexing obviously in bounds).
+        let child = |e: &Entry<K>| {
+            ((e.at.wrapping_sub(start).cast_unsigned() >> shift) as usize)
+                .min((1 << SPLIT_SHIFT) - 1)
+        };
+        let mut counts = [0usize; 1 << SPLIT_SHIFT];
+        for e in &parent.heap {
+            counts[child(e)] += 1;
+        }
+        let mut heaps = counts.map(Vec::with_capacity);
+        for e in &parent.heap {
+            heaps[child(e)].push(*e);
+        }
+        self.capacity -= parent.heap.capacity();
+        for (i, mut heap) in heaps.into_iter().enumerate() {
+            if heap.is_empty() {
+                continue;
+            }
+            heapify(&mut heap);
+            self.capacity += heap.capacity();
+            let child_start = start.wrapping_add((i as Instant) << shift);
+            self.buckets.insert(child_start, Bucket::new(heap, shift));
+        }
     }
 
     /// Clears the bit of a live `id`; returns whether it was live. Frees its block when that
@@ -403,6 +490,32 @@ impl<K: Copy> Default for Scheduler<K> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The next id `bucket` hands out, taking a fresh block first if needed.
+#[inline]
+fn take_id<K>(bucket: &mut Bucket<K>, next_block: &mut u64) -> u64 {
+    if bucket.cursor & SLOT_MASK == 0 {
+        bucket.cursor = *next_block << BLOCK_SHIFT;
+        *next_block = (*next_block + 1) & BLOCK_MASK;
+    }
+    let id = bucket.cursor;
+    bucket.cursor = bucket.cursor.wrapping_add(1);
+    id
+}
+
+/// Pushes onto a bucket's heap, growing it by a quarter when full; keeps `capacity` (the sum
+/// of the capacities) up to date.
+#[inline]
+fn push<K: Copy>(bucket: &mut Bucket<K>, entry: Entry<K>, capacity: &mut usize) {
+    let heap = &mut bucket.heap;
+    let before = heap.capacity();
+    if heap.len() == before {
+        heap.reserve_exact((before / BUCKET_GROWTH).max(MIN_BUCKET_GROWTH));
+    }
+    heap.push(entry);
+    sift_up(heap);
+    *capacity += heap.capacity() - before;
 }
 
 /// Bytes allocated by a `HashMap` of `T` slots with the given capacity (hashbrown layout: a
@@ -512,9 +625,9 @@ fn heapify<K: Copy>(heap: &mut [Entry<K>]) {
 #[derive(Serialize)]
 struct SnapshotRef<'a, K> {
     next_id: u64,
+    buckets: Vec<(Instant, u32, u64)>,
     timers: Vec<&'a Entry<K>>,
     cancelled: Vec<&'a Entry<K>>,
-    cursors: Vec<(i64, u64)>,
 }
 
 /// The serialized form, owned for reading.
@@ -523,25 +636,30 @@ struct SnapshotRef<'a, K> {
 struct Snapshot<K> {
     /// Ids below this one have been handed out (a multiple of the block size).
     next_id: u64,
+    /// `(start, shift, cursor)` of each bucket, by start.
+    buckets: Vec<(Instant, u32, u64)>,
     /// Live timers, by `(at, id)`.
     timers: Vec<Entry<K>>,
     /// Tombstones not dropped yet, by `(at, id)`.
     #[serde(default)]
     cancelled: Vec<Entry<K>>,
-    /// Buckets in the middle of a block: the next id each hands out.
-    #[serde(default)]
-    cursors: Vec<(i64, u64)>,
 }
 
 /// Writes the whole state in a canonical form (see the [module documentation](self)):
-/// `next_id`, the live timers and the tombstones, each sorted by `(at, id)`, and the buckets'
-/// positions in their blocks. O(n log n).
+/// `next_id`, the buckets, the live timers and the tombstones, each sorted by `(at, id)`.
+/// O(n log n).
 impl<K: Copy + Serialize> Serialize for Scheduler<K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buckets = Vec::with_capacity(self.buckets.len());
         let mut timers: Vec<&Entry<K>> = Vec::with_capacity(self.live);
         let mut cancelled: Vec<&Entry<K>> = Vec::with_capacity(self.entries - self.live);
-        let mut cursors = Vec::new();
-        for (&number, bucket) in &self.buckets {
+        for (&start, bucket) in &self.buckets {
+            let cursor = if bucket.cursor & SLOT_MASK == 0 {
+                0
+            } else {
+                bucket.cursor
+            };
+            buckets.push((start, bucket.shift, cursor));
             let (live_start, dead_start) = (timers.len(), cancelled.len());
             for e in &bucket.heap {
                 if is_live(&self.blocks, e.id) {
@@ -559,122 +677,125 @@ impl<K: Copy + Serialize> Serialize for Scheduler<K> {
             {
                 run.sort_unstable_by_key(|e| (e.at, e.id));
             }
-            if bucket.cursor & SLOT_MASK != 0 {
-                cursors.push((number, bucket.cursor));
-            }
         }
         SnapshotRef {
             next_id: self.next_block << BLOCK_SHIFT,
+            buckets,
             timers,
             cancelled,
-            cursors,
         }
         .serialize(serializer)
     }
 }
 
-/// Reads the form written by `Serialize` (in any order) and rebuilds the buckets:
-/// O(n log n). Fails on input no scheduler writes and that would break cancellation or the
-/// uniqueness of ids: an id or cursor not below `next_id`, a live id listed twice, a
-/// cancelled id also listed as live.
+/// Reads the form written by `Serialize` and rebuilds the buckets: O(n log n). Fails on input
+/// that no scheduler writes and that would break ids, order or cancellation (see the
+/// [module documentation](self)).
 impl<'de, K: Copy + DeserializeOwned> Deserialize<'de> for Scheduler<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let snapshot = Snapshot::<K>::deserialize(deserializer)?;
-        let next_id = snapshot.next_id;
-        let mut s = Scheduler::new();
-        // The first block not below `next_id`.
-        s.next_block = (next_id >> BLOCK_SHIFT) + u64::from(next_id & SLOT_MASK != 0);
-        if s.next_block > BLOCK_MASK {
-            return Err(D::Error::custom(format_args!(
-                "next_id {next_id} is beyond the last block"
-            )));
-        }
-        let issued = |id: u64| {
-            if id < next_id {
-                Ok(())
-            } else {
-                Err(D::Error::custom(format_args!(
-                    "id {id} is not below next_id {next_id}"
-                )))
-            }
-        };
-        for e in &snapshot.timers {
-            issued(e.id)?;
-            let (block, word, mask) = bit_of(e.id);
-            let block = s.blocks.entry(block).or_default();
-            if block.bits[word] & mask != 0 {
-                return Err(D::Error::custom(format_args!(
-                    "duplicate timer id {}",
-                    e.id
-                )));
-            }
-            block.bits[word] |= mask;
-            block.live += 1;
-            s.live += 1;
-        }
-        for e in &snapshot.cancelled {
-            issued(e.id)?;
-            if is_live(&s.blocks, e.id) {
-                return Err(D::Error::custom(format_args!(
-                    "timer id {} is both live and cancelled",
-                    e.id
-                )));
-            }
-        }
-        for e in snapshot.timers.into_iter().chain(snapshot.cancelled) {
-            let bucket = s.buckets.entry(bucket_of(e.at)).or_insert(Bucket {
-                heap: Vec::new(),
-                cursor: 0,
-            });
-            bucket.heap.push(e);
-            s.entries += 1;
-        }
-        // A cursor's block belongs to its bucket, and the bucket's ids are below the cursor:
-        // the ids it hands out next must be new and come after the others (FIFO).
-        let mut cursor_blocks: HashMap<u64, i64, BuildHasherDefault<BlockHasher>> =
-            HashMap::default();
-        for (number, cursor) in snapshot.cursors {
-            // A bucket without timers starts a fresh block, like one that drained.
-            let Some(bucket) = s.buckets.get_mut(&number) else {
-                continue;
-            };
-            if cursor & SLOT_MASK == 0 {
-                continue;
-            }
-            issued(cursor)?;
-            let bad = bucket.cursor != 0
-                || bucket.heap.iter().any(|e| e.id >= cursor)
-                || cursor_blocks
-                    .insert(cursor >> BLOCK_SHIFT, number)
-                    .is_some();
-            if bad {
-                return Err(D::Error::custom(format_args!(
-                    "cursor {cursor} of bucket {number} would hand out ids again"
-                )));
-            }
-            bucket.cursor = cursor;
-        }
-        for (&number, bucket) in &s.buckets {
-            for e in &bucket.heap {
-                if cursor_blocks
-                    .get(&(e.id >> BLOCK_SHIFT))
-                    .is_some_and(|&b| b != number)
-                {
-                    return Err(D::Error::custom(format_args!(
-                        "timer id {} is in the block of another bucket's cursor",
-                        e.id
-                    )));
-                }
-            }
-        }
-        for bucket in s.buckets.values_mut() {
-            bucket.heap.shrink_to_fit();
-            heapify(&mut bucket.heap);
-            s.capacity += bucket.heap.capacity();
-        }
-        s.compact_if_mostly_tombstones();
-        Ok(s)
+        restore(snapshot).map_err(D::Error::custom)
     }
+}
+
+/// Rebuilds a scheduler from its serialized form, or says what is inconsistent.
+fn restore<K: Copy>(snapshot: Snapshot<K>) -> Result<Scheduler<K>, String> {
+    let next_id = snapshot.next_id;
+    let mut s = Scheduler::new();
+    // The first block not below `next_id`.
+    s.next_block = (next_id >> BLOCK_SHIFT) + u64::from(next_id & SLOT_MASK != 0);
+    if s.next_block > BLOCK_MASK {
+        return Err(format!("next_id {next_id} is beyond the last block"));
+    }
+    let issued = |id: u64| {
+        if id < next_id {
+            Ok(())
+        } else {
+            Err(format!("id {id} is not below next_id {next_id}"))
+        }
+    };
+
+    // Buckets: aligned, at most the top width, disjoint.
+    let mut previous: Option<(Instant, u32)> = None;
+    for &(start, shift, _) in &snapshot.buckets {
+        let aligned = shift <= TOP_SHIFT && start & ((1 << shift) - 1) == 0;
+        let after_previous = previous.is_none_or(|(p, ps)| p < start && !covers(p, ps, start));
+        if !aligned || !after_previous {
+            return Err(format!(
+                "bucket [{start}, 2^{shift}) is misaligned, too wide, out of order or overlapping"
+            ));
+        }
+        previous = Some((start, shift));
+        s.buckets.insert(start, Bucket::new(Vec::new(), shift));
+    }
+
+    // Liveness.
+    for e in &snapshot.timers {
+        issued(e.id)?;
+        let (block, word, mask) = bit_of(e.id);
+        let block = s.blocks.entry(block).or_default();
+        if block.bits[word] & mask != 0 {
+            return Err(format!("duplicate timer id {}", e.id));
+        }
+        block.bits[word] |= mask;
+        block.live += 1;
+        s.live += 1;
+    }
+    for e in &snapshot.cancelled {
+        issued(e.id)?;
+        if is_live(&s.blocks, e.id) {
+            return Err(format!("timer id {} is both live and cancelled", e.id));
+        }
+    }
+
+    // Entries, each in the bucket covering it.
+    for e in snapshot.timers.into_iter().chain(snapshot.cancelled) {
+        match s.buckets.range_mut(..=e.at).next_back() {
+            Some((&start, bucket)) if covers(start, bucket.shift, e.at) => bucket.heap.push(e),
+            _ => return Err(format!("timer at {} is in no bucket", e.at)),
+        }
+        s.entries += 1;
+    }
+    s.buckets.retain(|_, bucket| !bucket.heap.is_empty());
+
+    // Cursors: a cursor's block belongs to its bucket, and the bucket's ids are below the
+    // cursor, so that the ids it hands out next are new and come after the others (FIFO).
+    let mut cursor_blocks: BlockMap<Instant> = BlockMap::default();
+    for &(start, _, cursor) in &snapshot.buckets {
+        let Some(bucket) = s.buckets.get_mut(&start) else {
+            continue;
+        };
+        if cursor & SLOT_MASK == 0 {
+            continue;
+        }
+        issued(cursor)?;
+        if bucket.heap.iter().any(|e| e.id >= cursor)
+            || cursor_blocks.insert(cursor >> BLOCK_SHIFT, start).is_some()
+        {
+            return Err(format!(
+                "cursor {cursor} of bucket {start} would hand out ids again"
+            ));
+        }
+        bucket.cursor = cursor;
+    }
+    for (&start, bucket) in &mut s.buckets {
+        for e in &bucket.heap {
+            if cursor_blocks
+                .get(&(e.id >> BLOCK_SHIFT))
+                .is_some_and(|&b| b != start)
+            {
+                return Err(format!(
+                    "timer id {} is in the block of another bucket's cursor",
+                    e.id
+                ));
+            }
+        }
+        bucket.heap.shrink_to_fit();
+        heapify(&mut bucket.heap);
+        s.capacity += bucket.heap.capacity();
+    }
+    s.compact_if_mostly_tombstones();
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -691,11 +812,21 @@ mod tests {
     /// per live id, block counts, tombstones bounded.
     fn check_invariants<K: Copy>(s: &Scheduler<K>) {
         let (mut entries, mut capacity, mut live_entries) = (0, 0, 0);
+        let mut previous: Option<(Instant, u32)> = None;
         for (&b, bucket) in &s.buckets {
             let heap = &bucket.heap;
             assert!(!heap.is_empty(), "empty bucket {b}");
+            assert!(bucket.shift <= TOP_SHIFT);
+            assert_eq!(b & ((1 << bucket.shift) - 1), 0, "aligned");
+            if let Some((p, ps)) = previous {
+                assert!(!covers(p, ps, b), "overlapping buckets");
+            }
+            previous = Some((b, bucket.shift));
+            if bucket.cursor & SLOT_MASK != 0 {
+                assert!(heap.iter().all(|e| e.id < bucket.cursor), "cursor above ids");
+            }
             for (i, e) in heap.iter().enumerate() {
-                assert_eq!(bucket_of(e.at), b);
+                assert!(covers(b, bucket.shift, e.at), "entry outside its bucket");
                 if i > 0 {
                     assert!(!e.before(&heap[(i - 1) / ARITY]), "heap order at {i}");
                 }
@@ -784,7 +915,7 @@ mod tests {
                 twin = Some(serde_json::from_str(&json).expect("deserialize"));
             }
             // Other buckets take blocks in between, so the tied timers span many blocks.
-            let other = Instant::from(k % 7 + 1) << BUCKET_SHIFT;
+            let other = Instant::from(k % 7 + 1) << TOP_SHIFT;
             let id = s.schedule(other, u32::MAX);
             let tied = s.schedule(5, k);
             if let Some(t) = &mut twin {
@@ -1111,7 +1242,8 @@ mod tests {
     fn instant() -> impl Strategy<Value = Instant> {
         prop_oneof![
             4 => 0..50i64,
-            4 => (-3..6i64, 0..4i64).prop_map(|(b, t)| (b << BUCKET_SHIFT) + t * 20_000),
+            4 => (-3..6i64, 0..4i64).prop_map(|(b, t)| (b << TOP_SHIFT) + t * 300_000),
+            4 => (0..4i64, 0..64i64).prop_map(|(b, t)| (b << 12) + t * 60),
             1 => any::<i64>(),
         ]
     }
