@@ -67,6 +67,8 @@ trait Queue: Sized {
     fn cancel(&mut self, id: Self::Id);
     fn pop_due(&mut self, now: i64) -> Option<(i64, u64)>;
     fn len(&self) -> usize;
+    /// `memory_bytes()` where there is one.
+    fn memory(&self) -> Option<usize>;
 }
 
 impl Queue for Scheduler<u64> {
@@ -85,6 +87,9 @@ impl Queue for Scheduler<u64> {
     }
     fn len(&self) -> usize {
         Scheduler::len(self)
+    }
+    fn memory(&self) -> Option<usize> {
+        Some(self.memory_bytes())
     }
 }
 
@@ -117,6 +122,9 @@ impl Queue for Tree {
     }
     fn len(&self) -> usize {
         self.map.len()
+    }
+    fn memory(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -294,9 +302,10 @@ fn profile_mix<Q: Queue>(n: usize) {
     }
     let per = |secs: f64| secs * 1e9 / n as f64;
     println!(
-        "hold-mix {:.1} ns (cpu {:.1})",
+        "hold-mix {:.1} ns (cpu {:.1}), {:.1} bytes per timer after",
         per(t.elapsed().as_secs_f64()),
-        per((cpu_ticks() - c) as f64 / 100.0)
+        per((cpu_ticks() - c) as f64 / 100.0),
+        q.memory().unwrap_or(0) as f64 / q.len() as f64
     );
 }
 
@@ -329,13 +338,25 @@ fn profile<Q: Queue>(n: usize) {
         black_box(x);
     }
     let pop = (t.elapsed().as_secs_f64(), cpu_ticks() - c);
+    // Again, timing each pop for the slowest one.
+    for (k, &at) in ats.iter().enumerate() {
+        q.schedule(at, k as u64);
+    }
+    let mut slowest = 0f64;
+    loop {
+        let t = Instant::now();
+        let Some(x) = q.pop_due(END) else { break };
+        slowest = slowest.max(t.elapsed().as_secs_f64());
+        black_box(x);
+    }
     let per = |secs: f64| secs * 1e9 / n as f64;
     println!(
-        "schedule {:.1} ns (cpu {:.1}), pop {:.1} ns (cpu {:.1})",
+        "schedule {:.1} ns (cpu {:.1}), pop {:.1} ns (cpu {:.1}), slowest pop {:.2} ms",
         per(schedule.0),
         per(schedule.1 as f64 / 100.0),
         per(pop.0),
-        per(pop.1 as f64 / 100.0)
+        per(pop.1 as f64 / 100.0),
+        slowest * 1e3
     );
 }
 

@@ -823,7 +823,10 @@ mod tests {
             }
             previous = Some((b, bucket.shift));
             if bucket.cursor & SLOT_MASK != 0 {
-                assert!(heap.iter().all(|e| e.id < bucket.cursor), "cursor above ids");
+                assert!(
+                    heap.iter().all(|e| e.id < bucket.cursor),
+                    "cursor above ids"
+                );
             }
             for (i, e) in heap.iter().enumerate() {
                 assert!(covers(b, bucket.shift, e.at), "entry outside its bucket");
@@ -1128,8 +1131,9 @@ mod tests {
         assert_eq!(
             json,
             concat!(
-                r#"{"next_id":512,"timers":[{"at":1798761600,"id":256,"key":7}],"#,
-                r#""cancelled":[{"at":1798765200,"id":257,"key":8}],"cursors":[[27446,258]]}"#
+                r#"{"next_id":512,"buckets":[[1798307840,20,258]],"#,
+                r#""timers":[{"at":1798761600,"id":256,"key":7}],"#,
+                r#""cancelled":[{"at":1798765200,"id":257,"key":8}]}"#
             )
         );
     }
@@ -1137,17 +1141,28 @@ mod tests {
     #[test]
     fn serde_rejects_inconsistent_input() {
         let bad = [
-            r#"{"next_id":2,"timers":[{"at":1,"id":1,"key":0},{"at":2,"id":1,"key":0}]}"#,
-            r#"{"next_id":1,"timers":[{"at":1,"id":1,"key":0}]}"#,
-            r#"{"next_id":2,"timers":[{"at":1,"id":1,"key":0}],"cancelled":[{"at":1,"id":1,"key":0}]}"#,
-            r#"{"next_id":2,"timers":[],"cancelled":[{"at":1,"id":2,"key":0}]}"#,
-            r#"{"next_id":256,"timers":[{"at":1,"id":1,"key":0}],"cursors":[[0,257]]}"#,
-            r#"{"next_id":256,"timers":[{"at":1,"id":9,"key":0}],"cursors":[[0,5]]}"#,
-            r#"{"next_id":512,"timers":[{"at":1,"id":9,"key":0},{"at":70000,"id":1,"key":0}],"cursors":[[0,10],[1,2]]}"#,
-            r#"{"next_id":18446744073709551615,"timers":[]}"#,
-            r#"{"next_id":-1,"timers":[]}"#,
-            r#"{"next_id":1,"timers":[{"at":1,"id":0}]}"#,
-            r#"{"timers":[]}"#,
+            // Duplicate live id; ids not below next_id; live and cancelled.
+            r#"{"next_id":2,"buckets":[[0,20,0]],"timers":[{"at":1,"id":1,"key":0},{"at":2,"id":1,"key":0}]}"#,
+            r#"{"next_id":1,"buckets":[[0,20,0]],"timers":[{"at":1,"id":1,"key":0}]}"#,
+            r#"{"next_id":2,"buckets":[[0,20,0]],"timers":[],"cancelled":[{"at":1,"id":2,"key":0}]}"#,
+            r#"{"next_id":2,"buckets":[[0,20,0]],"timers":[{"at":1,"id":1,"key":0}],"cancelled":[{"at":1,"id":1,"key":0}]}"#,
+            r#"{"next_id":18446744073709551615,"buckets":[],"timers":[]}"#,
+            // Cursors: not below next_id; not above its bucket's ids; in another bucket's
+            // block; two in one block.
+            r#"{"next_id":256,"buckets":[[0,20,257]],"timers":[{"at":1,"id":1,"key":0}]}"#,
+            r#"{"next_id":256,"buckets":[[0,20,5]],"timers":[{"at":1,"id":9,"key":0}]}"#,
+            r#"{"next_id":512,"buckets":[[0,20,10],[1048576,20,0]],"timers":[{"at":1,"id":9,"key":0},{"at":1048577,"id":1,"key":0}]}"#,
+            r#"{"next_id":512,"buckets":[[0,20,10],[1048576,20,12]],"timers":[{"at":1,"id":9,"key":0},{"at":1048577,"id":300,"key":0}]}"#,
+            // Buckets: misaligned, too wide, overlapping, out of order; a timer outside them.
+            r#"{"next_id":0,"buckets":[[5,4,0]],"timers":[]}"#,
+            r#"{"next_id":0,"buckets":[[0,21,0]],"timers":[]}"#,
+            r#"{"next_id":0,"buckets":[[0,20,0],[16,4,0]],"timers":[]}"#,
+            r#"{"next_id":0,"buckets":[[1048576,20,0],[0,20,0]],"timers":[]}"#,
+            r#"{"next_id":2,"buckets":[[0,4,0]],"timers":[{"at":100,"id":1,"key":0}]}"#,
+            // Not a snapshot.
+            r#"{"next_id":-1,"buckets":[],"timers":[]}"#,
+            r#"{"next_id":1,"buckets":[[0,20,0]],"timers":[{"at":1,"id":0}]}"#,
+            r#"{"next_id":1,"timers":[]}"#,
             r#"[1,2,3]"#,
             "",
         ];
@@ -1157,9 +1172,10 @@ mod tests {
                 "{text}"
             );
         }
-        // Any order is accepted and rebuilt into a heap.
-        let text = r#"{"next_id":9,"timers":[{"at":5,"id":3,"key":30},{"at":1,"id":8,"key":80},{"at":5,"id":0,"key":0}]}"#;
+        // Timers in any order are rebuilt into heaps.
+        let text = r#"{"next_id":9,"buckets":[[0,20,0]],"timers":[{"at":5,"id":3,"key":30},{"at":1,"id":8,"key":80},{"at":5,"id":0,"key":0}]}"#;
         let mut s: Scheduler<u32> = serde_json::from_str(text).expect("deserialize");
+        check_invariants(&s);
         let keys: Vec<u32> = drain(&mut s, Instant::MAX)
             .into_iter()
             .map(|t| t.2)
@@ -1168,11 +1184,11 @@ mod tests {
         // New ids come from the first block above `next_id`.
         assert_eq!(s.schedule(0, 0), TimerId(256));
 
-        // Tombstones and cursors are restored.
-        let text = r#"{"next_id":256,"timers":[{"at":5,"id":3,"key":30}],"cancelled":[{"at":4,"id":4,"key":40}],"cursors":[[0,5],[7,9]]}"#;
+        // Tombstones and cursors are restored; a bucket without timers is dropped.
+        let text = r#"{"next_id":256,"buckets":[[0,20,5],[1048576,20,0]],"timers":[{"at":5,"id":3,"key":30}],"cancelled":[{"at":4,"id":4,"key":40}]}"#;
         let mut s: Scheduler<u32> = serde_json::from_str(text).expect("deserialize");
         check_invariants(&s);
-        assert_eq!((s.len(), s.entries), (1, 2));
+        assert_eq!((s.len(), s.entries, s.buckets.len()), (1, 2, 1));
         assert_eq!(s.schedule(6, 60), TimerId(5));
         s.cancel(TimerId(4));
         assert_eq!(s.len(), 2);
@@ -1264,17 +1280,38 @@ mod tests {
         /// its promises: time order, FIFO ties after the restored timers, unique ids.
         #[test]
         fn arbitrary_snapshots_load_consistently_or_fail(
-            next_id in prop_oneof![0..2048u64, any::<u64>()],
-            timers in prop::collection::vec((instant(), 0..2048u64), 0..40),
-            cancelled in prop::collection::vec((instant(), 0..2048u64), 0..10),
-            cursors in prop::collection::vec((-3..6i64, 0..2048u64), 0..4),
+            next_id in prop_oneof![3 => Just(2048u64), 1 => any::<u64>()],
+            buckets in prop::collection::btree_map(
+                -3..6i64,
+                (prop_oneof![Just(20u32), Just(12), Just(0)], prop_oneof![3 => Just(0u64), 1 => 0..2304u64]),
+                0..4,
+            ),
+            live_ids in prop::sample::subsequence((0..2048u64).collect::<Vec<_>>(), 0..40),
+            cancelled_ids in prop::collection::vec(0..2048u64, 0..10),
+            spots in prop::collection::vec((any::<prop::sample::Index>(), any::<u64>()), 50),
         ) {
-            let entry = |&(at, id): &(i64, u64)| serde_json::json!({"at": at, "id": id, "key": 0});
+            let buckets: Vec<(Instant, u32, u64)> =
+                buckets.into_iter().map(|(b, (shift, cursor))| (b << TOP_SHIFT, shift, cursor)).collect();
+            // Timers inside the buckets (or outside when there are none).
+            let place = |(k, &id): (usize, &u64)| {
+                let (i, offset) = spots[k % spots.len()];
+                let at = if buckets.is_empty() {
+                    (offset % 1000) as Instant
+                } else {
+                    let (start, shift, _) = buckets[i.index(buckets.len())];
+                    start + (offset & ((1 << shift) - 1)) as Instant
+                };
+                (at, id)
+            };
+            let timers: Vec<(Instant, u64)> = live_ids.iter().enumerate().map(place).collect();
+            let cancelled: Vec<(Instant, u64)> =
+                cancelled_ids.iter().enumerate().map(|(k, id)| place((k + 40, id))).collect();
+            let entry = |&(at, id): &(Instant, u64)| serde_json::json!({"at": at, "id": id, "key": 0});
             let json = serde_json::json!({
                 "next_id": next_id,
+                "buckets": buckets,
                 "timers": timers.iter().map(entry).collect::<Vec<_>>(),
                 "cancelled": cancelled.iter().map(entry).collect::<Vec<_>>(),
-                "cursors": cursors,
             });
             if let Ok(mut s) = serde_json::from_value::<Scheduler<u32>>(json) {
                 check_invariants(&s);
