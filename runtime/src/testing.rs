@@ -379,72 +379,38 @@ fn check(
             Some((expected, actual))
         }
         Expect::Reached { positive, step, at } => {
-            let times: Vec<Instant> = effects
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Reached { step: s, at, .. } if s == step => Some(*at),
-                    _ => None,
-                })
-                .collect();
-            let found = times.iter().any(|t| at_ok(at, *t));
-            if found == *positive {
-                return None;
-            }
+            let times = instants(
+                effects,
+                |e| matches!(e, Effect::Reached { step: s, .. } if s == step),
+            );
             let name = &program.steps[*step].name;
-            let actual = if times.is_empty() {
-                "never reached".to_string()
-            } else {
-                format!(
-                    "reached at {}",
-                    times
-                        .iter()
-                        .map(|t| local(*t))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            Some((
-                format!(
-                    "{}reached `{name}`{}",
-                    if *positive { "" } else { "not " },
-                    at_text(at)
-                ),
-                actual,
-            ))
+            let not = if *positive { "" } else { "not " };
+            timed(
+                tz,
+                &times,
+                *positive,
+                at,
+                format!("{not}reached `{name}`"),
+                "never reached",
+                "reached",
+            )
         }
         Expect::Goal { positive, goal, at } => {
-            let times: Vec<Instant> = effects
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Goal { goal: g, at, .. } if g == goal => Some(*at),
-                    _ => None,
-                })
-                .collect();
-            let found = times.iter().any(|t| at_ok(at, *t));
-            if found == *positive {
-                return None;
-            }
+            let times = instants(
+                effects,
+                |e| matches!(e, Effect::Goal { goal: g, .. } if g == goal),
+            );
             let name = &program.goals[*goal].name;
-            let actual = if times.is_empty() {
-                "no conversion".to_string()
-            } else {
-                format!(
-                    "converted at {}",
-                    times
-                        .iter()
-                        .map(|t| local(*t))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            Some((
-                format!(
-                    "{}goal `{name}`{}",
-                    if *positive { "" } else { "no " },
-                    at_text(at)
-                ),
-                actual,
-            ))
+            let no = if *positive { "" } else { "no " };
+            timed(
+                tz,
+                &times,
+                *positive,
+                at,
+                format!("{no}goal `{name}`"),
+                "no conversion",
+                "converted",
+            )
         }
         Expect::Exit { journey, at } => {
             let exits: Vec<(Instant, String)> = effects
@@ -534,70 +500,102 @@ fn check(
             Some((format!("variant `{}.{}`", xd.name, name(*variant)), actual))
         }
         Expect::Emit { event, at } => {
-            let times: Vec<Instant> = effects
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Emitted { event: ev, at, .. } if ev == event => Some(*at),
-                    _ => None,
-                })
-                .collect();
-            if times.iter().any(|t| at_ok(at, *t)) {
-                return None;
-            }
+            let times = instants(
+                effects,
+                |e| matches!(e, Effect::Emitted { event: ev, .. } if ev == event),
+            );
             let name = &program.events[*event].name;
-            let actual = if times.is_empty() {
-                "not emitted".into()
-            } else {
-                format!(
-                    "emitted at {}",
-                    times
-                        .iter()
-                        .map(|t| local(*t))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            Some((format!("emits `{name}`{}", at_text(at)), actual))
+            timed(
+                tz,
+                &times,
+                true,
+                at,
+                format!("emits `{name}`"),
+                "not emitted",
+                "emitted",
+            )
         }
         Expect::Entered {
             positive,
             journey,
             at,
         } => {
-            let times: Vec<Instant> = effects
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Entered { journey: j, at, .. } if j == journey => Some(*at),
-                    _ => None,
-                })
-                .collect();
-            let found = times.iter().any(|t| at_ok(at, *t));
-            if found == *positive {
-                return None;
-            }
+            let times = instants(
+                effects,
+                |e| matches!(e, Effect::Entered { journey: j, .. } if j == journey),
+            );
             let name = &program.journeys[*journey].name;
-            let actual = if times.is_empty() {
-                "never entered".into()
-            } else {
-                format!(
-                    "entered at {}",
-                    times
-                        .iter()
-                        .map(|t| local(*t))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            Some((
-                format!(
-                    "{}enters `{name}`{}",
-                    if *positive { "" } else { "never " },
-                    at_text(at)
-                ),
-                actual,
-            ))
+            let never = if *positive { "" } else { "never " };
+            timed(
+                tz,
+                &times,
+                *positive,
+                at,
+                format!("{never}enters `{name}`"),
+                "never entered",
+                "entered",
+            )
         }
     }
+}
+
+/// The instants of the effects that match.
+fn instants(effects: &[Effect], matches: impl Fn(&Effect) -> bool) -> Vec<Instant> {
+    effects
+        .iter()
+        .filter(|e| matches(e))
+        .filter_map(effect_at)
+        .collect()
+}
+
+fn effect_at(e: &Effect) -> Option<Instant> {
+    Some(match e {
+        Effect::Entered { at, .. }
+        | Effect::Reached { at, .. }
+        | Effect::Branch { at, .. }
+        | Effect::Assigned { at, .. }
+        | Effect::Deferred { at, .. }
+        | Effect::Skipped { at, .. }
+        | Effect::Emitted { at, .. }
+        | Effect::Goal { at, .. }
+        | Effect::Exited { at, .. } => *at,
+        Effect::Send(s) => s.at,
+    })
+}
+
+/// Checks a "happened (at T)" expectation against the instants it happened at; `None` when
+/// it holds, else (expected, actual) in words.
+fn timed(
+    tz: &jiff::tz::TimeZone,
+    times: &[Instant],
+    positive: bool,
+    at: &Option<Civil>,
+    expected: String,
+    never: &str,
+    happened: &str,
+) -> Option<(String, String)> {
+    let found = times
+        .iter()
+        .any(|t| at.is_none_or(|c| same_minute(time::civil_to_instant(c, tz), *t)));
+    if found == positive {
+        return None;
+    }
+    let at_text = at
+        .map(|c| format!(" at {} {}", c.date, c.time))
+        .unwrap_or_default();
+    let actual = if times.is_empty() {
+        never.to_string()
+    } else {
+        format!(
+            "{happened} at {}",
+            times
+                .iter()
+                .map(|t| time::format_local(*t, tz, false))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Some((format!("{expected}{at_text}"), actual))
 }
 
 /// The name of a step with its journey, for coverage reports.
