@@ -789,7 +789,14 @@ impl Engine {
         });
         self.stats.exited(j, reason);
         let name = self.program.journeys[j].name.clone();
-        self.decide(c, Some(j), None, || format!("left `{name}` ({reason:?})"));
+        let why = match reason {
+            ExitReason::Completed => "its steps and timeline are done",
+            ExitReason::Step => "an `exit` step",
+            ExitReason::Event => "an `exit on` event",
+            ExitReason::Condition => "its `exit when` condition",
+            ExitReason::Lifetime => "its `exit after` lifetime",
+        };
+        self.decide(c, Some(j), None, || format!("left `{name}`: {why}"));
     }
 
     /// Ends the instance if its body and every timeline entry are done.
