@@ -90,3 +90,35 @@ fn builds_are_deterministic() {
         assert_eq!(a, b, "{}", dir.display());
     }
 }
+
+/// Reusing parses across compilations gives exactly what a fresh compilation gives, also
+/// after one file changes (the language server relies on it).
+#[test]
+fn parse_cache_gives_the_same_result() {
+    use std::sync::Arc;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/telecom");
+    let (mut host, input) = journey_tests::load_case(&dir);
+    let cached = journey_compiler::Input {
+        parse_cache: Some(Arc::new(journey_compiler::ParseCache::new())),
+        ..input.clone()
+    };
+    let encode =
+        |c: &journey_compiler::Compilation| c.program.as_ref().map(journey_bytecode::encode);
+    let first = journey_compiler::compile(&host, &cached);
+    assert_eq!(
+        encode(&first),
+        encode(&journey_compiler::compile(&host, &input))
+    );
+    // Break one file, then fix it: each time the cached compilation matches a fresh one.
+    let path = "segments.journey".to_string();
+    let text = journey_compiler::SourceHost::read(&host, &path)
+        .expect("segments.journey")
+        .to_string();
+    for version in [text.replace("segment", "segmnt"), text.clone()] {
+        host.insert(path.clone(), version);
+        let with = journey_compiler::compile(&host, &cached);
+        let without = journey_compiler::compile(&host, &input);
+        assert_eq!(with.diagnostics, without.diagnostics);
+        assert_eq!(encode(&with), encode(&without));
+    }
+}

@@ -54,6 +54,7 @@ pub fn open(path: &Path) -> Result<Project> {
                 manifest,
                 default_name,
                 parse_threads: threads(),
+                parse_cache: None,
             },
         })
     } else {
@@ -82,6 +83,7 @@ pub fn open(path: &Path) -> Result<Project> {
                 manifest,
                 default_name,
                 parse_threads: threads(),
+                parse_cache: None,
             },
         })
     }

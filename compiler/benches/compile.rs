@@ -97,6 +97,7 @@ fn project(target_lines: usize, files: usize) -> (MemoryHost, Input, usize) {
         manifest: None,
         default_name: "bench".into(),
         parse_threads,
+        parse_cache: None,
     };
     (host, input, lines)
 }

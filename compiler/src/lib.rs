@@ -29,7 +29,7 @@ pub use codes::{Code, Severity};
 pub use diagnostic::{Diagnostic, Fix, Label};
 pub use index::Index;
 pub use journey_bytecode::Program;
-pub use source::{Input, MemoryHost, SourceHost, SourceMap};
+pub use source::{Input, MemoryHost, ParseCache, SourceHost, SourceMap};
 
 use diagnostic::Sink;
 

@@ -69,15 +69,45 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
     }
     // The roots are known up front: parse them on every core. Files reached only through
     // imports are parsed as they are found.
-    let mut pre: HashMap<FileId, journey_grammar::Parsed> =
-        parse_all(&loaded.sources, &queue, input.parse_threads);
+    let cache = input.parse_cache.as_deref();
+    let mut pre: HashMap<FileId, journey_grammar::Parsed> = HashMap::new();
+    let mut to_parse: Vec<FileId> = Vec::new();
+    for &f in &queue {
+        let file = &loaded.sources.files[f];
+        match cache.and_then(|c| c.get(&file.path, &file.text)) {
+            Some(p) => {
+                pre.insert(f, p);
+            }
+            None => to_parse.push(f),
+        }
+    }
+    let fresh = parse_all(&loaded.sources, &to_parse, input.parse_threads);
+    if let Some(c) = cache {
+        for (f, p) in &fresh {
+            let file = &loaded.sources.files[*f];
+            c.put(&file.path, &file.text, p);
+        }
+    }
+    pre.extend(fresh);
     let mut i = 0;
     while i < queue.len() {
         let file = queue[i];
         i += 1;
         let parsed = match pre.remove(&file) {
             Some(p) => p,
-            None => journey_grammar::parse(&loaded.sources.files[file].text),
+            None => {
+                let f = &loaded.sources.files[file];
+                match cache.and_then(|c| c.get(&f.path, &f.text)) {
+                    Some(p) => p,
+                    None => {
+                        let p = journey_grammar::parse(&f.text);
+                        if let Some(c) = cache {
+                            c.put(&f.path, &f.text, &p);
+                        }
+                        p
+                    }
+                }
+            }
         };
         for e in &parsed.errors {
             sink.push(syntax_diagnostic(file, e));

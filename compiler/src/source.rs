@@ -57,6 +57,40 @@ pub struct Input {
     /// Threads to parse files on (0 or 1: parse on the calling thread). The host chooses,
     /// so the compiler never probes the machine; the result does not depend on it.
     pub parse_threads: usize,
+    /// Parses of earlier compilations, reused for files whose text has not changed (the
+    /// language server keeps one across edits). `None`: parse everything.
+    pub parse_cache: Option<std::sync::Arc<ParseCache>>,
+}
+
+/// Syntax trees of earlier compilations by path, valid while a file's text hash matches.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, journey_grammar::Parsed)>>,
+}
+
+impl ParseCache {
+    /// An empty cache.
+    pub fn new() -> ParseCache {
+        ParseCache::default()
+    }
+
+    /// The cached parse of `path` if its text is unchanged.
+    pub(crate) fn get(&self, path: &str, text: &str) -> Option<journey_grammar::Parsed> {
+        let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(path)
+            .filter(|(h, _)| *h == hash)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Remembers the parse of `path`.
+    pub(crate) fn put(&self, path: &str, text: &str, parsed: &journey_grammar::Parsed) {
+        let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(path.to_string(), (hash, parsed.clone()));
+        }
+    }
 }
 
 /// A loaded file.

@@ -354,6 +354,7 @@ fn bench_compile(what: &str, files: &[(String, String)], threads: usize) {
         manifest: Some("journey.toml".into()),
         default_name: "bench".into(),
         parse_threads: threads,
+        parse_cache: None,
     };
     let (mut samples, mut cpu) = (Vec::new(), Vec::new());
     for k in 0..EDITS + 20 {

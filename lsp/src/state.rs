@@ -286,6 +286,9 @@ pub struct State {
     projects: HashMap<ProjectKey, Project>,
     docs_url: String,
     parse_threads: usize,
+    /// Parses reused across edits for files whose text did not change (parsing is most of a
+    /// compilation; an edit changes one file). Correct across projects: a hit needs the same text.
+    parse_cache: std::sync::Arc<journey_compiler::ParseCache>,
 }
 
 impl Default for State {
@@ -328,6 +331,7 @@ impl State {
             parse_threads: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(4),
+            parse_cache: std::sync::Arc::new(journey_compiler::ParseCache::new()),
         }
     }
 
@@ -585,6 +589,7 @@ impl State {
                     manifest: Some("journey.toml".into()),
                     default_name: dir_name(dir),
                     parse_threads: self.parse_threads,
+                    parse_cache: Some(self.parse_cache.clone()),
                 }
             }
             ProjectKey::Single(file) => Input {
@@ -599,12 +604,14 @@ impl State {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 parse_threads: 1,
+                parse_cache: Some(self.parse_cache.clone()),
             },
             ProjectKey::Virtual(uri) => Input {
                 roots: vec![virtual_name(uri)],
                 manifest: None,
                 default_name: "untitled".into(),
                 parse_threads: 1,
+                parse_cache: Some(self.parse_cache.clone()),
             },
         };
         let host = OverlayHost {

@@ -35,7 +35,9 @@
 //!
 //! Costs (n pending timers): `schedule` O(log n) (O(1) on average), `pop_due` O(log n)
 //! amortized, `cancel` O(1) amortized, `next_due` O(log n) amortized, `len` and
-//! `memory_bytes` O(1). Nothing scans.
+//! `memory_bytes` O(1). Nothing scans. A pop that splits a bucket moves its entries at once,
+//! about 70 ns each: the slowest pop of 5 million timers over a year (a 12-day bucket of
+//! 165,000) takes about 12 ms; a finer top width would cut that pause but slow schedules.
 //!
 //! Memory: one 24-byte entry per pending timer for an 8-byte key (`at`, `id`, `key`), in
 //! buckets that grow by a quarter (so that their slack stays small) and are freed when drained;
