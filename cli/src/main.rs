@@ -193,15 +193,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Test { path, explain } => {
-            let (c, _) = compile_path(&path)?;
-            if c.program.is_none() || c.error_count() > 0 {
-                report(&c, Format::Text);
-                return Ok(ExitCode::FAILURE);
-            }
-            let Some(program) = c.program.clone() else {
+            let Some((c, program)) = runnable(&path)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            Ok(testing::run(&c, std::sync::Arc::new(program), explain))
+            Ok(testing::run(&c, program, explain))
         }
         Command::Simulate {
             path,
@@ -214,12 +209,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             explain,
             format,
         } => {
-            let (c, _) = compile_path(&path)?;
-            if c.program.is_none() || c.error_count() > 0 {
-                report(&c, Format::Text);
-                return Ok(ExitCode::FAILURE);
-            }
-            let Some(program) = c.program.clone() else {
+            let Some((c, program)) = runnable(&path)? else {
                 return Ok(ExitCode::FAILURE);
             };
             let args = simulate::Args {
@@ -232,7 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 explain,
                 format,
             };
-            simulate::run(&c, std::sync::Arc::new(program), args)
+            simulate::run(&c, program, args)
         }
         Command::Fmt { paths, check } => fmt::run(&paths, check),
         Command::Lsp { stdio: _ } => {
@@ -267,6 +257,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+    }
+}
+
+/// Compiles a project to run it (`test`, `simulate`); on errors, reports them and gives `None`.
+fn runnable(
+    path: &Path,
+) -> Result<Option<(Compilation, std::sync::Arc<journey_bytecode::Program>)>> {
+    let (c, _) = compile_path(path)?;
+    match c.program.clone() {
+        Some(p) if c.error_count() == 0 => Ok(Some((c, std::sync::Arc::new(p)))),
+        _ => {
+            report(&c, Format::Text);
+            Ok(None)
+        }
     }
 }
 
