@@ -78,3 +78,37 @@ fn every_code_is_documented() {
         .collect();
     assert!(missing.is_empty(), "not in docs/language.md: {missing:?}");
 }
+
+/// The `[plugins]` table is exposed on the compilation with its paths resolved against
+/// `journey.toml` (for the CLI and the runtime) and the manifests that were read.
+#[test]
+fn plugin_table_is_exposed() {
+    let c = journey_tests::compile_case(&cases_dir().join("projects/plugin-manifests"));
+    assert_eq!(c.error_count(), 0);
+    assert!(c.plugins.declared);
+    let names: Vec<&str> = c.plugins.by_name.keys().map(String::as_str).collect();
+    assert_eq!(names, ["email", "push", "sms", "webhook"]);
+    let sms = c.plugins.get("sms").expect("sms is listed");
+    assert_eq!(sms.manifest_path, "../../../../plugins/manifests/sms.json");
+    assert_eq!(
+        sms.component_path.as_deref(),
+        Some("../../../../plugins/dist/sms.wasm")
+    );
+    let m = c
+        .plugins
+        .manifest("sms")
+        .expect("the sms manifest was read");
+    assert_eq!((m.name.as_str(), m.version.as_str()), ("sms", "1.0.0"));
+    // The channel's hover text names the plugin's version and kind.
+    assert!(
+        c.index
+            .defs
+            .iter()
+            .any(|d| d.detail == "channel sms (plugin \"sms\" 1.0.0, kind sms)"),
+        "{:?}",
+        c.index.defs.iter().map(|d| &d.detail).collect::<Vec<_>>()
+    );
+    // Without `[plugins]`, nothing is declared.
+    let c = journey_tests::compile_case(&cases_dir().join("projects/not-imported"));
+    assert!(!c.plugins.declared && c.plugins.by_name.is_empty());
+}

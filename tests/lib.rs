@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use journey_compiler::{Compilation, Input, MemoryHost, compile, render};
+use journey_compiler::{Compilation, Input, MemoryHost, SourceHost, compile, render};
 
 /// Loads a case into memory: a single file, or every file of a project directory.
 pub fn load_case(path: &Path) -> (MemoryHost, Input) {
@@ -16,13 +16,24 @@ pub fn load_case(path: &Path) -> (MemoryHost, Input) {
         let mut files = Vec::new();
         walk(path, path, &mut files);
         files.sort();
+        let mut plugin_manifests = Vec::new();
         for (rel, text) in files {
             if rel == "journey.toml" {
                 input.manifest = Some(rel.clone());
+                plugin_manifests = plugin_manifest_paths(&text);
             } else if rel.ends_with(".journey") {
                 input.roots.push(rel.clone());
             }
             host.insert(rel, text);
+        }
+        // Plugin manifests may live outside the project (`../../plugins/manifests/sms.json`):
+        // read them from disk as the CLI's host would. A missing one stays missing.
+        for rel in plugin_manifests {
+            if SourceHost::read(&host, &rel).is_none()
+                && let Ok(text) = std::fs::read_to_string(path.join(&rel))
+            {
+                host.insert(rel, text);
+            }
         }
     } else {
         let name = path
@@ -34,6 +45,18 @@ pub fn load_case(path: &Path) -> (MemoryHost, Input) {
         input.roots.push(name);
     }
     (host, input)
+}
+
+/// The project-relative paths of the plugin manifests a `journey.toml` names.
+fn plugin_manifest_paths(toml: &str) -> Vec<String> {
+    let Ok(m) = journey_compiler::manifest::parse(toml) else {
+        return Vec::new();
+    };
+    m.plugins
+        .unwrap_or_default()
+        .values()
+        .map(|p| journey_compiler::source::resolve_relative("journey.toml", p.manifest.get_ref()))
+        .collect()
 }
 
 fn stem(path: &Path) -> String {

@@ -1,7 +1,10 @@
 //! `journey`: the command line of the journey language.
 
+mod deliveries;
 mod fmt;
+mod plugin;
 mod project;
+mod scaffold;
 mod simulate;
 mod testing;
 
@@ -66,6 +69,11 @@ enum Command {
         /// Show every decision of failing tests.
         #[arg(long)]
         explain: bool,
+        /// Also deliver each test's sends through the channel plugins of journey.toml's
+        /// `[plugins]` (their `component`), against a local server; a message a plugin
+        /// fails or dead-letters fails the run.
+        #[arg(long)]
+        plugins: bool,
     },
     /// Simulate a population of customers through the journeys and report what happened, per
     /// journey, step, channel and template (docs/simulate.md).
@@ -99,6 +107,15 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Deliver every send through the channel plugins of journey.toml's `[plugins]`
+        /// (their `component`), against a local server, and report the deliveries.
+        #[arg(long)]
+        plugins: bool,
+    },
+    /// Channel plugins: create one, check a component, deliver a test message through it.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
     },
     /// Rewrite `.journey` files in the canonical layout (`--check`: only report, for CI).
     Fmt {
@@ -192,11 +209,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out(&journey_bytecode::disasm::disassemble(&program));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Test { path, explain } => {
-            let Some((c, program)) = runnable(&path)? else {
+        Command::Test {
+            path,
+            explain,
+            plugins,
+        } => {
+            let Some((c, program, root)) = runnable(&path)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            Ok(testing::run(&c, program, explain))
+            let routing = if plugins {
+                Some(deliveries::Routing::load(&c, program.clone(), &root)?)
+            } else {
+                None
+            };
+            testing::run(&c, program, explain, routing.as_ref())
         }
         Command::Simulate {
             path,
@@ -208,9 +234,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             events,
             explain,
             format,
+            plugins,
         } => {
-            let Some((c, program)) = runnable(&path)? else {
+            let Some((c, program, root)) = runnable(&path)? else {
                 return Ok(ExitCode::FAILURE);
+            };
+            let plugins = if plugins {
+                Some(deliveries::Routing::load(&c, program.clone(), &root)?)
+            } else {
+                None
             };
             let args = simulate::Args {
                 customers,
@@ -221,9 +253,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 events,
                 explain,
                 format,
+                plugins,
             };
             simulate::run(&c, program, args)
         }
+        Command::Plugin { command } => Ok(plugin::run(command)),
         Command::Fmt { paths, check } => fmt::run(&paths, check),
         Command::Lsp { stdio: _ } => {
             // Logs go to standard error; standard output carries the protocol.
@@ -260,13 +294,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// A compiled project ready to run, with its root directory.
+type Runnable = (
+    Compilation,
+    std::sync::Arc<journey_bytecode::Program>,
+    PathBuf,
+);
+
 /// Compiles a project to run it (`test`, `simulate`); on errors, reports them and gives `None`.
-fn runnable(
-    path: &Path,
-) -> Result<Option<(Compilation, std::sync::Arc<journey_bytecode::Program>)>> {
-    let (c, _) = compile_path(path)?;
+fn runnable(path: &Path) -> Result<Option<Runnable>> {
+    let (c, root) = compile_path(path)?;
     match c.program.clone() {
-        Some(p) if c.error_count() == 0 => Ok(Some((c, std::sync::Arc::new(p)))),
+        Some(p) if c.error_count() == 0 => Ok(Some((c, std::sync::Arc::new(p), root))),
         _ => {
             report(&c, Format::Text);
             Ok(None)

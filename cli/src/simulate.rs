@@ -14,6 +14,7 @@ use journey_compiler::Compilation;
 use journey_runtime::simulate::{self, ExplainEntry, Explanation, Options, Report};
 
 use crate::Format;
+use crate::deliveries::{Routing, Totals};
 use crate::testing::place;
 
 /// The command line's options of `journey simulate`.
@@ -34,6 +35,8 @@ pub struct Args {
     pub explain: Option<String>,
     /// Output format.
     pub format: Format,
+    /// With `--plugins`: the plugins every send is delivered through.
+    pub plugins: Option<Routing>,
 }
 
 /// Runs the simulation and prints the report (or the explanation).
@@ -85,21 +88,65 @@ pub fn run(c: &Compilation, program: Arc<Program>, args: Args) -> Result<ExitCod
         indicatif::ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let outcome = simulate::run(program.clone(), &options, &mut |done, _| {
-        bar.set_position(done)
-    });
+    let mut dispatcher = match &args.plugins {
+        Some(routing) => {
+            let mut d = routing.dispatcher()?;
+            d.keep_records(false);
+            Some(d)
+        }
+        None => None,
+    };
+    let outcome = simulate::run_with_channel(
+        program.clone(),
+        &options,
+        &mut |done, _| bar.set_position(done),
+        dispatcher
+            .as_mut()
+            .map(|d| d as &mut dyn journey_runtime::ChannelSink),
+    );
     bar.finish_and_clear();
     let outcome = outcome?;
+    // Retries still due after the last day run to their end.
+    let deliveries = match (&args.plugins, &mut dispatcher) {
+        (Some(routing), Some(d)) => {
+            d.flush();
+            let mut totals = Totals::default();
+            totals.add(d, &routing.labels());
+            Some((routing, totals))
+        }
+        _ => None,
+    };
     let secs = started.elapsed().as_secs_f64();
 
     let text = match (&outcome.explanation, args.format) {
         (Some(x), Format::Text) => explain_text(c, &program, x),
-        (Some(x), Format::Json) => format!("{:#}\n", explain_json(c, &program, x)),
+        (Some(x), Format::Json) => {
+            let mut v = explain_json(c, &program, x);
+            if let (Some((routing, totals)), Some(obj)) = (&deliveries, v.as_object_mut()) {
+                obj.insert("deliveries".into(), routing.json(totals));
+            }
+            format!("{v:#}\n")
+        }
         (None, Format::Text) => report_text(&outcome.report),
-        (None, Format::Json) => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&outcome.report).context("cannot serialize the report")?
-        ),
+        (None, Format::Json) => {
+            let mut text = serde_json::to_string_pretty(&outcome.report)
+                .context("cannot serialize the report")?;
+            // The deliveries go last, after the report's fields in their own order.
+            if let Some((routing, totals)) = &deliveries
+                && text.ends_with('}')
+            {
+                text.pop();
+                let section = serde_json::to_string_pretty(&routing.json(totals))
+                    .context("cannot serialize the deliveries")?;
+                let section = section.replace('\n', "\n  ");
+                text = format!("{},\n  \"deliveries\": {section}\n}}", text.trim_end());
+            }
+            format!("{text}\n")
+        }
+    };
+    let text = match (&deliveries, args.format) {
+        (Some((routing, totals)), Format::Text) => format!("{text}{}", routing.text(totals)),
+        _ => text,
     };
     crate::out(&text);
     // Wall time is not part of the report, which must not change from run to run.
@@ -113,7 +160,7 @@ pub fn run(c: &Compilation, program: Arc<Program>, args: Args) -> Result<ExitCod
 // ---------------------------------------------------------------------------------- report
 
 /// A table: rows of cells, left- or right-aligned per column, and lines that span the row.
-struct Table {
+pub(crate) struct Table {
     right: Vec<bool>,
     rows: Vec<Row>,
 }
@@ -124,14 +171,14 @@ enum Row {
 }
 
 impl Table {
-    fn new(right: &[bool]) -> Table {
+    pub(crate) fn new(right: &[bool]) -> Table {
         Table {
             right: right.to_vec(),
             rows: Vec::new(),
         }
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(Row::Cells(cells));
     }
 
@@ -139,7 +186,7 @@ impl Table {
         self.rows.push(Row::Span(text));
     }
 
-    fn render(&self, indent: &str, out: &mut String) {
+    pub(crate) fn render(&self, indent: &str, out: &mut String) {
         let cols = self.right.len();
         let mut widths = vec![0; cols];
         for r in &self.rows {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use journey_bytecode::{Loc, Program};
 use journey_compiler::Compilation;
-use journey_runtime::testing::{run_tests, step_label};
+use journey_runtime::testing::{TestOutcome, run_tests, step_label};
+
+use crate::deliveries::{Routing, Totals};
 
 /// `file:line:col` of a location, and its source line.
 pub(crate) fn place(c: &Compilation, loc: &Loc) -> (String, String) {
@@ -19,8 +21,14 @@ pub(crate) fn place(c: &Compilation, loc: &Loc) -> (String, String) {
     (format!("{path}:{}:{}", loc.line, loc.col), line)
 }
 
-/// Runs the tests and prints the report; the exit code says whether all passed.
-pub fn run(c: &Compilation, program: Arc<Program>, explain: bool) -> ExitCode {
+/// Runs the tests and prints the report; the exit code says whether all passed (and, with
+/// `plugins`, whether every send was delivered).
+pub fn run(
+    c: &Compilation,
+    program: Arc<Program>,
+    explain: bool,
+    plugins: Option<&Routing>,
+) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let (outcomes, cov) = run_tests(&program);
     let mut out = String::new();
@@ -96,10 +104,75 @@ pub fn run(c: &Compilation, program: Arc<Program>, explain: bool) -> ExitCode {
         failed.len(),
         failed.len()
     );
+    let undelivered = match plugins {
+        Some(routing) => deliver(c, routing, &outcomes, &mut out)?,
+        None => 0,
+    };
     crate::out(&out);
-    if failed.is_empty() {
-        ExitCode::SUCCESS
+    if failed.is_empty() && undelivered == 0 {
+        Ok(ExitCode::SUCCESS)
     } else {
-        ExitCode::FAILURE
+        Ok(ExitCode::FAILURE)
     }
+}
+
+/// Delivers each test's sends through the plugins (a fresh dispatcher per test, so that a
+/// failure names its test), appends the summary and the failures to `out`, and returns how
+/// many sends were failed permanently or dead-lettered.
+fn deliver(
+    c: &Compilation,
+    routing: &Routing,
+    outcomes: &[TestOutcome],
+    out: &mut String,
+) -> anyhow::Result<usize> {
+    let labels = routing.labels();
+    let mut totals = Totals::default();
+    let mut problems = Vec::new();
+    for o in outcomes {
+        let mut d = routing.dispatcher()?;
+        for send in &o.sends {
+            d.submit(send);
+        }
+        d.flush();
+        totals.add(&d, &labels);
+        let (at, _) = place(c, &o.loc);
+        for r in d.records() {
+            if let Some(reason) = r.result.strip_prefix("failed: ") {
+                problems.push(format!(
+                    "test {} ({at}): channel `{}`: {} failed the message: {reason}",
+                    o.name, r.channel, r.plugin
+                ));
+            }
+        }
+        for dead in d.dead_letters() {
+            problems.push(format!(
+                "test {} ({at}): channel `{}`: {} dead-lettered the message after {} attempt{}: {}",
+                o.name,
+                dead.message.channel,
+                dead.plugin,
+                dead.attempts,
+                if dead.attempts == 1 { "" } else { "s" },
+                dead.reason
+            ));
+        }
+    }
+    out.push_str(&routing.text(&totals));
+    if !problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "
+delivery failures:"
+        );
+        for p in &problems {
+            let _ = writeln!(out, "  {p}");
+        }
+        let _ = writeln!(
+            out,
+            "
+deliveries: FAILED. {} message{} not delivered",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(problems.len())
 }

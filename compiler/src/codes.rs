@@ -139,6 +139,21 @@ Right:
     import \"segments.journey\"
     scenario for jeune { ... }";
 
+INVALID_PLUGIN_MANIFEST = "E0105" "invalid-plugin-manifest" Error "A plugin manifest named in `journey.toml` is missing or not valid."
+"Each `[plugins.NAME]` table of `journey.toml` names the plugin's manifest, the JSON that
+`journey plugin check COMPONENT.wasm --format json` prints, by a path relative to
+`journey.toml`. The file must exist, be a plugin manifest (right fields, right types), have
+no problem (names, versions, a contract this runtime supports, no duplicate entries, valid
+hosts), and describe the plugin of the table's name. Regenerate it from the component
+rather than editing it by hand.
+
+Wrong:
+    [plugins.sms]
+    manifest = \"plugins/sms.jsn\"      # no such file
+Right:
+    [plugins.sms]
+    manifest = \"plugins/sms.json\"     # journey plugin check sms.wasm --format json > plugins/sms.json";
+
 UNKNOWN_NAME = "E0201" "unknown-name" Error "A name refers to nothing declared."
 "Every event, segment, channel, template, offer, journey, step label, goal, experiment and
 function must be declared. The help suggests the closest declared name.
@@ -322,7 +337,9 @@ Right:
     channel sms uses \"sms\" { requires profile.optin_sms }";
 
 UNKNOWN_PARAMETER = "E0609" "unknown-parameter" Error "A send passes a parameter its channel does not take."
-"Parameters are checked against the channel's declared `params { }` schema.
+"Parameters are checked against the channel's declared `params { }` schema or, for a
+channel without one whose plugin is listed in `[plugins]`, the parameters of the plugin's
+manifest.
 
 Wrong:
     send email bilan { periode: \"6 mois\" }
@@ -373,6 +390,86 @@ Wrong:
                        send sms a }
 Right:
     timeline { week 1 at 10:00: send sms a }";
+
+UNKNOWN_PLUGIN = "W0701" "unknown-plugin" Warning "A channel uses a plugin that the `[plugins]` table of `journey.toml` does not list."
+"When `journey.toml` has a `[plugins]` table, every channel's plugin should be in it, so the
+channel's configuration, parameters and templates are checked against the plugin's
+manifest. A channel whose plugin is not listed is checked against its own `params { }` only
+(as in a project without `[plugins]`), and the runtime will not find its component. The
+help suggests the closest listed plugin.
+
+Wrong:
+    channel sms uses \"smss\" { ... }        // [plugins.sms] in journey.toml
+Right:
+    channel sms uses \"sms\" { ... }";
+
+UNKNOWN_CONFIG_KEY = "E0702" "unknown-config-key" Error "A channel sets a configuration key its plugin does not read."
+"The keys of a channel's `config { }` are the ones the plugin's manifest declares; any other
+key is probably misspelt, and would be ignored. The help suggests the closest key.
+
+Wrong:
+    channel sms uses \"sms\" { config { sendr: \"TELCO\" ... } }
+Right:
+    channel sms uses \"sms\" { config { sender: \"TELCO\" ... } }";
+
+MISSING_CONFIG_KEY = "E0703" "missing-config-key" Error "A channel omits a configuration key its plugin requires."
+"Keys the plugin's manifest marks `required` must be set by every channel that uses the
+plugin; the message lists the missing ones.
+
+Wrong:
+    channel sms uses \"sms\" { config { sender: \"TELCO\" } }
+Right:
+    channel sms uses \"sms\" {
+      config {
+        sender: \"TELCO\"
+        endpoint: env(\"SMS_API_URL\")
+        api_key: secret(\"SMS_API_KEY\")
+      }
+    }";
+
+SECRET_EXPECTED = "E0704" "secret-expected" Error "A credential is configured as a literal or `env(...)` instead of `secret(\"...\")`."
+"Keys the plugin's manifest marks `secret` are credentials: they must come from the runtime's
+secret store, `secret(\"NAME\")`, never from the source or the environment. (Any other key may
+also come from a secret.)
+
+Wrong:
+    config { api_key: env(\"SMS_API_KEY\") }
+Right:
+    config { api_key: secret(\"SMS_API_KEY\") }";
+
+CHANNEL_PARAM_MISMATCH = "E0705" "channel-param-mismatch" Error "A channel's `params { }` disagrees with its plugin's manifest."
+"A channel without `params { }` takes the parameters of its plugin's manifest (a required
+parameter as `T`, an optional one as `T?`). A channel that declares `params { }` may only
+narrow that list: each parameter it declares must be in the manifest with the same type and
+optionality (unless the plugin accepts further parameters, like a webhook), and it must keep
+every parameter the manifest requires.
+
+Wrong:
+    channel sms uses \"sms\" { params { lien_court: string? } }   // the plugin says short_link
+    channel push uses \"push\" { params { badge: string? } }      // the plugin says number?
+Right:
+    channel sms uses \"sms\" { params { short_link: string? } }
+    channel push uses \"push\" { params { badge: number? } }";
+
+MISSING_TEMPLATE_PART = "E0706" "missing-template-part" Error "A template lacks a part its channel's plugin requires."
+"When a plugin's manifest lists the content parts it reads, every template for a channel of
+that plugin must write the parts marked `required` (an e-mail's `subject`, a push
+notification's `title`).
+
+Wrong:
+    template bienvenue for email { text: \"Bonjour\" }
+Right:
+    template bienvenue for email { subject: \"Bienvenue\", text: \"Bonjour\" }";
+
+UNKNOWN_TEMPLATE_PART = "W0707" "unknown-template-part" Warning "A template has a part its channel's plugin does not read."
+"When a plugin's manifest lists the content parts it reads, a template part it does not list
+is never delivered; it is probably misspelt. The help suggests the closest part. A plugin
+whose manifest lists no parts (a webhook) reads every part.
+
+Wrong:
+    template rappel for sms { texte: \"Votre facture est disponible\" }
+Right:
+    template rappel for sms { text: \"Votre facture est disponible\" }";
 
 TEST_MISSING_ATTRIBUTE = "E0801" "test-missing-attribute" Error "A test's profile omits a required attribute."
 "Attributes that are neither optional nor defaulted must be given in `given profile`.

@@ -104,6 +104,8 @@ pub(crate) struct TemplateUse {
 
 pub(crate) struct Ctx<'a> {
     pub loaded: &'a Loaded,
+    /// The project's plugins and their manifests.
+    pub plugins: &'a crate::plugins::Plugins,
     pub sink: &'a mut Sink,
     pub p: Program,
     pub index: Index,
@@ -133,9 +135,14 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(loaded: &'a Loaded, sink: &'a mut Sink) -> Ctx<'a> {
+    pub(crate) fn new(
+        loaded: &'a Loaded,
+        plugins: &'a crate::plugins::Plugins,
+        sink: &'a mut Sink,
+    ) -> Ctx<'a> {
         Ctx {
             loaded,
+            plugins,
             sink,
             p: Program::default(),
             index: Index::default(),

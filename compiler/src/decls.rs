@@ -363,6 +363,8 @@ impl<'a> Ctx<'a> {
             );
             self.emit_diag(d);
         }
+        let manifest = self.channel_plugin(file, c);
+        let mut suggested = Vec::new();
         let mut config = Vec::new();
         for (i, e) in c.config.iter().enumerate() {
             if let Some(prev) = c.config[..i].iter().find(|p| p.key.text == e.key.text) {
@@ -376,6 +378,9 @@ impl<'a> Ctx<'a> {
                     .label(file, prev.key.span, "first set here");
                 self.emit_diag(d);
                 continue;
+            }
+            if let Some(m) = manifest {
+                suggested.extend(self.check_config_entry(file, c, e, m));
             }
             let value = match &e.value {
                 ast::ConfigValue::Literal(x) => match self.constant(file, x) {
@@ -402,13 +407,21 @@ impl<'a> Ctx<'a> {
             };
             config.push((e.key.text.clone(), value));
         }
+        if let Some(m) = manifest {
+            self.check_config_complete(file, c, m, &suggested);
+        }
+        suggested.clear();
         let chan_def = self
             .names
             .get(Kind::Channel, &c.name.text)
             .map(|d| d.def)
             .unwrap_or(0);
-        let mut params = Vec::new();
+        let mut params = match (manifest, &c.params) {
+            (Some(m), None) => self.manifest_params(m),
+            _ => Vec::new(),
+        };
         for f in c.params.iter().flatten() {
+            let errors = self.sink.errors();
             let ty = self.schema_type(file, &f.ty);
             if params.iter().any(|p: &ParamDef| p.name == f.name.text) {
                 let d = self.diag(
@@ -435,6 +448,11 @@ impl<'a> Ctx<'a> {
                     ));
                 self.emit_diag(diag);
             }
+            if let Some(m) = manifest
+                && self.sink.errors() == errors
+            {
+                suggested.extend(self.check_param(file, f, &ty, m));
+            }
             let def = self.index.define(
                 DefKind::Parameter,
                 &f.name.text,
@@ -452,6 +470,9 @@ impl<'a> Ctx<'a> {
                 ty,
             });
         }
+        if let (Some(m), Some(declared)) = (manifest, &c.params) {
+            self.check_params_complete(file, c, declared, m, &suggested);
+        }
         let consent = c.consent.as_ref().map(|e| {
             let mut env = Env::new(
                 file,
@@ -466,11 +487,7 @@ impl<'a> Ctx<'a> {
         ch.config = config;
         ch.params = params;
         ch.consent = consent;
-        self.index.defs[chan_def as usize].detail = format!(
-            "channel {} (plugin \"{}\")",
-            c.name.text,
-            c.plugin.plain().unwrap_or_default()
-        );
+        self.index.defs[chan_def as usize].detail = self.channel_detail(c, manifest);
     }
 
     fn template(&mut self, file: FileId, t: &ast::TemplateDecl) {
@@ -511,6 +528,10 @@ impl<'a> Ctx<'a> {
             self.template_channel_known[id] = true;
         }
         tpl.parts = parts;
+        if let Some(ch) = channel {
+            let plugin = self.p.channels[ch].plugin.clone();
+            self.check_template_parts(file, t, &plugin);
+        }
         let def = self
             .names
             .get(Kind::Template, &t.name.text)

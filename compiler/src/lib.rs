@@ -1,12 +1,15 @@
 //! The journey compiler.
 //!
 //! One entry point, [`compile`]: sources in (through a [`SourceHost`]), a [`Compilation`]
-//! out, holding the program (when there is no error), every diagnostic, the loaded sources
-//! and an [`Index`] of definitions and references for editors. Pure: no IO, no printing,
+//! out, holding the program (when there is no error), every diagnostic, the loaded sources,
+//! an [`Index`] of definitions and references for editors, and the project's channel
+//! [`Plugins`] (where their manifests and components are). Pure: no IO, no printing,
 //! no panics. The CLI, the language server, hot reload and the tests all call it.
 //!
-//! Passes, in order: [`load`] (parse, follow imports), `collect` (ids for every name,
-//! schemas), `compile_decls` (segments, channels, templates, offers, policies),
+//! Passes, in order: [`load`] (parse, follow imports), [`plugins`] (read the plugin
+//! manifests `journey.toml` names), `collect` (ids for every name, schemas),
+//! `compile_decls` (segments, channels and templates, checked against their plugin's
+//! manifest, offers, policies),
 //! `compile_journeys`, `compile_tests`, `post_checks` (cycles, template scopes, consent).
 //! Checking and code generation happen in the same walk; diagnostics accumulate in a sink.
 
@@ -19,6 +22,7 @@ pub mod index;
 mod journey;
 pub mod load;
 pub mod manifest;
+pub mod plugins;
 mod post;
 pub mod render;
 pub mod source;
@@ -29,6 +33,7 @@ pub use codes::{Code, Severity};
 pub use diagnostic::{Diagnostic, Fix, Label};
 pub use index::Index;
 pub use journey_bytecode::Program;
+pub use plugins::{Plugin, Plugins};
 pub use source::{Input, MemoryHost, ParseCache, SourceHost, SourceMap};
 
 use diagnostic::Sink;
@@ -47,6 +52,10 @@ pub struct Compilation {
     pub sources: SourceMap,
     /// Definitions and references.
     pub index: Index,
+    /// The plugins of `journey.toml`'s `[plugins]` table, by name: the manifest and
+    /// component paths (project-relative, as the host reads them) and the manifests that
+    /// were read. The CLI and the runtime find the components here.
+    pub plugins: Plugins,
 }
 
 impl Compilation {
@@ -63,9 +72,10 @@ impl Compilation {
 /// Compiles a project.
 pub fn compile(host: &dyn SourceHost, input: &Input) -> Compilation {
     let mut sink = Sink::default();
-    let loaded = load::load(host, input, &mut sink);
-    let (name, timezone) = project_settings(&loaded, input, &mut sink);
-    let mut ctx = ctx::Ctx::new(&loaded, &mut sink);
+    let mut loaded = load::load(host, input, &mut sink);
+    let (name, timezone, plugin_table) = project_settings(&loaded, input, &mut sink);
+    let plugins = plugins::load(host, input, &mut loaded, plugin_table.as_ref(), &mut sink);
+    let mut ctx = ctx::Ctx::new(&loaded, &plugins, &mut sink);
     ctx.collect();
     ctx.compile_decls();
     ctx.compile_journeys();
@@ -96,16 +106,26 @@ pub fn compile(host: &dyn SourceHost, input: &Input) -> Compilation {
         diagnostics: sink.finish(),
         sources: loaded.sources,
         index,
+        plugins,
     }
 }
 
-fn project_settings(loaded: &load::Loaded, input: &Input, sink: &mut Sink) -> (String, String) {
+/// The `[plugins]` table of the manifest, if it has one.
+type PluginTable = Option<std::collections::BTreeMap<String, manifest::PluginSection>>;
+
+fn project_settings(
+    loaded: &load::Loaded,
+    input: &Input,
+    sink: &mut Sink,
+) -> (String, String, PluginTable) {
     let mut name = input.default_name.clone();
     let mut tz = "UTC".to_string();
+    let mut plugins = None;
     if let Some(m) = loaded.manifest {
         let text = loaded.sources.files[m].text.clone();
         match manifest::parse(&text) {
             Ok(man) => {
+                plugins = man.plugins;
                 name = man.project.name;
                 if jiff::tz::TimeZone::get(&man.project.timezone).is_err() {
                     let span = text
@@ -133,10 +153,10 @@ fn project_settings(loaded: &load::Loaded, input: &Input, sink: &mut Sink) -> (S
                     .unwrap_or_default();
                 sink.push(
                     Diagnostic::new(&codes::INVALID_MANIFEST, m, span, format!("invalid manifest: {}", msg.trim()))
-                        .help("the manifest has a `[project]` table with `name` and optionally `timezone`, `version`, `description`"),
+                        .help("the manifest has a `[project]` table with `name` and optionally `timezone`, `version`, `description`; optional `[plugins.NAME]` tables hold `manifest` and `component`"),
                 );
             }
         }
     }
-    (name, tz)
+    (name, tz, plugins)
 }

@@ -186,3 +186,56 @@ pub fn resolve_import(from: &str, import: &str) -> Option<String> {
     }
     Some(parts.join("/"))
 }
+
+/// Joins a path written in a file (a `[plugins]` entry of `journey.toml`) to that file's
+/// directory and normalises `.` and `..`. Unlike [`resolve_import`], the result may climb
+/// above the project root: it then starts with `../` (`../../plugins/manifests/sms.json`),
+/// which a disk host joins to the project root like any other path. An absolute path is
+/// returned as written.
+pub fn resolve_relative(from: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if matches!(parts.last(), Some(&p) if p != "..") {
+                    parts.pop();
+                } else {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_relative;
+
+    #[test]
+    fn relative_paths_may_climb_above_the_root() {
+        assert_eq!(
+            resolve_relative("journey.toml", "../../plugins/manifests/sms.json"),
+            "../../plugins/manifests/sms.json"
+        );
+        assert_eq!(
+            resolve_relative("journey.toml", "./plugins/../plugins/web-inbox.json"),
+            "plugins/web-inbox.json"
+        );
+        assert_eq!(resolve_relative("sub/journey.toml", "../a.json"), "a.json");
+        assert_eq!(
+            resolve_relative("sub/journey.toml", "../../a.json"),
+            "../a.json"
+        );
+        assert_eq!(
+            resolve_relative("journey.toml", "/opt/m.json"),
+            "/opt/m.json"
+        );
+    }
+}

@@ -37,7 +37,16 @@ pub struct SendRecord {
     /// Unique per (customer, journey instance, step, attempt of the journey): a retried send
     /// carries the same key, so the channel can drop duplicates.
     pub idempotency_key: String,
+    /// The customer's addresses from the profile, for the channel: the attributes named in
+    /// [`ADDRESS_ATTRIBUTES`] that are set.
+    pub recipient: Vec<(String, String)>,
+    /// The customer's IANA time zone.
+    pub time_zone: String,
 }
+
+/// Profile attributes handed to channels with each send (when the schema has them and they
+/// are set): where to reach the customer, and in which language.
+pub const ADDRESS_ATTRIBUTES: &[&str] = &["email", "phone", "push_token", "locale"];
 
 /// Why a send did not happen now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash, PartialOrd, Ord)]

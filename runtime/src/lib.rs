@@ -27,6 +27,8 @@ pub mod time;
 pub mod value;
 mod vm;
 
-pub use effects::{ChannelSink, Decision, Effect, RecordingChannel, SendRecord};
+pub use effects::{
+    ADDRESS_ATTRIBUTES, ChannelSink, Decision, Effect, RecordingChannel, SendRecord,
+};
 pub use engine::{Config, Engine, Explain};
 pub use value::Value;

@@ -195,6 +195,8 @@ impl Engine {
             offer,
             at: now,
             idempotency_key: format!("{:016x}", h.digest()),
+            recipient: self.recipient(c),
+            time_zone: tz_name(&self.timezone(c)),
         };
         let max_window = self
             .program
@@ -322,5 +324,31 @@ impl Engine {
         stack.clear();
         self.stack = stack;
         result
+    }
+}
+
+/// The IANA name of a time zone (`UTC` for zones without one).
+fn tz_name(tz: &jiff::tz::TimeZone) -> String {
+    tz.iana_name().unwrap_or("UTC").to_string()
+}
+
+impl Engine {
+    /// The customer's addresses for a channel: the [`crate::effects::ADDRESS_ATTRIBUTES`] that
+    /// the schema has and the profile sets.
+    fn recipient(&self, c: CustomerIx) -> Vec<(String, String)> {
+        let profile = &self.customers[c as usize].profile;
+        let mut out = Vec::new();
+        for (attr, def) in self.program.attributes.iter() {
+            if !crate::effects::ADDRESS_ATTRIBUTES.contains(&def.name.as_str()) {
+                continue;
+            }
+            match profile.get(attr.index()) {
+                Some(Value::String(s)) if !s.is_empty() => {
+                    out.push((def.name.clone(), s.to_string()))
+                }
+                _ => {}
+            }
+        }
+        out
     }
 }

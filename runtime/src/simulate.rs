@@ -30,7 +30,7 @@ use jiff::tz::TimeZone;
 use journey_bytecode::*;
 use serde::Serialize;
 
-use crate::effects::{CustomerIx, Decision, Effect};
+use crate::effects::{ChannelSink, CustomerIx, Decision, Effect};
 use crate::engine::{Config, Engine, Explain};
 use crate::time::{self, Instant, Zones};
 use crate::value::{Value, format_number};
@@ -1579,6 +1579,18 @@ pub fn run(
     options: &Options,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Outcome, SimError> {
+    run_with_channel(program, options, progress, None)
+}
+
+/// [`run`], handing every send to `channel` as the engine produces it (at the end of each
+/// simulated day, in the order of the engine's effects): `journey simulate --plugins`
+/// delivers them through the channel plugins.
+pub fn run_with_channel(
+    program: Arc<Program>,
+    options: &Options,
+    progress: &mut dyn FnMut(u64, u64),
+    mut channel: Option<&mut dyn ChannelSink>,
+) -> Result<Outcome, SimError> {
     let p = &*program;
     let mut population = Population::new(p, options.seed, options.start);
     let model = EventModel::new(p);
@@ -1816,8 +1828,14 @@ pub fn run(
         }
         engine.advance_to(until);
         for effect in engine.drain_effects() {
-            if let Effect::Emitted { .. } = effect {
-                totals.emitted += 1;
+            match effect {
+                Effect::Emitted { .. } => totals.emitted += 1,
+                Effect::Send(send) => {
+                    if let Some(channel) = channel.as_deref_mut() {
+                        channel.deliver(&send);
+                    }
+                }
+                _ => {}
             }
         }
         explained.extend(

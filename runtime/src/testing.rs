@@ -32,6 +32,9 @@ pub struct TestOutcome {
     pub decisions: Vec<Decision>,
     /// Microseconds it took.
     pub micros: u64,
+    /// The messages the test's customer was sent, in order (`journey test --plugins`
+    /// delivers them through the channel plugins).
+    pub sends: Vec<SendRecord>,
 }
 
 impl TestOutcome {
@@ -71,7 +74,7 @@ pub fn run_tests(program: &Arc<Program>) -> (Vec<TestOutcome>, Coverage) {
     let mut total = Stats::new(program);
     for test in program.tests.values() {
         let started = std::time::Instant::now();
-        let (failures, decisions, stats) = run_one(program, test);
+        let (failures, decisions, stats, sends) = run_one(program, test);
         for (id, s) in stats.steps.iter() {
             total.steps[id].reached += s.reached;
             let arms = &mut total.steps[id].arms;
@@ -88,6 +91,7 @@ pub fn run_tests(program: &Arc<Program>) -> (Vec<TestOutcome>, Coverage) {
             failures,
             decisions,
             micros: started.elapsed().as_micros() as u64,
+            sends,
         });
     }
     let mut cov = Coverage {
@@ -122,7 +126,10 @@ pub fn run_tests(program: &Arc<Program>) -> (Vec<TestOutcome>, Coverage) {
     (outcomes, cov)
 }
 
-fn run_one(program: &Arc<Program>, test: &TestDef) -> (Vec<Failure>, Vec<Decision>, Stats) {
+/// What one test produced: failed expectations, decisions, statistics, sends.
+type RunOne = (Vec<Failure>, Vec<Decision>, Stats, Vec<SendRecord>);
+
+fn run_one(program: &Arc<Program>, test: &TestDef) -> RunOne {
     // The customer's zone: the profile's time zone attribute if the test gives it.
     let mut zones = Zones::new(&program.meta.default_timezone);
     let tz_name = program.meta.timezone_attr.and_then(|a| {
@@ -229,7 +236,14 @@ fn run_one(program: &Arc<Program>, test: &TestDef) -> (Vec<Failure>, Vec<Decisio
             });
         }
     }
-    (failures, decisions, stats)
+    let sends = effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Send(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    (failures, decisions, stats, sends)
 }
 
 fn expect_at(x: &Expect) -> Option<Civil> {

@@ -1,0 +1,620 @@
+//! Loading plugins and calling them: the wasmtime engine with its pooling allocator and epoch
+//! ticker, the artifact cache, the contract check before instantiation, and sandboxed calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use journey_plugin_api::{self as api, Manifest, Message, Outcome};
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use crate::bindings::{ChannelPlugin, ChannelPluginPre};
+use crate::convert;
+use crate::error::{ErrorKind, PluginError, PluginId};
+use crate::state::{ChannelSetup, HttpExchange, LogLine, State, Transport};
+
+/// How often the epoch ticker advances; a call's deadline is counted in these ticks.
+const TICK: Duration = Duration::from_millis(1);
+
+/// The longest `retry-after` a plugin may ask for; longer is a malformed result.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The longest text a plugin may return (a provider id, a reason).
+const MAX_TEXT: usize = 16 * 1024;
+
+/// How the host sandboxes and runs plugins.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Linear memory one instance may use, in bytes (default 64 MiB).
+    pub memory_limit: u64,
+    /// The longest a `deliver` (or `manifest`) call may run, HTTP included (default 10 s).
+    pub call_deadline: Duration,
+    /// The longest one outgoing HTTP request may take (default 5 s).
+    pub http_timeout: Duration,
+    /// Instances that may exist at once, all plugins together (pooled slots; default 64).
+    pub max_instances: u32,
+    /// Where compiled components are kept, by content hash (`None`: compile every load).
+    pub cache_dir: Option<PathBuf>,
+    /// Where plugins' HTTP requests go.
+    pub transport: Transport,
+}
+
+impl Default for HostConfig {
+    fn default() -> HostConfig {
+        HostConfig {
+            memory_limit: 64 * 1024 * 1024,
+            call_deadline: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(5),
+            max_instances: 64,
+            cache_dir: None,
+            transport: Transport::Network,
+        }
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Shared {
+    engine: Engine,
+    linker: Linker<State>,
+    config: HostConfig,
+    _ticker: Ticker,
+}
+
+/// The plugin host: one wasmtime engine, shared by every plugin it loads.
+#[derive(Clone)]
+pub struct PluginHost {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn host_error(context: &str, e: impl std::fmt::Display) -> PluginError {
+    PluginError::new(
+        &PluginId {
+            name: "(host)".to_string(),
+            version: None,
+        },
+        ErrorKind::Instantiate(format!("{context}: {e}")),
+    )
+}
+
+impl PluginHost {
+    /// A host with `config`: compiles with Cranelift, allocates instances from a pool, stops
+    /// calls at their deadline through epoch interruption.
+    pub fn new(config: HostConfig) -> Result<PluginHost, PluginError> {
+        let mut pool = PoolingAllocationConfig::new();
+        let slots = config.max_instances.max(1);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(8))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(4))
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            // The store limiter enforces `memory_limit` with a clear error; the pool's slot
+            // is a little larger so that the limiter, not the pool, is what says no.
+            .max_memory_size((config.memory_limit as usize).saturating_mul(2));
+        let mut wt = Config::new();
+        wt.wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wt).map_err(|e| host_error("configuring wasmtime", e))?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| host_error("linking WASI", e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| host_error("linking wasi:http", e))?;
+        ChannelPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| host_error("linking the journey:channel host interface", e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("journey-plugin-epoch".to_string())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| host_error("starting the epoch ticker", e))?
+        };
+        Ok(PluginHost {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                config,
+                _ticker: Ticker {
+                    stop,
+                    thread: Some(thread),
+                },
+            }),
+        })
+    }
+
+    /// The host's configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.shared.config
+    }
+
+    /// Loads a component from a file (see [`PluginHost::load`]).
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, PluginError> {
+        let hint = PluginId {
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+            version: None,
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            PluginError::new(&hint, ErrorKind::Io(format!("{}: {e}", path.display())))
+        })?;
+        self.load(&hint.name, &bytes)
+    }
+
+    /// Loads a component: compiles it (or takes it from the cache), checks the contract
+    /// version it exports and every import it needs before instantiating anything, then
+    /// reads and checks its manifest in a throwaway instance.
+    pub fn load(&self, name_hint: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        let mut id = PluginId {
+            name: name_hint.to_string(),
+            version: None,
+        };
+        let started = Instant::now();
+        let hash = xxhash_rust::xxh3::xxh3_128(bytes);
+        let (component, cached) = self.compile(&id, bytes, hash)?;
+        let compile_time = started.elapsed();
+        check_contract(&self.shared.engine, &component, &id)?;
+        let pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .and_then(ChannelPluginPre::new)
+            .map_err(|e| PluginError::new(&id, ErrorKind::Import(format!("{e:#}"))))?;
+        let mut plugin = Plugin {
+            id: id.clone(),
+            manifest: Manifest {
+                name: id.name.clone(),
+                version: String::new(),
+                contract: String::new(),
+                kind: api::ChannelKind::Other,
+                description: String::new(),
+                params: Vec::new(),
+                open_params: false,
+                parts: Vec::new(),
+                config: Vec::new(),
+                hosts: Vec::new(),
+                rate_limit: None,
+            },
+            pre,
+            host: self.clone(),
+            hash,
+            cached,
+            compile_time,
+        };
+        let mut instance = plugin.instantiate()?;
+        let manifest = instance.manifest()?;
+        id.name = manifest.name.clone();
+        id.version = Some(manifest.version.clone());
+        let problems = manifest.problems();
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.into_iter().map(|p| p.0).collect();
+            return Err(PluginError::new(&id, ErrorKind::Manifest(text.join("; "))));
+        }
+        plugin.id = id;
+        plugin.manifest = manifest;
+        Ok(plugin)
+    }
+
+    fn compile(
+        &self,
+        id: &PluginId,
+        bytes: &[u8],
+        hash: u128,
+    ) -> Result<(Component, bool), PluginError> {
+        let engine = &self.shared.engine;
+        let compile = || {
+            Component::new(engine, bytes)
+                .map_err(|e| PluginError::new(id, ErrorKind::Compile(format!("{e:#}"))))
+        };
+        let Some(dir) = &self.shared.config.cache_dir else {
+            return Ok((compile()?, false));
+        };
+        let path = dir.join(format!("{hash:032x}-{}.cwasm", compat_key(engine)));
+        if path.is_file()
+            && let Ok(c) = deserialize_cached(engine, &path)
+        {
+            return Ok((c, true));
+        }
+        let component = compile()?;
+        // A failure to write the cache only costs a compilation next time.
+        if let Ok(artifact) = component.serialize()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, artifact).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok((component, false))
+    }
+}
+
+/// A short, stable key for "artifacts this engine can load": wasmtime's own compatibility
+/// hash (version, target, settings) through a fixed-key hasher.
+fn compat_key(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// Loads a compiled artifact from the host's cache. The file is read into memory rather than
+/// mapped, so that a cache file truncated or replaced behind the runtime's back can never
+/// pull code pages from under a running plugin.
+#[allow(unsafe_code)]
+fn deserialize_cached(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    let bytes = std::fs::read(path)?;
+    // SAFETY: wasmtime requires that the bytes were produced by `Component::serialize` of a
+    // compatible engine and not altered since: the cache directory belongs to the runtime
+    // (only `PluginHost::compile` writes it, through a rename), its file names carry the
+    // content hash of the source component and the engine's compatibility key, and wasmtime
+    // itself checks the artifact's header and rejects other versions and configurations.
+    unsafe { Component::deserialize(engine, &bytes) }
+}
+
+/// Checks, before any instantiation, that the component exports a `connector` of a
+/// contract version this host speaks and imports nothing but WASI and the host interface.
+fn check_contract(
+    engine: &Engine,
+    component: &Component,
+    id: &PluginId,
+) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let prefix = format!("{}/connector@", api::CONTRACT_PACKAGE);
+    let mut found = None;
+    for (name, item) in ty.exports(engine) {
+        if let Some(version) = name.strip_prefix(&prefix) {
+            found = Some((
+                version.to_string(),
+                matches!(item.ty, ComponentItem::ComponentInstance(_)),
+            ));
+        }
+    }
+    match found {
+        None => {
+            return Err(PluginError::new(
+                id,
+                ErrorKind::Contract(format!(
+                    "the component does not export `{}/connector`; is it a channel plugin built with journey-plugin-sdk?",
+                    api::CONTRACT_PACKAGE
+                )),
+            ));
+        }
+        Some((version, _)) if !api::contract_compatible(&version) => {
+            return Err(PluginError::new(
+                id,
+                ErrorKind::Contract(format!(
+                    "built against contract {}@{version}; this runtime speaks {}@{} (same major version, minor not newer)",
+                    api::CONTRACT_PACKAGE,
+                    api::CONTRACT_PACKAGE,
+                    api::CONTRACT_VERSION
+                )),
+            ));
+        }
+        Some((_, false)) => {
+            return Err(PluginError::new(
+                id,
+                ErrorKind::Contract("its `connector` export is not an interface".to_string()),
+            ));
+        }
+        Some(_) => {}
+    }
+    for (name, _) in ty.imports(engine) {
+        let ours = name
+            .strip_prefix(&format!("{}/", api::CONTRACT_PACKAGE))
+            .and_then(|rest| rest.split_once('@'))
+            .is_some_and(|(iface, v)| {
+                matches!(iface, "host" | "types") && api::contract_compatible(v)
+            });
+        if !(ours || name.starts_with("wasi:")) {
+            return Err(PluginError::new(
+                id,
+                ErrorKind::Import(format!(
+                    "it imports `{name}`, which a channel plugin cannot have: plugins get `{}/host`, outgoing HTTP and WASI, nothing else",
+                    api::CONTRACT_PACKAGE
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A loaded plugin, ready to be instantiated.
+#[derive(Clone)]
+pub struct Plugin {
+    id: PluginId,
+    manifest: Manifest,
+    pre: ChannelPluginPre<State>,
+    host: PluginHost,
+    hash: u128,
+    cached: bool,
+    compile_time: Duration,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.id)
+            .field("hash", &format_args!("{:032x}", self.hash))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one call produced besides its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The plugin's answer.
+    pub outcome: Outcome,
+    /// Lines it logged.
+    pub logs: Vec<LogLine>,
+    /// HTTP requests it made.
+    pub http: Vec<HttpExchange>,
+    /// How long the call took.
+    pub elapsed: Duration,
+}
+
+/// A failed call, with what the plugin did before failing.
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    /// Why it failed.
+    pub error: PluginError,
+    /// Lines it logged.
+    pub logs: Vec<LogLine>,
+    /// HTTP requests it made.
+    pub http: Vec<HttpExchange>,
+}
+
+impl Plugin {
+    /// Name and version.
+    pub fn id(&self) -> &PluginId {
+        &self.id
+    }
+
+    /// Its checked manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The xxh3-128 hash of the component's bytes (the cache key).
+    pub fn content_hash(&self) -> u128 {
+        self.hash
+    }
+
+    /// Whether the compiled code came from the artifact cache.
+    pub fn from_cache(&self) -> bool {
+        self.cached
+    }
+
+    /// Time spent compiling (or loading from the cache).
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    /// A fresh instance in its own store, from the pool.
+    pub fn instantiate(&self) -> Result<Instance, PluginError> {
+        let config = &self.host.shared.config;
+        let limits = crate::state::MemoryCap {
+            bytes: config.memory_limit as usize,
+            refused: false,
+        };
+        let mut store = Store::new(
+            &self.host.shared.engine,
+            State::new(limits, config.transport, config.http_timeout),
+        );
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(ticks(config.call_deadline));
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::new(&self.id, ErrorKind::Instantiate(format!("{e:#}"))))?;
+        Ok(Instance {
+            store,
+            bindings,
+            id: self.id.clone(),
+            deadline: config.call_deadline,
+            memory_limit: config.memory_limit,
+            poisoned: false,
+        })
+    }
+}
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_micros() / TICK.as_micros().max(1)).max(1) as u64
+}
+
+/// One instance of a plugin. Reused across calls while they succeed; after a trap, a
+/// deadline or a memory-cap stop it is poisoned and must be replaced.
+pub struct Instance {
+    store: Store<State>,
+    bindings: ChannelPlugin,
+    id: PluginId,
+    deadline: Duration,
+    memory_limit: u64,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Instance {
+    /// Whether the instance can take another call.
+    pub fn is_usable(&self) -> bool {
+        !self.poisoned
+    }
+
+    fn classify(&mut self, e: wasmtime::Error) -> PluginError {
+        self.poisoned = true;
+        let text = format!("{e:#}");
+        let kind = if matches!(
+            e.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        ) {
+            ErrorKind::Deadline(self.deadline)
+        } else if self.store.data().limits.refused {
+            ErrorKind::Memory(self.memory_limit)
+        } else {
+            let stderr = self.store.data().stderr_text();
+            let trap = match e.downcast_ref::<wasmtime::Trap>() {
+                Some(t) => t.to_string(),
+                None => text.lines().next().unwrap_or_default().to_string(),
+            };
+            if stderr.is_empty() {
+                ErrorKind::Trap(trap)
+            } else {
+                ErrorKind::Trap(format!("{trap}; it wrote: {}", last_lines(&stderr, 3)))
+            }
+        };
+        PluginError::new(&self.id, kind)
+    }
+
+    /// Calls `manifest()`; host imports answer nothing during this call.
+    pub fn manifest(&mut self) -> Result<Manifest, PluginError> {
+        self.store.data_mut().serving = false;
+        self.store.set_epoch_deadline(ticks(self.deadline));
+        match self
+            .bindings
+            .journey_channel_connector()
+            .call_manifest(&mut self.store)
+        {
+            Ok(m) => Ok(convert::manifest_from_wit(m)),
+            Err(e) => Err(self.classify(e)),
+        }
+    }
+
+    /// Delivers one message for the channel `setup` describes.
+    pub fn deliver(
+        &mut self,
+        setup: &Arc<ChannelSetup>,
+        message: &Message,
+    ) -> Result<Delivery, CallFailure> {
+        if self.poisoned {
+            return Err(CallFailure {
+                error: PluginError::new(
+                    &self.id,
+                    ErrorKind::Instantiate(
+                        "the instance failed earlier and cannot be reused".into(),
+                    ),
+                ),
+                logs: Vec::new(),
+                http: Vec::new(),
+            });
+        }
+        let started = Instant::now();
+        {
+            let data = self.store.data_mut();
+            data.serving = true;
+            data.setup = setup.clone();
+            data.hooks.allowed = Arc::new(setup.allowed_hosts.clone());
+            data.logs.clear();
+            if let Ok(mut x) = data.hooks.exchanges.lock() {
+                x.clear();
+            }
+        }
+        self.store.set_epoch_deadline(ticks(self.deadline));
+        let wit_message = convert::message_to_wit(message);
+        let result = self
+            .bindings
+            .journey_channel_connector()
+            .call_deliver(&mut self.store, &wit_message);
+        let data = self.store.data_mut();
+        data.serving = false;
+        let logs = std::mem::take(&mut data.logs);
+        let http = data
+            .hooks
+            .exchanges
+            .lock()
+            .map(|mut x| std::mem::take(&mut *x))
+            .unwrap_or_default();
+        let outcome = match result {
+            Ok(o) => convert::outcome_from_wit(o),
+            Err(e) => {
+                let error = self.classify(e);
+                return Err(CallFailure { error, logs, http });
+            }
+        };
+        if let Some(why) = malformed(&outcome) {
+            return Err(CallFailure {
+                error: PluginError::new(&self.id, ErrorKind::Malformed(why)),
+                logs,
+                http,
+            });
+        }
+        Ok(Delivery {
+            outcome,
+            logs,
+            http,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// What the contract forbids in an outcome, in words.
+fn malformed(o: &Outcome) -> Option<String> {
+    match o {
+        Outcome::Accepted(id) if id.trim().is_empty() => {
+            Some("`accepted` with an empty provider id".to_string())
+        }
+        Outcome::Accepted(id) if id.len() > MAX_TEXT => Some(format!(
+            "a provider id of {} bytes (at most {MAX_TEXT})",
+            id.len()
+        )),
+        Outcome::RetryAfter { after_ms, .. } if *after_ms > MAX_RETRY_AFTER.as_millis() as u64 => {
+            Some(format!(
+                "`retry-after` of {after_ms} ms (at most {} days)",
+                MAX_RETRY_AFTER.as_secs() / 86400
+            ))
+        }
+        Outcome::RetryAfter { reason, .. } | Outcome::Failed(reason) if reason.len() > MAX_TEXT => {
+            Some(format!(
+                "a reason of {} bytes (at most {MAX_TEXT})",
+                reason.len()
+            ))
+        }
+        _ => None,
+    }
+}

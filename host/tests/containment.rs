@@ -1,0 +1,292 @@
+//! Plugins that misbehave on purpose (`plugins/testing/misbehave`): each failure is stopped
+//! and named, the next call gets a fresh instance, and other channels' sends go through.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{host, load, message, setup};
+use journey_host::{Dispatcher, ErrorKind, HostConfig, PluginHost, RetryPolicy, Transport};
+use journey_plugin_api::Outcome;
+
+fn mode(m: &str) -> Arc<journey_host::ChannelSetup> {
+    setup("misbehaving", &[("mode", m)], &[], &[])
+}
+
+fn msg() -> journey_plugin_api::Message {
+    message(&[("text", "bonjour")], &[], &[])
+}
+
+#[test]
+fn the_misbehaving_plugin_loads_and_behaves_when_asked() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    assert_eq!(p.manifest().name, "misbehave");
+    assert_eq!(
+        p.id().version.as_deref(),
+        Some(p.manifest().version.as_str())
+    );
+    let mut i = p.instantiate().expect("instantiates");
+    let d = i.deliver(&mode("ok"), &msg()).expect("ok mode delivers");
+    assert_eq!(d.outcome, Outcome::Accepted("ok-0123456789abcdef".into()));
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    let started = Instant::now();
+    let f = i
+        .deliver(&mode("loop"), &msg())
+        .expect_err("the loop is stopped");
+    let took = started.elapsed();
+    assert_eq!(
+        f.error.kind,
+        ErrorKind::Deadline(Duration::from_millis(400))
+    );
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert!(!i.is_usable(), "a stopped instance is not reused");
+    let text = f.error.to_string();
+    assert!(text.starts_with("plugin `misbehave` "), "{text}");
+    assert!(text.contains("deadline of 400 ms"), "{text}");
+    // The plugin itself is fine: a fresh instance serves the next call.
+    let mut fresh = p.instantiate().expect("a fresh instance");
+    assert!(fresh.deliver(&mode("ok"), &msg()).is_ok());
+}
+
+#[test]
+fn a_memory_hog_is_capped() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    let f = i
+        .deliver(&mode("hog"), &msg())
+        .expect_err("the hog is stopped");
+    assert_eq!(
+        f.error.kind,
+        ErrorKind::Memory(32 * 1024 * 1024),
+        "{}",
+        f.error
+    );
+    assert!(f.error.to_string().contains("memory cap of 32 MiB"));
+    let mut fresh = p.instantiate().expect("a fresh instance");
+    assert!(fresh.deliver(&mode("ok"), &msg()).is_ok());
+}
+
+#[test]
+fn a_panic_is_a_trap_with_its_message() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    let f = i
+        .deliver(&mode("panic"), &msg())
+        .expect_err("the panic traps");
+    match &f.error.kind {
+        ErrorKind::Trap(t) => assert!(t.contains("panicked"), "{t}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert!(f.error.is_transient());
+}
+
+#[test]
+fn malformed_results_are_refused() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    for (m, want) in [
+        ("garbage", "empty provider id"),
+        ("retry-forever", "retry-after"),
+    ] {
+        let mut i = p.instantiate().expect("instantiates");
+        let f = i.deliver(&mode(m), &msg()).expect_err(m);
+        match &f.error.kind {
+            ErrorKind::Malformed(t) => assert!(t.contains(want), "{m}: {t}"),
+            other => panic!("{m}: expected malformed, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_request_to_an_undeclared_host_is_denied() {
+    let sink = journey_host::sink::Sink::start().expect("sink");
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    // Declared: the sink's URL (as `url`, resolved into the allow-list).
+    let declared = setup(
+        "misbehaving",
+        &[("mode", "declared"), ("url", &sink.url("/hook"))],
+        &[],
+        &[&sink.addr().to_string()],
+    );
+    let d = i.deliver(&declared, &msg()).expect("declared host works");
+    assert!(matches!(d.outcome, Outcome::Accepted(_)), "{:?}", d.outcome);
+    assert_eq!(sink.requests().len(), 1);
+    // Undeclared: refused by the host before any connection.
+    let sneaky = setup(
+        "misbehaving",
+        &[("mode", "sneaky"), ("url", &sink.url("/hook"))],
+        &[],
+        &[&sink.addr().to_string()],
+    );
+    let d = i
+        .deliver(&sneaky, &msg())
+        .expect("the call itself completes");
+    assert_eq!(d.http.len(), 1, "{:?}", d.http);
+    let refused = d.http[0].error.as_deref().unwrap_or_default();
+    assert!(
+        refused.contains("not among the hosts the plugin declared"),
+        "{refused}"
+    );
+    assert_eq!(d.http[0].status, None);
+    assert_eq!(sink.requests().len(), 1, "nothing more reached the network");
+    assert!(
+        !matches!(d.outcome, Outcome::Accepted(_)),
+        "the plugin saw the denial: {:?}",
+        d.outcome
+    );
+}
+
+#[test]
+fn components_that_are_not_plugins_are_refused_before_instantiation() {
+    let h = host();
+    let cases: [(&str, &str); 4] = [
+        ("not wasm", "not a WebAssembly component"),
+        ("(component)", "does not export `journey:channel/connector`"),
+        (
+            r#"(component (instance $i) (export "journey:channel/connector@2.0.0" (instance $i)))"#,
+            "built against contract journey:channel@2.0.0",
+        ),
+        (
+            r#"(component (import "evil:fs/files@1.0.0" (instance)) (instance $i) (export "journey:channel/connector@1.0.0" (instance $i)))"#,
+            "imports `evil:fs/files@1.0.0`",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = h.load("fake", text.as_bytes()).expect_err(text);
+        assert!(e.to_string().contains(want), "{text}: {e}");
+        assert!(e.to_string().starts_with("plugin `fake`"), "{e}");
+    }
+}
+
+#[test]
+fn compiled_components_are_cached_by_content_hash() {
+    let dir = std::env::temp_dir().join(format!("journey-host-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let h = PluginHost::new(HostConfig {
+        cache_dir: Some(dir.clone()),
+        ..HostConfig::default()
+    })
+    .expect("host");
+    let path = common::component("misbehave");
+    let first = h.load_file(&path).expect("first load");
+    assert!(!first.from_cache());
+    let second = h.load_file(&path).expect("second load");
+    assert!(second.from_cache());
+    assert_eq!(first.content_hash(), second.content_hash());
+    assert_eq!(first.manifest(), second.manifest());
+    let files: Vec<_> = std::fs::read_dir(&dir).expect("cache dir").collect();
+    assert_eq!(files.len(), 1);
+    // A damaged artifact is compiled again, not trusted.
+    for f in std::fs::read_dir(&dir).expect("cache dir").flatten() {
+        std::fs::write(f.path(), b"garbage").expect("overwrite");
+    }
+    let third = h.load_file(&path).expect("third load");
+    assert!(!third.from_cache());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A project with two channels on the misbehaving plugin: one that works, one that panics.
+const PROJECT: &str = r#"
+profile { phone: string? }
+event go
+channel good uses "misbehave" { config { mode: "ok" } }
+channel bad uses "misbehave" { config { mode: "panic" } }
+journey both {
+  entry on go
+  send bad "first, to the broken channel"
+  send good "then to the working one"
+}
+"#;
+
+fn program() -> Arc<journey_bytecode::Program> {
+    let mut files = journey_compiler::MemoryHost::new();
+    files.insert("main.journey", PROJECT);
+    let input = journey_compiler::Input {
+        roots: vec!["main.journey".to_string()],
+        default_name: "containment".to_string(),
+        ..journey_compiler::Input::default()
+    };
+    let c = journey_compiler::compile(&files, &input);
+    Arc::new(
+        c.program
+            .unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics)),
+    )
+}
+
+#[test]
+fn a_broken_channel_does_not_stop_the_others() {
+    let program = program();
+    let h = PluginHost::new(HostConfig {
+        transport: Transport::Network,
+        ..HostConfig::default()
+    })
+    .expect("host");
+    let plugin = h.load_file(&common::component("misbehave")).expect("loads");
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        ..RetryPolicy::default()
+    };
+    let mut d = Dispatcher::new(
+        program.clone(),
+        vec![plugin],
+        &|_| None,
+        &std::collections::BTreeMap::new(),
+        policy,
+    )
+    .expect("channels resolve");
+    let go = program
+        .events
+        .iter()
+        .find(|(_, e)| e.name == "go")
+        .map(|(id, _)| id)
+        .expect("event go");
+    let mut engine = journey_runtime::Engine::new(
+        program.clone(),
+        journey_runtime::Config::default(),
+        1_800_000_000,
+    );
+    for n in 0..25 {
+        engine.event(&format!("C{n}"), go, Vec::new(), 1_800_000_000 + n);
+    }
+    for e in engine.drain_effects() {
+        if let journey_runtime::Effect::Send(s) = e {
+            journey_runtime::ChannelSink::deliver(&mut d, &s);
+        }
+    }
+    d.flush();
+    let stats = d.stats();
+    assert_eq!(stats.len(), 1);
+    let s = &stats[0].1;
+    assert_eq!(s.accepted, 25, "{s:?}");
+    assert_eq!(s.dead_lettered, 25, "{s:?}");
+    assert_eq!(s.errors, 75, "three attempts each: {s:?}");
+    assert_eq!(d.dead_letters().len(), 25);
+    let dl = &d.dead_letters()[0];
+    assert_eq!(dl.attempts, 3);
+    assert_eq!(dl.message.channel, "bad");
+    assert!(dl.reason.contains("plugin `misbehave`"), "{}", dl.reason);
+    assert!(dl.reason.contains("panicked"), "{}", dl.reason);
+    // Retries wait longer each time (2 s base, doubled, jittered into [d/2, d]).
+    let attempts: Vec<_> = d
+        .records()
+        .iter()
+        .filter(|r| r.key == dl.message.idempotency_key)
+        .collect();
+    assert_eq!(attempts.len(), 3);
+    let gap1 = attempts[1].at_ms - attempts[0].at_ms;
+    let gap2 = attempts[2].at_ms - attempts[1].at_ms;
+    assert!((1000..=2000).contains(&gap1), "{gap1}");
+    assert!((2000..=4000).contains(&gap2), "{gap2}");
+}
