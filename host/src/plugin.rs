@@ -391,7 +391,7 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct CallFailure {
     /// Why it failed.
-    pub error: PluginError,
+    pub error: Box<PluginError>,
     /// Lines it logged.
     pub logs: Vec<LogLine>,
     /// HTTP requests it made.
@@ -529,12 +529,12 @@ impl Instance {
     ) -> Result<Delivery, CallFailure> {
         if self.poisoned {
             return Err(CallFailure {
-                error: PluginError::new(
+                error: Box::new(PluginError::new(
                     &self.id,
                     ErrorKind::Instantiate(
                         "the instance failed earlier and cannot be reused".into(),
                     ),
-                ),
+                )),
                 logs: Vec::new(),
                 http: Vec::new(),
             });
@@ -568,13 +568,13 @@ impl Instance {
         let outcome = match result {
             Ok(o) => convert::outcome_from_wit(o),
             Err(e) => {
-                let error = self.classify(e);
+                let error = Box::new(self.classify(e));
                 return Err(CallFailure { error, logs, http });
             }
         };
         if let Some(why) = malformed(&outcome) {
             return Err(CallFailure {
-                error: PluginError::new(&self.id, ErrorKind::Malformed(why)),
+                error: Box::new(PluginError::new(&self.id, ErrorKind::Malformed(why))),
                 logs,
                 http,
             });

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as Wall};
 
 use journey_bytecode::{AttrId, Date, EventId, GoalId, Program, StepKind};
-use journey_compiler::{Input, MemoryHost, compile};
+use journey_compiler::{Input, SourceHost, compile};
 use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
 use journey_runtime::scheduler::TimerId;
 use journey_runtime::{Config, Effect, Engine, Value};
@@ -98,29 +98,32 @@ fn args() -> Args {
 
 // ------------------------------------------------------------------ program and schema
 
+/// Reads the project's files from disk, relative to its directory (the plugin manifests
+/// it names live outside it, in `plugins/manifests`).
+struct Disk(std::path::PathBuf);
+
+impl SourceHost for Disk {
+    fn read(&self, path: &str) -> Option<Arc<str>> {
+        std::fs::read_to_string(self.0.join(path)).ok().map(Arc::from)
+    }
+}
+
 fn load_telecom() -> Arc<Program> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/telecom");
-    let mut host = MemoryHost::new();
     let mut input = Input {
         default_name: "telecom".into(),
+        manifest: Some("journey.toml".into()),
         ..Input::default()
     };
     let mut files: Vec<String> = std::fs::read_dir(&root)
         .expect("examples/telecom")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".journey"))
         .collect();
     files.sort();
-    for f in files {
-        let text = std::fs::read_to_string(root.join(&f)).expect("readable example file");
-        if f == "journey.toml" {
-            input.manifest = Some(f.clone());
-        } else if f.ends_with(".journey") {
-            input.roots.push(f.clone());
-        }
-        host.insert(f, text);
-    }
-    let c = compile(&host, &input);
+    input.roots = files;
+    let c = compile(&Disk(root), &input);
     match c.program {
         Some(p) => Arc::new(p),
         None => panic!("examples/telecom does not compile: {:?}", c.diagnostics),
