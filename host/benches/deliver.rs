@@ -22,8 +22,8 @@ use journey_plugin_sdk::{Connector, HttpResponse};
 
 fn message() -> Message {
     // About 1 KB of content, parameters and addresses.
-    let text = "Bonjour Zoé, votre facture de mars est disponible dans votre espace client. "
-        .repeat(11);
+    let text =
+        "Bonjour Zoé, votre facture de mars est disponible dans votre espace client. ".repeat(11);
     Message {
         idempotency_key: "0123456789abcdef".into(),
         attempt: 1,
@@ -101,7 +101,9 @@ fn main() {
         let d = inst.deliver(&ok, &msg).expect("delivers");
         std::hint::black_box(d);
     });
-    let native_host = StubHost::new().with_config("mode", "ok").without_recording();
+    let native_host = StubHost::new()
+        .with_config("mode", "ok")
+        .without_recording();
     let native_ok = best(5, calls, || {
         let o = journey_plugin_misbehave::Misbehave::deliver(&native_host, &msg);
         std::hint::black_box(o);

@@ -146,6 +146,9 @@ struct Bucket {
 impl Bucket {
     /// Takes a token at `now`, or says when one will be there.
     fn take(&mut self, now: i64) -> Result<(), i64> {
+        if self.at_ms == i64::MIN {
+            self.at_ms = now;
+        }
         if now > self.at_ms {
             self.tokens =
                 (self.tokens + (now - self.at_ms) as f64 * self.per_ms).min(self.capacity);

@@ -20,10 +20,10 @@ fn committed_manifests_match_the_components() {
             std::fs::write(&path, exported.to_json() + "\n").expect("write manifest");
             continue;
         }
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let committed = Manifest::from_json(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let committed =
+            Manifest::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if committed != exported {
             stale.push(format!(
                 "{}:\n--- committed\n{}\n+++ exported by the component\n{}",

@@ -104,7 +104,9 @@ struct Disk(std::path::PathBuf);
 
 impl SourceHost for Disk {
     fn read(&self, path: &str) -> Option<Arc<str>> {
-        std::fs::read_to_string(self.0.join(path)).ok().map(Arc::from)
+        std::fs::read_to_string(self.0.join(path))
+            .ok()
+            .map(Arc::from)
     }
 }
 

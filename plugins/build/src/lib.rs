@@ -195,7 +195,30 @@ fn build() -> Result<Components, BuildError> {
         check_component(&path)?;
         paths.insert(name.to_string(), path);
     }
-    Ok(Components { dir, paths })
+    let built = Components { dir, paths };
+    // The examples' `journey.toml` files name `plugins/dist/<name>.wasm`; keep those copies
+    // fresh. A read-only checkout only loses the copies, not the build.
+    let _ = install_dist(&built);
+    Ok(built)
+}
+
+/// Where [`install_dist`] puts the components: `plugins/dist` in the workspace.
+pub fn dist_dir() -> PathBuf {
+    workspace_root().join("plugins").join("dist")
+}
+
+/// Copies every component to [`dist_dir`] as `<name>.wasm` (what the examples'
+/// `[plugins.NAME] component` entries point to), replacing each file through a rename so
+/// that a runtime reading the old one never sees half a file. Returns the directory.
+pub fn install_dist(components: &Components) -> std::io::Result<PathBuf> {
+    let dist = dist_dir();
+    std::fs::create_dir_all(&dist)?;
+    for (name, path) in components.iter() {
+        let tmp = dist.join(format!(".{name}.wasm.{}", std::process::id()));
+        std::fs::copy(path, &tmp)?;
+        std::fs::rename(&tmp, dist.join(format!("{name}.wasm")))?;
+    }
+    Ok(dist)
 }
 
 /// Checks that `path` exists and starts with [`COMPONENT_HEADER`].
