@@ -331,16 +331,6 @@ fn pairs(flag: &str, values: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// The host (and port, when the URL gives one) of a URL.
-fn url_host(url: &str) -> Option<String> {
-    let uri: http::Uri = url.parse().ok()?;
-    let host = uri.host()?;
-    Some(match uri.port_u16() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    })
-}
-
 /// `a`, `a` and `b`, `a`, `b` and `c` (each in backquotes).
 fn listing(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
@@ -420,22 +410,11 @@ fn setup(
             missing.join(" ")
         );
     }
-    for h in &m.hosts {
-        match h.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
-            Some(key) => {
-                let Some(value) = setup.config.get(key).or_else(|| setup.secrets.get(key)) else {
-                    continue;
-                };
-                let host = url_host(value).ok_or_else(|| {
-                    anyhow!(
-                        "`{key}={value}` is not a URL with a host, which {id} needs (its requests may go only there): give one like `--config {key}=https://api.example.com/send`"
-                    )
-                })?;
-                setup.allowed_hosts.push(host);
-            }
-            None => setup.allowed_hosts.push(h.clone()),
-        }
-    }
+    setup.allowed_hosts = journey_host::allowed_hosts(m, &setup).map_err(|(key, value)| {
+        anyhow!(
+            "`{key}={value}` is not a URL with a host, which {id} needs (its requests may go only there): give one like `--config {key}=https://api.example.com/send`"
+        )
+    })?;
     Ok(setup)
 }
 
@@ -626,20 +605,6 @@ mod tests {
         let e = pairs("secret", &["nokey".to_string()]).expect_err("no `=`");
         assert!(e.to_string().contains("KEY=VALUE"), "{e}");
         assert!(pairs("config", &["=v".to_string()]).is_err());
-    }
-
-    #[test]
-    fn url_hosts_keep_ports() {
-        assert_eq!(
-            url_host("https://api.example.com/v1").as_deref(),
-            Some("api.example.com")
-        );
-        assert_eq!(
-            url_host("http://127.0.0.1:8080/x").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(url_host("not a url"), None);
-        assert_eq!(url_host("/relative"), None);
     }
 
     #[test]

@@ -222,6 +222,29 @@ fn url_host(url: &str) -> Option<String> {
     })
 }
 
+/// The hosts a channel's plugin may call: the manifest's entries, with each `{key}` replaced
+/// by the host (and port, when given) of that configuration value; a key the channel does not
+/// set adds nothing. The error is the key and value that are not a URL with a host.
+pub fn allowed_hosts(
+    manifest: &journey_plugin_api::Manifest,
+    setup: &ChannelSetup,
+) -> Result<Vec<String>, (String, String)> {
+    let mut out = Vec::new();
+    for h in &manifest.hosts {
+        match h.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
+            Some(key) => {
+                let Some(value) = setup.config.get(key).or_else(|| setup.secrets.get(key)) else {
+                    continue;
+                };
+                let host = url_host(value).ok_or_else(|| (key.to_string(), value.clone()))?;
+                out.push(host);
+            }
+            None => out.push(h.clone()),
+        }
+    }
+    Ok(out)
+}
+
 /// Resolves a channel's configuration for its plugin: literals as written, `env("X")` from
 /// `env`, `secret("X")` from `secrets`; the manifest's `{key}` hosts from the values.
 /// Errors name the channel, the key and the variable.
@@ -285,23 +308,12 @@ pub fn resolve_channel(
             )));
         }
     }
-    for h in &manifest.hosts {
-        match h.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
-            Some(key) => {
-                let Some(value) = setup.config.get(key).or_else(|| setup.secrets.get(key)) else {
-                    continue;
-                };
-                let host = url_host(value).ok_or_else(|| {
-                    fail(format!(
-                        "channel `{}`: `{key}` = {value:?} is not a URL with a host",
-                        def.name
-                    ))
-                })?;
-                setup.allowed_hosts.push(host);
-            }
-            None => setup.allowed_hosts.push(h.clone()),
-        }
-    }
+    setup.allowed_hosts = allowed_hosts(manifest, &setup).map_err(|(key, value)| {
+        fail(format!(
+            "channel `{}`: `{key}` = {value:?} is not a URL with a host",
+            def.name
+        ))
+    })?;
     Ok(setup)
 }
 
@@ -683,5 +695,52 @@ impl ChannelSink for Dispatcher {
     fn deliver(&mut self, send: &SendRecord) {
         self.submit(send);
         self.advance_to(send.at.saturating_mul(1000));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_hosts_keep_ports() {
+        assert_eq!(
+            url_host("https://api.example.com/v1").as_deref(),
+            Some("api.example.com")
+        );
+        assert_eq!(
+            url_host("http://127.0.0.1:8080/x").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(url_host("not a url"), None);
+        assert_eq!(url_host("/relative"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        for attempt in 1..=6 {
+            let full = p.base_delay * (1 << (attempt - 1));
+            let full = full.min(p.max_delay);
+            let d = p.delay("k", attempt, None);
+            assert!(d <= full && d >= full / 2, "attempt {attempt}: {d:?}");
+            assert_eq!(d, p.delay("k", attempt, None), "deterministic");
+        }
+        let long = Duration::from_secs(7200);
+        assert_eq!(p.delay("k", 1, Some(long)), long);
+    }
+
+    #[test]
+    fn the_bucket_refills_at_its_rate() {
+        let mut b = Bucket {
+            per_ms: 0.01,
+            capacity: 2.0,
+            tokens: 2.0,
+            at_ms: i64::MIN,
+        };
+        assert_eq!(b.take(1_000), Ok(()));
+        assert_eq!(b.take(1_000), Ok(()));
+        assert_eq!(b.take(1_000), Err(1_100));
+        assert_eq!(b.take(1_100), Ok(()));
     }
 }
