@@ -543,8 +543,7 @@ impl Instance {
         {
             let data = self.store.data_mut();
             data.serving = true;
-            data.setup = setup.clone();
-            data.hooks.allowed = Arc::new(setup.allowed_hosts.clone());
+            data.hooks.setup = setup.clone();
             data.logs.clear();
             if let Ok(mut x) = data.hooks.exchanges.lock() {
                 x.clear();

@@ -78,7 +78,8 @@ pub const STUB_BODY: &str = r#"{"id":"stub","sid":"stub","name":"stub"}"#;
 
 /// The `wasi:http` hooks: allow-list, transport, recording, timeout.
 pub(crate) struct HttpHooks {
-    pub(crate) allowed: Arc<Vec<String>>,
+    /// The channel being served; its `allowed_hosts` is the allow-list.
+    pub(crate) setup: Arc<ChannelSetup>,
     pub(crate) transport: Transport,
     pub(crate) timeout: Duration,
     pub(crate) exchanges: Arc<Mutex<Vec<HttpExchange>>>,
@@ -113,7 +114,7 @@ impl WasiHttpHooks for HttpHooks {
             > + Send,
     > {
         drop(fut);
-        let allowed = self.allowed.clone();
+        let setup = self.setup.clone();
         let transport = self.transport;
         let timeout = self.timeout;
         let exchanges = self.exchanges.clone();
@@ -140,6 +141,7 @@ impl WasiHttpHooks for HttpHooks {
                     list.push(e);
                 }
             };
+            let allowed = &setup.allowed_hosts;
             let permitted = allowed
                 .iter()
                 .any(|p| journey_plugin_api::host_allowed(p, &host, port));
@@ -274,7 +276,6 @@ pub(crate) struct State {
     http: WasiHttpCtx,
     pub(crate) hooks: HttpHooks,
     pub(crate) limits: MemoryCap,
-    pub(crate) setup: Arc<ChannelSetup>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) stderr: MemoryOutputPipe,
     /// Whether host imports may be used (not while the manifest is read).
@@ -295,13 +296,12 @@ impl State {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks: HttpHooks {
-                allowed: Arc::new(Vec::new()),
+                setup: Arc::new(ChannelSetup::default()),
                 transport,
                 timeout,
                 exchanges: Arc::new(Mutex::new(Vec::new())),
             },
             limits,
-            setup: Arc::new(ChannelSetup::default()),
             logs: Vec::new(),
             stderr,
             serving: false,
@@ -366,13 +366,13 @@ impl host::Host for State {
         if !self.serving {
             return None;
         }
-        self.setup.config.get(&key).cloned()
+        self.hooks.setup.config.get(&key).cloned()
     }
 
     fn secret(&mut self, key: String) -> Option<String> {
         if !self.serving {
             return None;
         }
-        self.setup.secrets.get(&key).cloned()
+        self.hooks.setup.secrets.get(&key).cloned()
     }
 }

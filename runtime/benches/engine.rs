@@ -210,6 +210,7 @@ struct Attrs {
     optin_email: AttrId,
     optin_push: AttrId,
     app_installed: AttrId,
+    push_token: AttrId,
     einvoice: AttrId,
     payment_method: AttrId,
 }
@@ -233,6 +234,7 @@ impl Schema {
                 optin_email: attr(p, "optin_email"),
                 optin_push: attr(p, "optin_push"),
                 app_installed: attr(p, "app_installed"),
+                push_token: attr(p, "push_token"),
                 einvoice: attr(p, "einvoice"),
                 payment_method: attr(p, "payment_method"),
             },
@@ -373,6 +375,13 @@ fn customer(i: usize, s: &Attrs) -> (Vec<(AttrId, Value)>, Traits) {
     }
     if phone {
         attrs.push((s.phone, Value::text(&format!("+336{:08}", i))));
+    }
+    // The app registers for push when it is installed.
+    if attrs
+        .iter()
+        .any(|(a, v)| *a == s.app_installed && matches!(v, Value::Bool(true)))
+    {
+        attrs.push((s.push_token, Value::text(&format!("fcm-{i:08x}"))));
     }
     // Overseas departments: quiet hours and birthdays at their own local times.
     match r.below(100) {
