@@ -13,7 +13,10 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-BIN = os.environ.get("JOURNEY_BIN", str(REPO / "target" / "debug" / "journey"))
+# The binary cargo built: $JOURNEY_BIN, else under $CARGO_TARGET_DIR (relative to the
+# repository, as cargo reads it), else under the repository's `target`.
+TARGET = REPO / os.environ.get("CARGO_TARGET_DIR", "target")
+BIN = os.environ.get("JOURNEY_BIN", str(TARGET / "debug" / "journey"))
 
 SCHEMA = """/// What we know about a customer.
 profile {
