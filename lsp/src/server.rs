@@ -181,7 +181,8 @@ impl LanguageServer for Backend {
         if !watch {
             return;
         }
-        let watchers = ["**/*.journey", "**/journey.toml"]
+        // Plugin manifests (`[plugins.NAME] manifest = "...json"`) change the checks too.
+        let watchers = ["**/*.journey", "**/journey.toml", "**/*.json"]
             .into_iter()
             .map(|g| FileSystemWatcher {
                 glob_pattern: GlobPattern::String(g.into()),

@@ -775,3 +775,48 @@ fn formatting_uses_the_formatter() {
     let snap = fx.snapshot("g.journey").expect("open");
     assert!(formatting::format(&snap).is_err());
 }
+
+#[test]
+fn a_changed_plugin_manifest_rechecks_its_channels() {
+    let manifest = |sender_required: bool| {
+        format!(
+            r#"{{"name": "sms", "version": "1.0.0", "contract": "1.0.0", "kind": "sms",
+                "config": [{{"name": "endpoint", "required": true}},
+                           {{"name": "sender", "required": {sender_required}}}],
+                "hosts": ["{{endpoint}}"]}}"#
+        )
+    };
+    let mut fx = Fixture::new(&[
+        (
+            "journey.toml",
+            "[project]\nname = \"t\"\n\n[plugins.sms]\nmanifest = \"sms.json\"\n",
+        ),
+        ("sms.json", &manifest(true)),
+        (
+            "main.journey",
+            "channel sms uses \"sms\" { config { endpoint: \"https://sms.example/send\" } }\n",
+        ),
+    ]);
+    let main = fx.uri("main.journey");
+    let codes = |published: &[journey_lsp::state::Publish]| -> Vec<String> {
+        published
+            .iter()
+            .rev()
+            .find(|p| p.uri == main)
+            .map(|p| {
+                p.diagnostics
+                    .iter()
+                    .filter_map(|d| match &d.code {
+                        Some(NumberOrString::String(c)) => Some(c.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(codes(&fx.published), vec!["E0703".to_string()]);
+    // The plugin no longer requires `sender`: the watcher's notice re-checks the project.
+    std::fs::write(fx.dir.join("sms.json"), manifest(false)).expect("rewrite the manifest");
+    let republished = fx.state.files_changed();
+    assert_eq!(codes(&republished), Vec::<String>::new());
+}
