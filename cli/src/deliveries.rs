@@ -71,23 +71,16 @@ pub struct Totals {
 
 impl Totals {
     /// Adds a dispatcher's counts.
-    pub fn add(&mut self, d: &Dispatcher, labels: &[String]) {
+    pub fn add(&mut self, d: &Dispatcher) {
+        let stats = d.stats();
         if self.plugins.is_empty() {
-            self.plugins = labels
+            self.plugins = stats
                 .iter()
-                .map(|l| (l.clone(), DeliveryStats::default()))
+                .map(|(label, _)| (label.clone(), DeliveryStats::default()))
                 .collect();
         }
-        for ((_, total), (_, s)) in self.plugins.iter_mut().zip(d.stats()) {
-            total.calls += s.calls;
-            total.accepted += s.accepted;
-            total.retry_after += s.retry_after;
-            total.failed += s.failed;
-            total.errors += s.errors;
-            total.dead_lettered += s.dead_lettered;
-            total.rate_limited += s.rate_limited;
-            total.instances += s.instances;
-            total.call_micros += s.call_micros;
+        for ((_, total), (_, s)) in self.plugins.iter_mut().zip(&stats) {
+            *total += s;
         }
         for (ch, n) in d.unrouted() {
             *self.unrouted.entry(ch.clone()).or_default() += n;
@@ -117,11 +110,10 @@ impl Routing {
                 continue;
             };
             let path = root.join(component);
-            let plugin = host.load_file(&path).map_err(|e| {
+            let plugin = crate::plugin::load(&host, &path).map_err(|e| {
                 anyhow!(
-                    "`[plugins.{name}]` component `{}`: {} (build the component, fix the path in journey.toml, or remove `component` to leave the plugin's channels unrouted)",
+                    "`[plugins.{name}]` component `{}`: {e} (build the component, fix the path in journey.toml, or remove `component` to leave the plugin's channels unrouted)",
                     path.display(),
-                    one_line(&e.to_string())
                 )
             })?;
             if plugin.manifest().name != *name {
@@ -173,14 +165,6 @@ impl Routing {
                 lines.join("; ")
             )
         })
-    }
-
-    /// `name version` of each plugin, in load order (the order of [`Dispatcher::stats`]).
-    pub fn labels(&self) -> Vec<String> {
-        self.plugins
-            .iter()
-            .map(|p| format!("{} {}", p.manifest().name, p.manifest().version))
-            .collect()
     }
 
     /// Requests the local server received.

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use journey_host::sink::{Recorded, Reply, Sink};
 use journey_host::{ChannelSetup, HostConfig, Plugin, PluginError, PluginHost, Transport};
-use journey_plugin_api::{Manifest, Message, Outcome};
+use journey_plugin_api::{Message, Outcome};
 
 use crate::Format;
 use crate::scaffold;
@@ -213,7 +213,7 @@ fn describe(file: &Path, plugin: &Plugin) -> String {
         let _ = writeln!(out, "  {}", m.description);
     }
     let _ = writeln!(out, "contract: journey:channel@{}", m.contract);
-    let _ = writeln!(out, "kind: {}", kind_word(m));
+    let _ = writeln!(out, "kind: {}", m.kind.name());
     if m.params.is_empty() {
         let _ = writeln!(out, "params: none");
     } else {
@@ -302,13 +302,6 @@ fn describe(file: &Path, plugin: &Plugin) -> String {
         let _ = writeln!(out, "compiled in {ms:.1} ms");
     }
     out
-}
-
-fn kind_word(m: &Manifest) -> String {
-    serde_json::to_value(m.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{:?}", m.kind))
 }
 
 // ---------------------------------------------------------------------------------- test

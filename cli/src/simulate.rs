@@ -111,7 +111,7 @@ pub fn run(c: &Compilation, program: Arc<Program>, args: Args) -> Result<ExitCod
         (Some(routing), Some(d)) => {
             d.flush();
             let mut totals = Totals::default();
-            totals.add(d, &routing.labels());
+            totals.add(d);
             Some((routing, totals))
         }
         _ => None,

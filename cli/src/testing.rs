@@ -125,7 +125,6 @@ fn deliver(
     outcomes: &[TestOutcome],
     out: &mut String,
 ) -> anyhow::Result<usize> {
-    let labels = routing.labels();
     let mut totals = Totals::default();
     let mut problems = Vec::new();
     for o in outcomes {
@@ -134,15 +133,13 @@ fn deliver(
             d.submit(send);
         }
         d.flush();
-        totals.add(&d, &labels);
+        totals.add(&d);
         let (at, _) = place(c, &o.loc);
-        for r in d.records() {
-            if let Some(reason) = r.result.strip_prefix("failed: ") {
-                problems.push(format!(
-                    "test {} ({at}): channel `{}`: {} failed the message: {reason}",
-                    o.name, r.channel, r.plugin
-                ));
-            }
+        for f in d.failures() {
+            problems.push(format!(
+                "test {} ({at}): channel `{}`: {} failed the message: {}",
+                o.name, f.message.channel, f.plugin, f.reason
+            ));
         }
         for dead in d.dead_letters() {
             problems.push(format!(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use journey_bytecode::{FileId, ParamDef, Type};
 use journey_grammar::ast::{self, Span};
-use journey_plugin_api::{ChannelKind, Manifest as PluginManifest, ParamType};
+use journey_plugin_api::{Manifest as PluginManifest, ParamType};
 
 use crate::codes;
 use crate::ctx::{Ctx, suggest};
@@ -82,17 +82,6 @@ fn spec_type(p: &journey_plugin_api::ParamSpec) -> Type {
         t
     } else {
         Type::Optional(Box::new(t))
-    }
-}
-
-fn kind_word(k: ChannelKind) -> &'static str {
-    match k {
-        ChannelKind::Email => "email",
-        ChannelKind::Sms => "sms",
-        ChannelKind::Push => "push",
-        ChannelKind::Webhook => "webhook",
-        ChannelKind::ContactCentre => "contact-centre",
-        ChannelKind::Other => "other",
     }
 }
 
@@ -612,7 +601,7 @@ impl<'a> Ctx<'a> {
                 "channel {} (plugin \"{plugin}\" {}, kind {})",
                 c.name.text,
                 m.version,
-                kind_word(m.kind)
+                m.kind.name()
             ),
             None => format!("channel {} (plugin \"{plugin}\")", c.name.text),
         }

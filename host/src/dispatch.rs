@@ -6,7 +6,7 @@
 //! retry schedule is exercised by both.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +91,19 @@ pub struct DeadLetter {
     pub at_ms: i64,
 }
 
+/// A message a plugin failed permanently (its `failed` outcome).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The message as attempted.
+    pub message: Message,
+    /// Plugin name and version.
+    pub plugin: String,
+    /// The plugin's reason.
+    pub reason: String,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+}
+
 /// One attempt and what came of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRecord {
@@ -129,6 +142,20 @@ pub struct DeliveryStats {
     pub instances: u64,
     /// Microseconds spent in calls.
     pub call_micros: u64,
+}
+
+impl std::ops::AddAssign<&DeliveryStats> for DeliveryStats {
+    fn add_assign(&mut self, s: &DeliveryStats) {
+        self.calls += s.calls;
+        self.accepted += s.accepted;
+        self.retry_after += s.retry_after;
+        self.failed += s.failed;
+        self.errors += s.errors;
+        self.dead_lettered += s.dead_lettered;
+        self.rate_limited += s.rate_limited;
+        self.instances += s.instances;
+        self.call_micros += s.call_micros;
+    }
 }
 
 struct Route {
@@ -176,18 +203,44 @@ struct Pending {
     route: usize,
 }
 
+/// A pending attempt in the retry queue, ordered by due time, then by arrival.
+struct Queued {
+    due: i64,
+    seq: u64,
+    pending: Pending,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Queued) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Queued) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Queued) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
 /// The runtime's channel sink over plugins.
 pub struct Dispatcher {
     program: Arc<Program>,
     slots: Vec<Slot>,
     routes: Vec<Option<Route>>,
     policy: RetryPolicy,
-    queue: BinaryHeap<Reverse<(i64, u64)>>,
-    pending: HashMap<u64, Pending>,
+    queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
-    now_ms: i64,
     unrouted: BTreeMap<String, u64>,
     dead: Vec<DeadLetter>,
+    failures: Vec<Failure>,
     records: Vec<DeliveryRecord>,
     keep_records: bool,
 }
@@ -196,7 +249,7 @@ impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
             .field("plugins", &self.slots.len())
-            .field("pending", &self.pending.len())
+            .field("pending", &self.queue.len())
             .finish_non_exhaustive()
     }
 }
@@ -372,10 +425,10 @@ pub fn message_for(program: &Program, send: &SendRecord) -> Message {
     let mut locale = None;
     let mut recipient = Vec::new();
     for (k, v) in &send.recipient {
-        if k == "locale" {
+        if *k == "locale" {
             locale = Some(v.clone());
         } else {
-            recipient.push((k.clone(), ParamValue::Text(v.clone())));
+            recipient.push((k.to_string(), ParamValue::Text(v.clone())));
         }
     }
     Message {
@@ -469,11 +522,10 @@ impl Dispatcher {
             routes,
             policy,
             queue: BinaryHeap::new(),
-            pending: HashMap::new(),
             seq: 0,
-            now_ms: i64::MIN,
             unrouted: BTreeMap::new(),
             dead: Vec::new(),
+            failures: Vec::new(),
             records: Vec::new(),
             keep_records: true,
         })
@@ -487,7 +539,7 @@ impl Dispatcher {
 
     /// Queues a send for delivery at its own time.
     pub fn submit(&mut self, send: &SendRecord) {
-        let Some(Some(route)) = self.routes.get(send.channel.as_u32() as usize) else {
+        let Some(Some(_)) = self.routes.get(send.channel.as_u32() as usize) else {
             let name = self
                 .program
                 .channels
@@ -497,7 +549,6 @@ impl Dispatcher {
             *self.unrouted.entry(name).or_default() += 1;
             return;
         };
-        let _ = route;
         let message = message_for(&self.program, send);
         self.enqueue(
             send.at.saturating_mul(1000),
@@ -510,32 +561,29 @@ impl Dispatcher {
 
     fn enqueue(&mut self, due: i64, p: Pending) {
         self.seq += 1;
-        self.queue.push(Reverse((due, self.seq)));
-        self.pending.insert(self.seq, p);
+        self.queue.push(Reverse(Queued {
+            due,
+            seq: self.seq,
+            pending: p,
+        }));
     }
 
     /// When the next attempt is due (ms since the epoch).
     pub fn next_due(&self) -> Option<i64> {
-        self.queue.peek().map(|Reverse((t, _))| *t)
+        self.queue.peek().map(|Reverse(q)| q.due)
     }
 
     /// Messages waiting for an attempt.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.queue.len()
     }
 
     /// Makes every attempt due up to `now_ms`, in order.
     pub fn advance_to(&mut self, now_ms: i64) {
-        self.now_ms = self.now_ms.max(now_ms);
-        while let Some(Reverse((due, seq))) = self.queue.peek().copied() {
-            if due > now_ms {
-                break;
+        while self.next_due().is_some_and(|due| due <= now_ms) {
+            if let Some(Reverse(q)) = self.queue.pop() {
+                self.attempt(q.due, q.pending);
             }
-            self.queue.pop();
-            let Some(p) = self.pending.remove(&seq) else {
-                continue;
-            };
-            self.attempt(due, p);
         }
     }
 
@@ -591,6 +639,12 @@ impl Dispatcher {
                 Outcome::Failed(why) => {
                     slot.stats.failed += 1;
                     self.record(now, &p, slot_ix, format!("failed: {why}"));
+                    self.failures.push(Failure {
+                        plugin: self.slots[slot_ix].label.clone(),
+                        message: p.message,
+                        reason: why,
+                        at_ms: now,
+                    });
                 }
                 Outcome::RetryAfter { after_ms, reason } => {
                     slot.stats.retry_after += 1;
@@ -605,12 +659,11 @@ impl Dispatcher {
             },
             Err(f) => {
                 slot.stats.errors += 1;
-                if !f.error.is_transient() {
-                    let text = f.error.to_string();
-                    self.dead_letter(now, p, slot_ix, text);
-                } else {
-                    let text = f.error.to_string();
+                let text = f.error.to_string();
+                if f.error.is_transient() {
                     self.after_failure(now, p, slot_ix, None, text);
+                } else {
+                    self.dead_letter(now, p, slot_ix, text);
                 }
             }
         }
@@ -671,7 +724,10 @@ impl Dispatcher {
     pub fn stats(&self) -> Vec<(String, DeliveryStats)> {
         self.slots
             .iter()
-            .map(|s| (s.label.clone(), s.stats.clone()))
+            .map(|s| {
+                let m = s.plugin.manifest();
+                (format!("{} {}", m.name, m.version), s.stats.clone())
+            })
             .collect()
     }
 
@@ -683,6 +739,11 @@ impl Dispatcher {
     /// Messages given up on.
     pub fn dead_letters(&self) -> &[DeadLetter] {
         &self.dead
+    }
+
+    /// Messages the plugins failed permanently, in order.
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
     }
 
     /// Every attempt, in order (when kept).

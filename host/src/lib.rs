@@ -34,8 +34,8 @@ pub mod bindings {
 }
 
 pub use dispatch::{
-    DeadLetter, DeliveryRecord, DeliveryStats, Dispatcher, RetryPolicy, Secrets, allowed_hosts,
-    message_for, resolve_channel,
+    DeadLetter, DeliveryRecord, DeliveryStats, Dispatcher, Failure, RetryPolicy, Secrets,
+    allowed_hosts, message_for, resolve_channel,
 };
 pub use error::{ErrorKind, PluginError, PluginId};
 pub use plugin::{

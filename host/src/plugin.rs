@@ -194,29 +194,7 @@ impl PluginHost {
             .instantiate_pre(&component)
             .and_then(ChannelPluginPre::new)
             .map_err(|e| PluginError::new(&id, ErrorKind::Import(format!("{e:#}"))))?;
-        let mut plugin = Plugin {
-            id: id.clone(),
-            manifest: Manifest {
-                name: id.name.clone(),
-                version: String::new(),
-                contract: String::new(),
-                kind: api::ChannelKind::Other,
-                description: String::new(),
-                params: Vec::new(),
-                open_params: false,
-                parts: Vec::new(),
-                config: Vec::new(),
-                hosts: Vec::new(),
-                rate_limit: None,
-            },
-            pre,
-            host: self.clone(),
-            hash,
-            cached,
-            compile_time,
-        };
-        let mut instance = plugin.instantiate()?;
-        let manifest = instance.manifest()?;
+        let manifest = self.instantiate(&pre, &id)?.manifest()?;
         id.name = manifest.name.clone();
         id.version = Some(manifest.version.clone());
         let problems = manifest.problems();
@@ -224,9 +202,45 @@ impl PluginHost {
             let text: Vec<String> = problems.into_iter().map(|p| p.0).collect();
             return Err(PluginError::new(&id, ErrorKind::Manifest(text.join("; "))));
         }
-        plugin.id = id;
-        plugin.manifest = manifest;
-        Ok(plugin)
+        Ok(Plugin {
+            id,
+            manifest,
+            pre,
+            host: self.clone(),
+            hash,
+            cached,
+            compile_time,
+        })
+    }
+
+    /// A fresh instance of `pre` in its own store, from the pool, with this host's limits.
+    fn instantiate(
+        &self,
+        pre: &ChannelPluginPre<State>,
+        id: &PluginId,
+    ) -> Result<Instance, PluginError> {
+        let config = &self.shared.config;
+        let limits = crate::state::MemoryCap {
+            bytes: config.memory_limit as usize,
+            refused: false,
+        };
+        let mut store = Store::new(
+            &self.shared.engine,
+            State::new(limits, config.transport, config.http_timeout),
+        );
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(ticks(config.call_deadline));
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::new(id, ErrorKind::Instantiate(format!("{e:#}"))))?;
+        Ok(Instance {
+            store,
+            bindings,
+            id: id.clone(),
+            deadline: config.call_deadline,
+            memory_limit: config.memory_limit,
+            poisoned: false,
+        })
     }
 
     fn compile(
@@ -426,29 +440,7 @@ impl Plugin {
 
     /// A fresh instance in its own store, from the pool.
     pub fn instantiate(&self) -> Result<Instance, PluginError> {
-        let config = &self.host.shared.config;
-        let limits = crate::state::MemoryCap {
-            bytes: config.memory_limit as usize,
-            refused: false,
-        };
-        let mut store = Store::new(
-            &self.host.shared.engine,
-            State::new(limits, config.transport, config.http_timeout),
-        );
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(ticks(config.call_deadline));
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| PluginError::new(&self.id, ErrorKind::Instantiate(format!("{e:#}"))))?;
-        Ok(Instance {
-            store,
-            bindings,
-            id: self.id.clone(),
-            deadline: config.call_deadline,
-            memory_limit: config.memory_limit,
-            poisoned: false,
-        })
+        self.host.instantiate(&self.pre, &self.id)
     }
 }
 

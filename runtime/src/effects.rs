@@ -39,7 +39,7 @@ pub struct SendRecord {
     pub idempotency_key: String,
     /// The customer's addresses from the profile, for the channel: the attributes named in
     /// [`ADDRESS_ATTRIBUTES`] that are set.
-    pub recipient: Vec<(String, String)>,
+    pub recipient: Vec<(&'static str, String)>,
     /// The customer's IANA time zone.
     pub time_zone: String,
 }

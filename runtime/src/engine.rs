@@ -96,6 +96,9 @@ struct Derived {
     timeline_steps: SecondaryMap<JourneyId, Vec<Option<StepId>>>,
     /// Some journey has an `exit when` condition.
     exit_when: bool,
+    /// The schema's attributes among [`crate::effects::ADDRESS_ATTRIBUTES`], handed to
+    /// channels with each send.
+    pub(crate) address_attrs: Vec<(AttrId, &'static str)>,
 }
 
 /// The engine.
@@ -216,6 +219,20 @@ impl Engine {
     /// When the next timer is due.
     pub fn next_due(&mut self) -> Option<Instant> {
         self.timers.next_due()
+    }
+
+    /// The customer's addresses for a channel: the [`crate::effects::ADDRESS_ATTRIBUTES`] that
+    /// the schema has (found once, in the derived indexes) and the profile sets.
+    pub(crate) fn recipient(&self, c: CustomerIx) -> Vec<(&'static str, String)> {
+        let profile = &self.customers[c as usize].profile;
+        self.d
+            .address_attrs
+            .iter()
+            .filter_map(|(a, name)| match profile.get(a.index()) {
+                Some(Value::String(s)) if !s.is_empty() => Some((*name, s.to_string())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A customer's time zone.
@@ -1158,6 +1175,16 @@ fn derive(p: &Program) -> Derived {
         time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
         exit_when: false,
+        address_attrs: p
+            .attributes
+            .iter()
+            .filter_map(|(id, a)| {
+                crate::effects::ADDRESS_ATTRIBUTES
+                    .iter()
+                    .find(|n| **n == a.name)
+                    .map(|n| (id, *n))
+            })
+            .collect(),
     };
     for (j, jd) in p.journeys.iter() {
         for (e, entry) in jd.entries.iter().enumerate() {

@@ -196,7 +196,7 @@ impl Engine {
             at: now,
             idempotency_key: format!("{:016x}", h.digest()),
             recipient: self.recipient(c),
-            time_zone: tz_name(&self.timezone(c)),
+            time_zone: tz_name(&tz),
         };
         let max_window = self
             .program
@@ -330,25 +330,4 @@ impl Engine {
 /// The IANA name of a time zone (`UTC` for zones without one).
 fn tz_name(tz: &jiff::tz::TimeZone) -> String {
     tz.iana_name().unwrap_or("UTC").to_string()
-}
-
-impl Engine {
-    /// The customer's addresses for a channel: the [`crate::effects::ADDRESS_ATTRIBUTES`] that
-    /// the schema has and the profile sets.
-    fn recipient(&self, c: CustomerIx) -> Vec<(String, String)> {
-        let profile = &self.customers[c as usize].profile;
-        let mut out = Vec::new();
-        for (attr, def) in self.program.attributes.iter() {
-            if !crate::effects::ADDRESS_ATTRIBUTES.contains(&def.name.as_str()) {
-                continue;
-            }
-            match profile.get(attr.index()) {
-                Some(Value::String(s)) if !s.is_empty() => {
-                    out.push((def.name.clone(), s.to_string()))
-                }
-                _ => {}
-            }
-        }
-        out
-    }
 }

@@ -56,6 +56,20 @@ pub enum ParamType {
     NumberList,
 }
 
+impl ChannelKind {
+    /// The kind as the contract spells it (`contact-centre`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Sms => "sms",
+            ChannelKind::Push => "push",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::ContactCentre => "contact-centre",
+            ChannelKind::Other => "other",
+        }
+    }
+}
+
 impl ParamType {
     /// The type as a journey author writes it in a schema (`string`, `list<number>`).
     pub fn journey_name(self) -> &'static str {
@@ -182,7 +196,8 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn is_plugin_name(s: &str) -> bool {
+/// Whether `s` is a plugin name: 1 to 64 characters of a-z, 0-9, `-` and `_`.
+pub fn is_plugin_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.chars()
@@ -604,6 +619,29 @@ mod tests {
         );
         assert!(text.iter().any(|t| t.contains("declared twice")));
         assert!(text.iter().any(|t| t.contains("`nope`")));
+    }
+
+    #[test]
+    fn plugin_names() {
+        assert!(is_plugin_name("acme-sms_2"));
+        assert!(!is_plugin_name("Acme"));
+        assert!(!is_plugin_name(""));
+        assert!(!is_plugin_name("a/b"));
+        assert!(!is_plugin_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn kind_names_are_the_serde_names() {
+        for k in [
+            ChannelKind::Email,
+            ChannelKind::ContactCentre,
+            ChannelKind::Other,
+        ] {
+            assert_eq!(
+                serde_json::to_value(k).ok(),
+                Some(serde_json::Value::from(k.name()))
+            );
+        }
     }
 
     #[test]
