@@ -9,7 +9,7 @@ use journey_grammar::ast::{File, ItemKind, Span};
 
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Sink};
-use crate::source::{Input, SourceFile, SourceHost, SourceMap, resolve_import};
+use crate::source::{Input, ParseCache, SourceFile, SourceHost, SourceMap, resolve_import};
 
 /// The parsed project.
 #[derive(Debug, Default)]
@@ -70,44 +70,14 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
     // The roots are known up front: parse them on every core. Files reached only through
     // imports are parsed as they are found.
     let cache = input.parse_cache.as_deref();
-    let mut pre: HashMap<FileId, journey_grammar::Parsed> = HashMap::new();
-    let mut to_parse: Vec<FileId> = Vec::new();
-    for &f in &queue {
-        let file = &loaded.sources.files[f];
-        match cache.and_then(|c| c.get(&file.path, &file.text)) {
-            Some(p) => {
-                pre.insert(f, p);
-            }
-            None => to_parse.push(f),
-        }
-    }
-    let fresh = parse_all(&loaded.sources, &to_parse, input.parse_threads);
-    if let Some(c) = cache {
-        for (f, p) in &fresh {
-            let file = &loaded.sources.files[*f];
-            c.put(&file.path, &file.text, p);
-        }
-    }
-    pre.extend(fresh);
+    let mut pre = parse_all(&loaded.sources, &queue, input.parse_threads, cache);
     let mut i = 0;
     while i < queue.len() {
         let file = queue[i];
         i += 1;
         let parsed = match pre.remove(&file) {
             Some(p) => p,
-            None => {
-                let f = &loaded.sources.files[file];
-                match cache.and_then(|c| c.get(&f.path, &f.text)) {
-                    Some(p) => p,
-                    None => {
-                        let p = journey_grammar::parse(&f.text);
-                        if let Some(c) = cache {
-                            c.put(&f.path, &f.text, &p);
-                        }
-                        p
-                    }
-                }
-            }
+            None => parse_one(&loaded.sources.files[file], cache),
         };
         for e in &parsed.errors {
             sink.push(syntax_diagnostic(file, e));
@@ -205,16 +175,25 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
 }
 
 /// Parses files on up to `threads` threads; the result does not depend on the number.
+/// Parses one file, through the cache when there is one.
+fn parse_one(file: &SourceFile, cache: Option<&ParseCache>) -> journey_grammar::Parsed {
+    match cache {
+        Some(c) => c.parse(&file.path, &file.text),
+        None => journey_grammar::parse(&file.text),
+    }
+}
+
 fn parse_all(
     sources: &SourceMap,
     files: &[FileId],
     threads: usize,
+    cache: Option<&ParseCache>,
 ) -> HashMap<FileId, journey_grammar::Parsed> {
     let threads = threads.min(files.len()).max(1);
     if threads == 1 {
         return files
             .iter()
-            .map(|&f| (f, journey_grammar::parse(&sources.files[f].text)))
+            .map(|&f| (f, parse_one(&sources.files[f], cache)))
             .collect();
     }
     // Deal the files out by size so every thread gets a similar share.
@@ -231,7 +210,7 @@ fn parse_all(
                 scope.spawn(move || {
                     share
                         .into_iter()
-                        .map(|f| (f, journey_grammar::parse(&sources.files[f].text)))
+                        .map(|f| (f, parse_one(&sources.files[f], cache)))
                         .collect::<Vec<_>>()
                 })
             })

@@ -1,7 +1,8 @@
 //! The surface syntax of the journey language.
 //!
 //! - [`parse`]: text in, a [`ast::File`] and every syntax error out. Parsing never fails:
-//!   a broken declaration is reported and skipped, the others are kept.
+//!   a broken declaration is reported and skipped, the others are kept. [`Reparser`] gives
+//!   the same result for successive versions of a file, parsing only what changed.
 //! - [`ast`]: the typed syntax tree with byte spans.
 //! - [`SyntaxError`]: what went wrong, in human words, where.
 //! - [`format()`]: the canonical layout of a file, comments kept (`journey fmt`).
@@ -12,11 +13,12 @@ pub mod ast;
 pub mod format;
 mod lower;
 mod recover;
+mod shift;
 mod syntax_error;
 mod words;
 
 pub use format::{FormatError, format};
-pub use recover::parse;
+pub use recover::{Reparser, parse};
 pub use syntax_error::SyntaxError;
 pub use words::{keyword, rule_words};
 

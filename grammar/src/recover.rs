@@ -4,10 +4,17 @@
 //! fails to parse is cut into chunks at lines that start, in column 0, with a top-level
 //! keyword (doc comments above such a line go with it), and each chunk is parsed on its own.
 //! The formatter puts every declaration in column 0, so this matches how files are written.
+//!
+//! The same cut serves the language server, which parses a file again after every keystroke:
+//! [`Reparser`] keeps the tree of each chunk by its text and parses only the chunks whose text
+//! changed, moving the trees of the others to their new offsets.
+
+use std::collections::HashMap;
 
 use pest::Parser;
 
 use crate::lower::Lowerer;
+use crate::shift::Shift;
 use crate::{JourneyParser, Parsed, Rule, SyntaxError};
 
 const ITEM_KEYWORDS: &[&str] = &[
@@ -22,7 +29,7 @@ pub fn parse(text: &str) -> Parsed {
         parsed.errors.push(e);
         return parsed;
     }
-    match parse_chunk(text, 0, text.len(), &mut parsed) {
+    match parse_chunk(text, 0, true, &mut parsed) {
         Ok(()) => {}
         Err(_) => {
             parsed = Parsed::default();
@@ -30,7 +37,7 @@ pub fn parse(text: &str) -> Parsed {
             for (i, &start) in bounds.iter().enumerate() {
                 let end = bounds.get(i + 1).copied().unwrap_or(text.len());
                 if let Some(chunk) = text.get(start..end)
-                    && let Err(e) = parse_chunk(chunk, start, text.len(), &mut parsed)
+                    && let Err(e) = parse_chunk(chunk, start, end == text.len(), &mut parsed)
                 {
                     parsed.errors.push(e);
                 }
@@ -41,13 +48,167 @@ pub fn parse(text: &str) -> Parsed {
     parsed
 }
 
+/// Parses successive versions of one file, reusing the trees of unchanged declarations.
+///
+/// The result of [`Reparser::parse`] is always what [`parse`] gives for the same text; only
+/// the work differs. The file is cut into declarations as recovery cuts it; a declaration
+/// whose text was in the previous version is not parsed again: its tree is moved out of the
+/// previous result and its spans shifted to its new offset. When every declaration parses,
+/// their concatenation is the file's parse. When one does not and a cut may have fallen
+/// inside a declaration (brackets or quotes left open in a chunk), the whole file is parsed
+/// once as [`parse`] would, and recovery's result is used only if that fails. Declarations
+/// not in the latest version are forgotten.
+#[derive(Debug, Default, Clone)]
+pub struct Reparser {
+    /// The latest result.
+    last: Parsed,
+    /// Each chunk of the latest version by its text: where its trees are in `last`.
+    chunks: HashMap<String, Chunk>,
+}
+
+/// Where one declaration's parse sits in the latest result.
+#[derive(Debug, Clone)]
+struct Chunk {
+    /// Byte offset of the chunk in the latest version.
+    start: u32,
+    /// Its items in `Reparser::last`.
+    items: std::ops::Range<usize>,
+    /// Its syntax errors, with spans in the latest version.
+    errors: Vec<SyntaxError>,
+    /// Whether it ran to the end of the file (pest reports the end of input differently).
+    ends_file: bool,
+    /// False if it did not parse.
+    ok: bool,
+    /// True if its brackets balance and its quotes pair up: a cut after it is a real
+    /// boundary between declarations.
+    closed: bool,
+}
+
+impl Reparser {
+    /// A reparser that has seen nothing yet.
+    pub fn new() -> Reparser {
+        Reparser::default()
+    }
+
+    /// The result of the latest [`Reparser::parse`] (empty before the first).
+    pub fn parsed(&self) -> &Parsed {
+        &self.last
+    }
+
+    /// Parses `text`, the file's current version. Same result as [`parse`].
+    pub fn parse(&mut self, text: &str) -> &Parsed {
+        let old_chunks = std::mem::take(&mut self.chunks);
+        let mut old_items: Vec<Option<crate::ast::Item>> =
+            std::mem::take(&mut self.last.file.items)
+                .into_iter()
+                .map(Some)
+                .collect();
+        if too_deep(text).is_some() {
+            self.last = parse(text);
+            return &self.last;
+        }
+        let bounds = chunk_starts(text);
+        let mut chunks: HashMap<String, Chunk> = HashMap::with_capacity(bounds.len());
+        let mut out = Parsed::default();
+        let (mut all_ok, mut all_closed) = (true, true);
+        for (i, &start) in bounds.iter().enumerate() {
+            let end = bounds.get(i + 1).copied().unwrap_or(text.len());
+            let Some(chunk_text) = text.get(start..end) else {
+                continue;
+            };
+            let ends_file = end == text.len();
+            let first = out.file.items.len();
+            let reused = old_chunks
+                .get(chunk_text)
+                .filter(|c| c.ends_file == ends_file && !chunks.contains_key(chunk_text))
+                .and_then(|c| {
+                    let items: Option<Vec<_>> = c
+                        .items
+                        .clone()
+                        .map(|k| old_items.get_mut(k)?.take())
+                        .collect();
+                    Some((c, items?))
+                });
+            let chunk = match reused {
+                Some((old, mut items)) => {
+                    // Moving by a negative distance wraps around, which `Shift` allows.
+                    let by = (start as u32).wrapping_sub(old.start);
+                    let mut errors = old.errors.clone();
+                    if by != 0 {
+                        items.shift(by);
+                        errors.shift(by);
+                    }
+                    out.file.items.append(&mut items);
+                    Chunk {
+                        start: start as u32,
+                        items: first..out.file.items.len(),
+                        errors,
+                        ..old.clone()
+                    }
+                }
+                None => {
+                    let mut parsed = Parsed::default();
+                    let ok = match parse_chunk(chunk_text, start, ends_file, &mut parsed) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            parsed.errors.push(e);
+                            false
+                        }
+                    };
+                    out.file.items.append(&mut parsed.file.items);
+                    Chunk {
+                        start: start as u32,
+                        items: first..out.file.items.len(),
+                        errors: parsed.errors,
+                        ends_file,
+                        ok,
+                        closed: closed(chunk_text),
+                    }
+                }
+            };
+            all_ok &= chunk.ok;
+            all_closed &= chunk.closed;
+            out.errors.extend(chunk.errors.iter().cloned());
+            chunks.insert(chunk_text.to_string(), chunk);
+        }
+        if !all_ok && !all_closed {
+            let mut whole = Parsed::default();
+            if parse_chunk(text, 0, true, &mut whole).is_ok() {
+                // The trees no longer match the chunks: start afresh next time.
+                out = whole;
+                chunks.clear();
+            }
+        }
+        out.errors.sort_by_key(|e| e.span);
+        self.last = out;
+        self.chunks = chunks;
+        &self.last
+    }
+}
+
+/// True if `text`'s brackets balance and its double quotes pair up.
+fn closed(text: &str) -> bool {
+    let mut depth = 0i64;
+    let mut quotes = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'"' => quotes += 1,
+            _ => {}
+        }
+    }
+    depth == 0 && quotes.is_multiple_of(2)
+}
+
+/// Parses `text`, which starts at byte `base` of the file and runs to its end if `ends_file`,
+/// adding its declarations and shape errors to `out`. A syntax error leaves `out` as it was.
 fn parse_chunk(
     text: &str,
     base: usize,
-    file_len: usize,
+    ends_file: bool,
     out: &mut Parsed,
 ) -> Result<(), SyntaxError> {
-    let ends_file = base + text.len() == file_len;
     let mut pairs = JourneyParser::parse(Rule::file, text)
         .map_err(|e| SyntaxError::from_pest(&e, text, base, ends_file))?;
     let Some(file) = pairs.next() else {

@@ -340,7 +340,9 @@ fn bench_protocol(what: &str, files: &[(String, String)], edited: &str) {
 }
 
 /// The compiler alone on the same files (`MemoryHost`), for comparison.
-fn bench_compile(what: &str, files: &[(String, String)], threads: usize) {
+/// With `cached`, the same text is compiled with a warm `ParseCache`: the compiler without
+/// the parser.
+fn bench_compile(what: &str, files: &[(String, String)], threads: usize, cached: bool) {
     let mut host = journey_compiler::MemoryHost::new();
     let mut roots = Vec::new();
     for (p, t) in files {
@@ -354,7 +356,7 @@ fn bench_compile(what: &str, files: &[(String, String)], threads: usize) {
         manifest: Some("journey.toml".into()),
         default_name: "bench".into(),
         parse_threads: threads,
-        parse_cache: None,
+        parse_cache: cached.then(|| std::sync::Arc::new(journey_compiler::ParseCache::new())),
     };
     let (mut samples, mut cpu) = (Vec::new(), Vec::new());
     for k in 0..EDITS + 20 {
@@ -372,9 +374,10 @@ fn main() {
     let big = single_file(2_000);
     let many = project(2_000, 20);
     if std::env::args().any(|a| a == "--compile-only") {
-        bench_compile("compile only, 2,000-line file", &big, 1);
-        bench_compile("compile only, 20-file project, 1 thread", &many, 1);
-        bench_compile("compile only, 20-file project, 2 threads", &many, 2);
+        bench_compile("compile only, 2,000-line file", &big, 1, false);
+        bench_compile("compile only, 2,000-line file, parse cached", &big, 1, true);
+        bench_compile("compile only, 20-file project, 1 thread", &many, 1, false);
+        bench_compile("compile only, 20-file project, 2 threads", &many, 2, false);
         for (p, t) in &big {
             if p.ends_with(".journey") {
                 let mut v = Vec::new();
@@ -384,6 +387,27 @@ fn main() {
                     v.push(s.elapsed());
                 }
                 report("parse only, 2,000-line file", v, 10.0, None);
+                // The language server's parse: one character typed, then `Reparser`.
+                let mut text = t.clone();
+                let mut reparser = journey_grammar::Reparser::new();
+                reparser.parse(&text);
+                let mut v = Vec::new();
+                for k in 0..EDITS {
+                    let mut at = (k * 7_919) % text.len();
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    text.insert(at, 'x');
+                    let s = Instant::now();
+                    std::hint::black_box(reparser.parse(&text));
+                    v.push(s.elapsed());
+                }
+                report(
+                    "reparse after a 1-char edit, 2,000-line file",
+                    v,
+                    10.0,
+                    None,
+                );
             }
         }
         return;

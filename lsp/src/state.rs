@@ -286,8 +286,9 @@ pub struct State {
     projects: HashMap<ProjectKey, Project>,
     docs_url: String,
     parse_threads: usize,
-    /// Parses reused across edits for files whose text did not change (parsing is most of a
-    /// compilation; an edit changes one file). Correct across projects: a hit needs the same text.
+    /// Parses reused across edits: files whose text did not change are not parsed again, and
+    /// an edited file reparses only its changed declarations (parsing was most of a
+    /// compilation). Correct across projects: reuse needs the same text.
     parse_cache: std::sync::Arc<journey_compiler::ParseCache>,
 }
 
