@@ -54,10 +54,10 @@ pub fn parse(text: &str) -> Parsed {
 /// the work differs. The file is cut into declarations as recovery cuts it; a declaration
 /// whose text was in the previous version is not parsed again: its tree is moved out of the
 /// previous result and its spans shifted to its new offset. When every declaration parses,
-/// their concatenation is the file's parse. When one does not and a cut may have fallen
-/// inside a declaration (brackets or quotes left open in a chunk), the whole file is parsed
-/// once as [`parse`] would, and recovery's result is used only if that fails. Declarations
-/// not in the latest version are forgotten.
+/// their concatenation is the file's parse. When one does not, the text from that chunk to
+/// the end is parsed as a whole, as [`parse`] would (a cut may have fallen inside a
+/// declaration); recovery's result is used only if that fails, which costs little since pest
+/// stops at the error. Declarations not in the latest version are forgotten.
 #[derive(Debug, Default, Clone)]
 pub struct Reparser {
     /// The latest result.
@@ -79,9 +79,6 @@ struct Chunk {
     ends_file: bool,
     /// False if it did not parse.
     ok: bool,
-    /// True if its brackets balance and its quotes pair up: a cut after it is a real
-    /// boundary between declarations.
-    closed: bool,
 }
 
 impl Reparser {
@@ -110,7 +107,9 @@ impl Reparser {
         let bounds = chunk_starts(text);
         let mut chunks: HashMap<String, Chunk> = HashMap::with_capacity(bounds.len());
         let mut out = Parsed::default();
-        let (mut all_ok, mut all_closed) = (true, true);
+        // Where the first chunk that did not parse starts, with the item and error counts
+        // before it.
+        let mut first_bad: Option<(usize, usize, usize)> = None;
         for (i, &start) in bounds.iter().enumerate() {
             let end = bounds.get(i + 1).copied().unwrap_or(text.len());
             let Some(chunk_text) = text.get(start..end) else {
@@ -162,21 +161,29 @@ impl Reparser {
                         errors: parsed.errors,
                         ends_file,
                         ok,
-                        closed: closed(chunk_text),
                     }
                 }
             };
-            all_ok &= chunk.ok;
-            all_closed &= chunk.closed;
+            if !chunk.ok && first_bad.is_none() {
+                first_bad = Some((start, first, out.errors.len()));
+            }
             out.errors.extend(chunk.errors.iter().cloned());
             chunks.insert(chunk_text.to_string(), chunk);
         }
-        if !all_ok && !all_closed {
-            let mut whole = Parsed::default();
-            if parse_chunk(text, 0, true, &mut whole).is_ok() {
-                // The trees no longer match the chunks: start afresh next time.
-                out = whole;
-                chunks.clear();
+        if let Some((from, items, errors)) = first_bad {
+            // `parse` first tries the whole file, whose declarations before this chunk are
+            // the chunks that parsed. If the rest parses as a whole (a cut fell inside a
+            // declaration), that is the file's parse; else recovery's result stands.
+            let mut rest = Parsed::default();
+            if let Some(rest_text) = text.get(from..)
+                && parse_chunk(rest_text, from, true, &mut rest).is_ok()
+            {
+                out.file.items.truncate(items);
+                out.file.items.append(&mut rest.file.items);
+                out.errors.truncate(errors);
+                out.errors.append(&mut rest.errors);
+                // The trees from here on no longer match the chunks.
+                chunks.retain(|_, c| (c.start as usize) < from);
             }
         }
         out.errors.sort_by_key(|e| e.span);
@@ -184,21 +191,6 @@ impl Reparser {
         self.chunks = chunks;
         &self.last
     }
-}
-
-/// True if `text`'s brackets balance and its double quotes pair up.
-fn closed(text: &str) -> bool {
-    let mut depth = 0i64;
-    let mut quotes = 0usize;
-    for b in text.bytes() {
-        match b {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            b'"' => quotes += 1,
-            _ => {}
-        }
-    }
-    depth == 0 && quotes.is_multiple_of(2)
 }
 
 /// Parses `text`, which starts at byte `base` of the file and runs to its end if `ends_file`,
@@ -230,8 +222,12 @@ fn chunk_starts(text: &str) -> Vec<usize> {
     let mut doc_start: Option<usize> = None;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        if line.starts_with("///") {
+        let trimmed = line.trim_start();
+        if line.starts_with("///") && !line.starts_with("////") {
             doc_start.get_or_insert(offset);
+        } else if trimmed.is_empty() || trimmed.starts_with("//") {
+            // Blank lines and comments between doc comments and their declaration: the
+            // grammar skips them, so the doc comments still belong to the declaration.
         } else {
             let word: String = line
                 .chars()

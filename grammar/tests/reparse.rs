@@ -100,6 +100,14 @@ fn a_wrong_cut_is_healed_by_parsing_the_whole_file() {
     assert_eq!(format!("{again:?}"), format!("{fresh:?}"));
 }
 
+/// The first line where two renderings differ, with a few lines around it from each.
+fn first_difference(got: &str, want: &str) -> String {
+    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
+    let at = g.iter().zip(&w).take_while(|(a, b)| a == b).count();
+    let around = |v: &[&str]| v[at.saturating_sub(12)..(at + 4).min(v.len())].join("\n");
+    format!("reparser:\n{}\nparse:\n{}", around(&g), around(&w))
+}
+
 /// Edits a user makes while typing: fragments of declarations, brackets, quotes, new lines.
 const FRAGMENTS: &[&str] = &[
     "\n",
@@ -158,7 +166,7 @@ fn apply(text: &mut String, e: &Edit) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn same_result_as_parse_along_random_edits(
@@ -172,7 +180,8 @@ proptest! {
         r.parse(&text);
         for e in &edits {
             apply(&mut text, e);
-            prop_assert_eq!(render(&text, Some(&mut r)), render(&text, None), "after {:?}", e);
+            let (got, want) = (render(&text, Some(&mut r)), render(&text, None));
+            prop_assert!(got == want, "after {:?}: {}\n--- text:\n{}", e, first_difference(&got, &want), text);
         }
     }
 }
