@@ -1,8 +1,9 @@
 //! The formatter: idempotent, comment-preserving, meaning-preserving; its layout on tricky
 //! inputs; no panic on any input.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{journey_files, repo};
 use journey_grammar::{FormatError, format, parse};
 use proptest::prelude::*;
 
@@ -103,28 +104,6 @@ fn check_format(text: &str, name: &str) -> String {
     let twice = format(&once).unwrap_or_else(|e| panic!("{name} (second pass): {e}"));
     assert_eq!(once, twice, "{name}: formatting is not idempotent");
     once
-}
-
-fn journey_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            journey_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "journey") {
-            out.push(p);
-        }
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf()
 }
 
 // ---------------------------------------------------------------- corpus

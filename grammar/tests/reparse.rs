@@ -2,31 +2,16 @@
 //! on every example and compiler case, and along random edit sequences where one reparser
 //! sees every version, so reused declarations are moved to new offsets.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{journey_files, repo};
 use journey_grammar::{Reparser, parse};
 use proptest::prelude::*;
 
-fn journey_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            journey_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "journey") {
-            out.push(p);
-        }
-    }
-}
-
 fn corpus() -> Vec<(PathBuf, String)> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf();
+    let repo = repo();
     let mut files = Vec::new();
     journey_files(&repo.join("examples"), &mut files);
     journey_files(&repo.join("tests/cases"), &mut files);
