@@ -76,8 +76,10 @@ pub fn request(host: &dyn Host, message: &Message) -> Result<HttpRequest, Outcom
     let endpoint = require_config(host, "endpoint")?;
     let from = require_config(host, "from")?;
     let api_key = require_secret(host, "api_key")?;
+    // An empty `reply_to` parameter means "not given": the configured default applies.
     let reply_to = message
         .text_param("reply_to")
+        .filter(|r| !r.is_empty())
         .map(str::to_string)
         .or_else(|| host.config("reply_to"))
         .filter(|r| !r.is_empty());
@@ -210,6 +212,25 @@ mod tests {
             .with_config("from", "news@shop.example")
             .with_config("reply_to", "help@shop.example")
             .with_secret("api_key", "k-1")
+    }
+
+    #[test]
+    fn reply_to_parameter_overrides_the_default_unless_empty() {
+        let reply_to = |param: Option<&str>| {
+            let host = host().respond(HttpResponse::with_json(202, &json!({"id": "em-1"})));
+            let mut m = message();
+            if let Some(p) = param {
+                m.params.push(("reply_to".into(), text(p)));
+            }
+            Email::deliver(&host, &m);
+            host.only_request().body_json().expect("json")["reply_to"].clone()
+        };
+        assert_eq!(reply_to(None), json!("help@shop.example"));
+        assert_eq!(
+            reply_to(Some("ops@shop.example")),
+            json!("ops@shop.example")
+        );
+        assert_eq!(reply_to(Some("")), json!("help@shop.example"));
     }
 
     #[test]
