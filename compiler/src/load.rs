@@ -174,7 +174,6 @@ pub fn load(host: &dyn SourceHost, input: &Input, sink: &mut Sink) -> Loaded {
     loaded
 }
 
-/// Parses files on up to `threads` threads; the result does not depend on the number.
 /// Parses one file, through the cache when there is one.
 fn parse_one(file: &SourceFile, cache: Option<&ParseCache>) -> journey_grammar::Parsed {
     match cache {
@@ -183,6 +182,7 @@ fn parse_one(file: &SourceFile, cache: Option<&ParseCache>) -> journey_grammar::
     }
 }
 
+/// Parses files on up to `threads` threads; the result does not depend on the number.
 fn parse_all(
     sources: &SourceMap,
     files: &[FileId],

@@ -62,20 +62,12 @@ pub struct Input {
     pub parse_cache: Option<std::sync::Arc<ParseCache>>,
 }
 
-/// Syntax trees of earlier compilations by path. A file whose text is unchanged is not
-/// parsed again; an edited file is parsed with [`journey_grammar::Reparser`], which parses
-/// only the declarations whose text changed.
+/// Syntax trees of earlier compilations by path, one [`journey_grammar::Reparser`] per file:
+/// a file whose text is unchanged is not parsed again, and an edited file is parsed only in
+/// the declarations whose text changed.
 #[derive(Debug, Default)]
 pub struct ParseCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, CachedParse>>,
-}
-
-/// The latest parse of one file.
-#[derive(Debug, Default)]
-struct CachedParse {
-    /// Hash of the text the reparser last parsed; `None` before the first parse.
-    hash: Option<u64>,
-    reparser: journey_grammar::Reparser,
+    entries: std::sync::Mutex<std::collections::HashMap<String, journey_grammar::Reparser>>,
 }
 
 impl ParseCache {
@@ -84,22 +76,15 @@ impl ParseCache {
         ParseCache::default()
     }
 
-    /// The parse of `path` with this `text`: the cached one if the text is unchanged, else
-    /// a new one that reuses the unchanged declarations. The same result as
-    /// [`journey_grammar::parse`]. Files are parsed outside the lock, so threads parsing
-    /// different files do not wait for each other.
+    /// The parse of `path` with this `text`: the same result as [`journey_grammar::parse`].
+    /// Files are parsed outside the lock, so threads parsing different files do not wait
+    /// for each other.
     pub(crate) fn parse(&self, path: &str, text: &str) -> journey_grammar::Parsed {
-        let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
         let taken = self.entries.lock().ok().and_then(|mut e| e.remove(path));
-        let mut entry = taken.unwrap_or_default();
-        let parsed = if entry.hash == Some(hash) {
-            entry.reparser.parsed().clone()
-        } else {
-            entry.hash = Some(hash);
-            entry.reparser.parse(text).clone()
-        };
+        let mut reparser = taken.unwrap_or_default();
+        let parsed = reparser.parse(text).clone();
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(path.to_string(), entry);
+            entries.insert(path.to_string(), reparser);
         }
         parsed
     }

@@ -60,7 +60,9 @@ pub fn parse(text: &str) -> Parsed {
 /// stops at the error. Declarations not in the latest version are forgotten.
 #[derive(Debug, Default, Clone)]
 pub struct Reparser {
-    /// The latest result.
+    /// The text of the latest version.
+    text: String,
+    /// Its parse.
     last: Parsed,
     /// Each chunk of the latest version by its text: where its trees are in `last`.
     chunks: HashMap<String, Chunk>,
@@ -87,14 +89,16 @@ impl Reparser {
         Reparser::default()
     }
 
-    /// The result of the latest [`Reparser::parse`] (empty before the first).
-    pub fn parsed(&self) -> &Parsed {
-        &self.last
-    }
-
-    /// Parses `text`, the file's current version. Same result as [`parse`].
+    /// Parses `text`, the file's current version. Same result as [`parse`]; an unchanged
+    /// text returns the latest result as it is.
     pub fn parse(&mut self, text: &str) -> &Parsed {
-        let old_chunks = std::mem::take(&mut self.chunks);
+        // The initial state is the parse of the empty text.
+        if text == self.text {
+            return &self.last;
+        }
+        self.text.clear();
+        self.text.push_str(text);
+        let mut old_chunks = std::mem::take(&mut self.chunks);
         let mut old_items: Vec<Option<crate::ast::Item>> =
             std::mem::take(&mut self.last.file.items)
                 .into_iter()
@@ -117,33 +121,30 @@ impl Reparser {
             };
             let ends_file = end == text.len();
             let first = out.file.items.len();
+            // Each old chunk is used once: a second copy of the same text is parsed again.
             let reused = old_chunks
-                .get(chunk_text)
-                .filter(|c| c.ends_file == ends_file && !chunks.contains_key(chunk_text))
-                .and_then(|c| {
+                .remove_entry(chunk_text)
+                .filter(|(_, c)| c.ends_file == ends_file)
+                .and_then(|(key, c)| {
                     let items: Option<Vec<_>> = c
                         .items
                         .clone()
                         .map(|k| old_items.get_mut(k)?.take())
                         .collect();
-                    Some((c, items?))
+                    Some((key, c, items?))
                 });
-            let chunk = match reused {
-                Some((old, mut items)) => {
+            let (key, chunk) = match reused {
+                Some((key, mut chunk, mut items)) => {
                     // Moving by a negative distance wraps around, which `Shift` allows.
-                    let by = (start as u32).wrapping_sub(old.start);
-                    let mut errors = old.errors.clone();
+                    let by = (start as u32).wrapping_sub(chunk.start);
                     if by != 0 {
                         items.shift(by);
-                        errors.shift(by);
+                        chunk.errors.shift(by);
                     }
                     out.file.items.append(&mut items);
-                    Chunk {
-                        start: start as u32,
-                        items: first..out.file.items.len(),
-                        errors,
-                        ..old.clone()
-                    }
+                    chunk.start = start as u32;
+                    chunk.items = first..out.file.items.len();
+                    (key, chunk)
                 }
                 None => {
                     let mut parsed = Parsed::default();
@@ -155,20 +156,21 @@ impl Reparser {
                         }
                     };
                     out.file.items.append(&mut parsed.file.items);
-                    Chunk {
+                    let chunk = Chunk {
                         start: start as u32,
                         items: first..out.file.items.len(),
                         errors: parsed.errors,
                         ends_file,
                         ok,
-                    }
+                    };
+                    (chunk_text.to_string(), chunk)
                 }
             };
             if !chunk.ok && first_bad.is_none() {
                 first_bad = Some((start, first, out.errors.len()));
             }
             out.errors.extend(chunk.errors.iter().cloned());
-            chunks.insert(chunk_text.to_string(), chunk);
+            chunks.insert(key, chunk);
         }
         if let Some((from, items, errors)) = first_bad {
             // `parse` first tries the whole file, whose declarations before this chunk are

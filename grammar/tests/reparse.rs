@@ -5,24 +5,29 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use common::{journey_files, repo};
 use journey_grammar::{Reparser, parse};
 use proptest::prelude::*;
 
-fn corpus() -> Vec<(PathBuf, String)> {
-    let repo = repo();
-    let mut files = Vec::new();
-    journey_files(&repo.join("examples"), &mut files);
-    journey_files(&repo.join("tests/cases"), &mut files);
-    assert!(files.len() > 100, "corpus not found: {}", files.len());
-    files
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("readable");
-            (p, text)
-        })
-        .collect()
+/// Every example and compiler-case file with its text, read once per test binary.
+fn corpus() -> &'static [(PathBuf, String)] {
+    static CORPUS: LazyLock<Vec<(PathBuf, String)>> = LazyLock::new(|| {
+        let repo = repo();
+        let mut files = Vec::new();
+        journey_files(&repo.join("examples"), &mut files);
+        journey_files(&repo.join("tests/cases"), &mut files);
+        assert!(files.len() > 100, "corpus not found: {}", files.len());
+        files
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).expect("readable");
+                (p, text)
+            })
+            .collect()
+    });
+    &CORPUS
 }
 
 /// The whole result, spans included.
@@ -39,15 +44,15 @@ fn same_result_as_parse_on_every_file() {
     for (path, text) in corpus() {
         let mut r = Reparser::new();
         assert_eq!(
-            render(&text, Some(&mut r)),
-            render(&text, None),
+            render(text, Some(&mut r)),
+            render(text, None),
             "{}",
             path.display()
         );
-        // The second time every declaration comes from the cache.
+        // The same text again: the latest result as it is.
         assert_eq!(
-            render(&text, Some(&mut r)),
-            render(&text, None),
+            render(text, Some(&mut r)),
+            render(text, None),
             "{} (cached)",
             path.display()
         );

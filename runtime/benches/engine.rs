@@ -351,19 +351,27 @@ fn customer(i: usize, s: &Attrs) -> (Vec<(AttrId, Value)>, Traits) {
     let phone = r.chance(0.95);
     let einvoice = r.chance(0.8);
     let carte = r.chance(0.3);
+    // Drawn in the order the population has always been drawn in.
+    let first_name = FIRST[r.below(8) as usize];
+    let last_name = LAST[r.below(8) as usize];
+    let has_box = r.chance(0.3);
+    let optin_sms = r.chance(0.5);
+    let optin_email = r.chance(0.7);
+    let optin_push = r.chance(0.4);
+    let app_installed = r.chance(0.5);
     let mut attrs = vec![
         (s.customer_ref, Value::text(&format!("C-{:07}", i))),
-        (s.first_name, Value::text(FIRST[r.below(8) as usize])),
-        (s.last_name, Value::text(LAST[r.below(8) as usize])),
+        (s.first_name, Value::text(first_name)),
+        (s.last_name, Value::text(last_name)),
         (s.age, Value::Number(age as f64)),
         (s.children, Value::Number(children as f64)),
         (s.plan, Value::text(PLANS[plan as usize])),
-        (s.has_box, Value::Bool(r.chance(0.3))),
+        (s.has_box, Value::Bool(has_box)),
         (s.birthday, Value::Date(birthday)),
-        (s.optin_sms, Value::Bool(r.chance(0.5))),
-        (s.optin_email, Value::Bool(r.chance(0.7))),
-        (s.optin_push, Value::Bool(r.chance(0.4))),
-        (s.app_installed, Value::Bool(r.chance(0.5))),
+        (s.optin_sms, Value::Bool(optin_sms)),
+        (s.optin_email, Value::Bool(optin_email)),
+        (s.optin_push, Value::Bool(optin_push)),
+        (s.app_installed, Value::Bool(app_installed)),
         (s.einvoice, Value::Bool(einvoice)),
         (
             s.payment_method,
@@ -377,10 +385,7 @@ fn customer(i: usize, s: &Attrs) -> (Vec<(AttrId, Value)>, Traits) {
         attrs.push((s.phone, Value::text(&format!("+336{:08}", i))));
     }
     // The app registers for push when it is installed.
-    if attrs
-        .iter()
-        .any(|(a, v)| *a == s.app_installed && matches!(v, Value::Bool(true)))
-    {
+    if app_installed {
         attrs.push((s.push_token, Value::text(&format!("fcm-{i:08x}"))));
     }
     // Overseas departments: quiet hours and birthdays at their own local times.
