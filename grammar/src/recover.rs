@@ -64,8 +64,13 @@ pub struct Reparser {
     text: String,
     /// Its parse.
     last: Parsed,
-    /// Each chunk of the latest version by its text: where its trees are in `last`.
+    /// Trees of chunks that parsed but whose text was parsed as part of a larger whole (a
+    /// cut fell inside a declaration before them): kept for the next version.
+    spare: Vec<crate::ast::Item>,
+    /// Each chunk of the latest version by its text: where its trees are.
     chunks: HashMap<String, Chunk>,
+    /// Bytes of text the latest call handed to the parser.
+    bytes_parsed: usize,
 }
 
 /// Where one declaration's parse sits in the latest result.
@@ -73,8 +78,10 @@ pub struct Reparser {
 struct Chunk {
     /// Byte offset of the chunk in the latest version.
     start: u32,
-    /// Its items in `Reparser::last`.
+    /// Its items in `Reparser::last`, or in `Reparser::spare` if `spare`.
     items: std::ops::Range<usize>,
+    /// Whether `items` are in `Reparser::spare`.
+    spare: bool,
     /// Its syntax errors, with spans in the latest version.
     errors: Vec<SyntaxError>,
     /// Whether it ran to the end of the file (pest reports the end of input differently).
@@ -89,9 +96,17 @@ impl Reparser {
         Reparser::default()
     }
 
+    /// How many bytes of text the latest [`Reparser::parse`] handed to the parser: the
+    /// declarations that changed, plus the rest of the file when a cut fell inside a
+    /// declaration. What the reuse saved is the file's length minus this.
+    pub fn bytes_parsed(&self) -> usize {
+        self.bytes_parsed
+    }
+
     /// Parses `text`, the file's current version. Same result as [`parse`]; an unchanged
     /// text returns the latest result as it is.
     pub fn parse(&mut self, text: &str) -> &Parsed {
+        self.bytes_parsed = 0;
         // The initial state is the parse of the empty text.
         if text == self.text {
             return &self.last;
@@ -99,12 +114,13 @@ impl Reparser {
         self.text.clear();
         self.text.push_str(text);
         let mut old_chunks = std::mem::take(&mut self.chunks);
-        let mut old_items: Vec<Option<crate::ast::Item>> =
-            std::mem::take(&mut self.last.file.items)
-                .into_iter()
-                .map(Some)
-                .collect();
+        let options = |items: Vec<crate::ast::Item>| -> Vec<Option<crate::ast::Item>> {
+            items.into_iter().map(Some).collect()
+        };
+        let mut old_items = options(std::mem::take(&mut self.last.file.items));
+        let mut old_spare = options(std::mem::take(&mut self.spare));
         if too_deep(text).is_some() {
+            self.bytes_parsed = text.len();
             self.last = parse(text);
             return &self.last;
         }
@@ -126,11 +142,13 @@ impl Reparser {
                 .remove_entry(chunk_text)
                 .filter(|(_, c)| c.ends_file == ends_file)
                 .and_then(|(key, c)| {
-                    let items: Option<Vec<_>> = c
-                        .items
-                        .clone()
-                        .map(|k| old_items.get_mut(k)?.take())
-                        .collect();
+                    let from = if c.spare {
+                        &mut old_spare
+                    } else {
+                        &mut old_items
+                    };
+                    let items: Option<Vec<_>> =
+                        c.items.clone().map(|k| from.get_mut(k)?.take()).collect();
                     Some((key, c, items?))
                 });
             let (key, chunk) = match reused {
@@ -144,9 +162,11 @@ impl Reparser {
                     out.file.items.append(&mut items);
                     chunk.start = start as u32;
                     chunk.items = first..out.file.items.len();
+                    chunk.spare = false;
                     (key, chunk)
                 }
                 None => {
+                    self.bytes_parsed += chunk_text.len();
                     let mut parsed = Parsed::default();
                     let ok = match parse_chunk(chunk_text, start, ends_file, &mut parsed) {
                         Ok(()) => true,
@@ -159,6 +179,7 @@ impl Reparser {
                     let chunk = Chunk {
                         start: start as u32,
                         items: first..out.file.items.len(),
+                        spare: false,
                         errors: parsed.errors,
                         ends_file,
                         ok,
@@ -177,15 +198,22 @@ impl Reparser {
             // the chunks that parsed. If the rest parses as a whole (a cut fell inside a
             // declaration), that is the file's parse; else recovery's result stands.
             let mut rest = Parsed::default();
+            self.bytes_parsed += text.len() - from;
             if let Some(rest_text) = text.get(from..)
                 && parse_chunk(rest_text, from, true, &mut rest).is_ok()
             {
-                out.file.items.truncate(items);
+                // The chunks' trees from here on are kept aside for the next version, so
+                // a wrong cut costs this parse of the rest, not every chunk after it again.
+                self.spare = out.file.items.split_off(items);
+                for c in chunks.values_mut() {
+                    if c.start as usize >= from {
+                        c.spare = true;
+                        c.items = c.items.start - items..c.items.end - items;
+                    }
+                }
                 out.file.items.append(&mut rest.file.items);
                 out.errors.truncate(errors);
                 out.errors.append(&mut rest.errors);
-                // The trees from here on no longer match the chunks.
-                chunks.retain(|_, c| (c.start as usize) < from);
             }
         }
         out.errors.sort_by_key(|e| e.span);
@@ -225,7 +253,8 @@ fn chunk_starts(text: &str) -> Vec<usize> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if line.starts_with("///") && !line.starts_with("////") {
+        if trimmed.starts_with("///") && !trimmed.starts_with("////") {
+            // Indented too: the grammar skips the white space before a doc comment.
             doc_start.get_or_insert(offset);
         } else if trimmed.is_empty() || trimmed.starts_with("//") {
             // Blank lines and comments between doc comments and their declaration: the

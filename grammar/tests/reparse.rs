@@ -88,6 +88,38 @@ fn a_wrong_cut_is_healed_by_parsing_the_whole_file() {
     let mut r = Reparser::new();
     let again = r.parse(text).clone();
     assert_eq!(format!("{again:?}"), format!("{fresh:?}"));
+    // The wrong cut stays while the user types in the declarations after it: the rest of
+    // the file is parsed again as a whole, but the trees kept aside for the unchanged
+    // declarations are reused and moved, and only the edited one is parsed alone.
+    let tail = "segment s = profile.âge > 1\nevent e { n: number }\n";
+    let mut text = format!("event first\n{text}{tail}");
+    r.parse(&text);
+    for typed in ["2", "3", "\n"] {
+        let at = text.find("> 1").expect("segment") + 3;
+        text.insert_str(at, typed);
+        let got = r.parse(&text).clone();
+        assert_eq!(format!("{got:?}"), format!("{:?}", parse(&text)), "{text}");
+        let rest = text.len() - text.find("profile").expect("profile");
+        let segment = text.find("event e").expect("event") - text.find("segment").expect("s");
+        assert_eq!(r.bytes_parsed(), rest + segment, "{text}");
+    }
+}
+
+#[test]
+fn an_indented_doc_comment_stays_with_its_declaration() {
+    let text = "segment a = profile.x > 1\n  /// The journey.\njourney j {\n  entry on e\n}\n";
+    let fresh = parse(text);
+    assert!(fresh.errors.is_empty(), "{:?}", fresh.errors);
+    let mut r = Reparser::new();
+    assert_eq!(format!("{:?}", r.parse(text)), format!("{fresh:?}"));
+    // Typing in the journey parses the journey with its doc comment, nothing else.
+    let edited = text.replace("entry on e", "entry on ex");
+    assert_eq!(
+        format!("{:?}", r.parse(&edited)),
+        format!("{:?}", parse(&edited))
+    );
+    let journey = edited.len() - edited.find("  /// The journey.").expect("doc");
+    assert_eq!(r.bytes_parsed(), journey);
 }
 
 /// The first line where two renderings differ, with a few lines around it from each.
@@ -115,6 +147,7 @@ const FRAGMENTS: &[&str] = &[
     "send sms \"hi\"\n",
     "wait 2 days\n",
     "/// doc\n",
+    "  /// doc\n",
     "// note\n",
     "\ntest \"t\" {\n",
     "profile.âge > 3",
