@@ -1,22 +1,28 @@
-//! What crossing the component boundary costs, measured against the same connector code
-//! called natively, in the same run:
+//! What a deliver call costs through the component boundary, measured against the same
+//! connector code called natively (`StubHost`), in the same run, on warm instances:
 //!
 //! - **boundary**: the `misbehave` plugin in `ok` mode (no HTTP; it formats an id from the
-//!   message) with a 1 KB message: component call on a warm instance vs. native call;
-//! - **webhook**: the real webhook connector (JSON body, HMAC signature) with the HTTP
-//!   transport stubbed: in the host (`Transport::Stub`, no socket) vs. natively
-//!   (`StubHost`);
+//!   message) with a 1 KB message;
+//! - **one HTTP request**: `misbehave` in `declared` mode, a small JSON POST through
+//!   `wasi:http` with the transport stubbed in the host (`Transport::Stub`, no socket): the
+//!   whole deliver path a connector takes, with almost no work of its own;
+//! - **webhook**: the real webhook connector (the 1 KB message as JSON, HMAC-SHA256 signed),
+//!   transport stubbed: what a real connector's own work adds;
 //! - **fresh instance**: instantiating a connector from the pool, new store and WASI
 //!   context included, then dropping it.
 //!
-//! `cargo bench -p journey-host --bench deliver [-- --calls N]`. Goals: ≤ 2 µs overhead per
-//! call, ≤ 20 µs per fresh instance, ≥ 100,000 deliver calls/s per core.
+//! `cargo bench -p journey-host --bench deliver [-- --calls N] [--only PART]`, where `--only`
+//! (`boundary-component`, `boundary-native`, `http-component`, `http-native`,
+//! `webhook-component`, `webhook-native`, `fresh`) runs one loop alone for a profiler and
+//! leaves the other figures meaningless (`JOURNEY_PLUGIN_PERFMAP=1` names the plugins'
+//! functions for `perf`). Goals: ≤ 2 µs overhead per call, ≤ 20 µs per fresh instance,
+//! ≥ 100,000 deliver calls/s per core.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use journey_host::{ChannelSetup, HostConfig, PluginHost, Transport};
-use journey_plugin_api::{Content, Message, ParamValue};
+use journey_host::{ChannelSetup, HostConfig, Plugin, PluginHost, Transport};
+use journey_plugin_api::{Content, Message, Outcome, ParamValue};
 use journey_plugin_sdk::testing::StubHost;
 use journey_plugin_sdk::{Connector, HttpResponse};
 
@@ -61,16 +67,60 @@ fn best(rounds: usize, n: usize, mut f: impl FnMut()) -> f64 {
     best
 }
 
+/// Best times, in ns per call, of `plugin` on a warm instance and of `native`.
+fn compare<O>(
+    plugin: &Plugin,
+    setup: &Arc<ChannelSetup>,
+    msg: &Message,
+    calls: usize,
+    component_rounds: usize,
+    native_rounds: usize,
+    mut native: impl FnMut() -> O,
+) -> (f64, f64) {
+    let mut inst = plugin.instantiate().expect("instance");
+    let component = best(component_rounds, calls, || {
+        let d = inst.deliver(setup, msg).expect("delivers");
+        assert!(matches!(d.outcome, Outcome::Accepted(_)), "{:?}", d.outcome);
+        std::hint::black_box(d);
+    });
+    let native = best(native_rounds, calls, || {
+        std::hint::black_box(native());
+    });
+    (component, native)
+}
+
+fn report(what: &str, component: f64, native: f64, goal: &str) {
+    println!(
+        "{what}: component {:.2} µs/call ({:.0} calls/s), native {:.2} µs/call, overhead {:.2} µs/call ({:.1}× native); {goal}",
+        component / 1000.0,
+        1e9 / component,
+        native / 1000.0,
+        (component - native) / 1000.0,
+        component / native.max(1.0)
+    );
+}
+
 fn main() {
     let mut calls = 20_000usize;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--calls"
             && let Some(n) = args.next().and_then(|n| n.parse().ok())
         {
             calls = n;
+        } else if a == "--only" {
+            only = args.next();
         }
     }
+    // `--only webhook-component` runs that loop alone, for a profiler.
+    let rounds = |part: &str| {
+        if only.as_deref().is_some_and(|o| o != part) {
+            0
+        } else {
+            5
+        }
+    };
     let components = match journey_plugin_build::components() {
         Ok(c) => c,
         Err(e) => panic!("the plugin components could not be built:\n{e}"),
@@ -88,7 +138,7 @@ fn main() {
     );
 
     // Boundary: misbehave in `ok` mode.
-    let plugin = host
+    let misbehave = host
         .load_file(components.path("misbehave"))
         .expect("misbehave loads");
     let ok = Arc::new(ChannelSetup {
@@ -96,65 +146,96 @@ fn main() {
         config: [("mode".to_string(), "ok".to_string())].into(),
         ..ChannelSetup::default()
     });
-    let mut inst = plugin.instantiate().expect("instance");
-    let component_ok = best(5, calls, || {
-        let d = inst.deliver(&ok, &msg).expect("delivers");
-        std::hint::black_box(d);
-    });
     let native_host = StubHost::new()
         .with_config("mode", "ok")
         .without_recording();
-    let native_ok = best(5, calls, || {
-        let o = journey_plugin_misbehave::Misbehave::deliver(&native_host, &msg);
-        std::hint::black_box(o);
-    });
-    println!(
-        "boundary (1 KB message, no HTTP): component {:.2} µs/call ({:.0} calls/s), native {:.2} µs/call, overhead {:.2} µs/call ({:.1}× native); goal ≤ 2 µs overhead",
-        component_ok / 1000.0,
-        1e9 / component_ok,
-        native_ok / 1000.0,
-        (component_ok - native_ok) / 1000.0,
-        component_ok / native_ok.max(1.0)
+    let (component, native) = compare(
+        &misbehave,
+        &ok,
+        &msg,
+        calls,
+        rounds("boundary-component"),
+        rounds("boundary-native"),
+        || journey_plugin_misbehave::Misbehave::deliver(&native_host, &msg),
+    );
+    report(
+        "boundary (1 KB message, no HTTP)",
+        component,
+        native,
+        "goal ≤ 2 µs overhead",
     );
 
-    // Webhook with the HTTP transport stubbed.
+    // The whole deliver path with one HTTP request: misbehave in `declared` mode posts a
+    // small JSON body to its declared URL through wasi:http, answered by the stub.
+    let url = "https://hooks.example/tasks";
+    let declared = Arc::new(ChannelSetup {
+        channel: "bench".into(),
+        config: [
+            ("mode".to_string(), "declared".to_string()),
+            ("url".to_string(), url.to_string()),
+        ]
+        .into(),
+        allowed_hosts: vec!["hooks.example".into()],
+        ..ChannelSetup::default()
+    });
+    let stub = |_: &journey_plugin_sdk::HttpRequest| {
+        Ok(HttpResponse::new(200).with_body(journey_host::STUB_BODY.as_bytes().to_vec()))
+    };
+    let native_host = StubHost::new()
+        .with_config("mode", "declared")
+        .with_config("url", url)
+        .without_recording()
+        .responder(stub);
+    let (component, native) = compare(
+        &misbehave,
+        &declared,
+        &msg,
+        calls,
+        rounds("http-component"),
+        rounds("http-native"),
+        || journey_plugin_misbehave::Misbehave::deliver(&native_host, &msg),
+    );
+    report(
+        "one HTTP request (1 KB message, small JSON POST, HTTP stubbed)",
+        component,
+        native,
+        "goal ≥ 100,000 calls/s",
+    );
+
+    // The webhook connector with the HTTP transport stubbed.
     let webhook = host
         .load_file(components.path("webhook"))
         .expect("webhook loads");
     let setup = Arc::new(ChannelSetup {
         channel: "call_center".into(),
-        config: [("url".to_string(), "https://hooks.example/tasks".to_string())].into(),
+        config: [("url".to_string(), url.to_string())].into(),
         secrets: [("signing_secret".to_string(), "s3cret".to_string())].into(),
         allowed_hosts: vec!["hooks.example".into()],
     });
-    let mut inst = webhook.instantiate().expect("instance");
-    let component_hook = best(5, calls, || {
-        let d = inst.deliver(&setup, &msg).expect("delivers");
-        std::hint::black_box(d);
-    });
     let native_host = StubHost::new()
-        .with_config("url", "https://hooks.example/tasks")
+        .with_config("url", url)
         .with_secret("signing_secret", "s3cret")
         .without_recording()
-        .responder(|_| {
-            Ok(HttpResponse::new(200).with_body(journey_host::STUB_BODY.as_bytes().to_vec()))
-        });
-    let native_hook = best(5, calls, || {
-        let o = journey_connector_webhook::Webhook::deliver(&native_host, &msg);
-        std::hint::black_box(o);
-    });
-    println!(
-        "webhook (HMAC-signed JSON, HTTP stubbed): component {:.2} µs/call ({:.0} calls/s), native {:.2} µs/call, overhead {:.2} µs/call ({:.1}× native); goal ≥ 100,000 calls/s",
-        component_hook / 1000.0,
-        1e9 / component_hook,
-        native_hook / 1000.0,
-        (component_hook - native_hook) / 1000.0,
-        component_hook / native_hook.max(1.0)
+        .responder(stub);
+    let (component, native) = compare(
+        &webhook,
+        &setup,
+        &msg,
+        calls,
+        rounds("webhook-component"),
+        rounds("webhook-native"),
+        || journey_connector_webhook::Webhook::deliver(&native_host, &msg),
+    );
+    report(
+        "webhook connector (1 KB message as HMAC-signed JSON, HTTP stubbed)",
+        component,
+        native,
+        "the connector's own work included",
     );
 
     // Fresh instances.
     let n = (calls / 4).max(100);
-    let fresh = best(5, n, || {
+    let fresh = best(rounds("fresh"), n, || {
         let i = webhook.instantiate().expect("instance");
         std::hint::black_box(i);
     });

@@ -5,48 +5,98 @@ use journey_plugin_api as api;
 
 use crate::bindings::journey::channel::types as wit;
 
-fn value_to_wit(v: &api::ParamValue) -> wit::ParamValue {
-    match v {
-        api::ParamValue::Text(s) => wit::ParamValue::Text(s.clone()),
-        api::ParamValue::Number(n) => wit::ParamValue::Number(*n),
-        api::ParamValue::Boolean(b) => wit::ParamValue::Boolean(*b),
-        api::ParamValue::TextList(l) => wit::ParamValue::TextList(l.clone()),
-        api::ParamValue::NumberList(l) => wit::ParamValue::NumberList(l.clone()),
-    }
-}
-
-fn fields_to_wit(fields: &api::Fields) -> Vec<wit::Field> {
-    fields
+/// The text-list values of a message's fields as `&str` slices, in the order
+/// [`lend_fields`] meets them: the lent fields point into these.
+pub(crate) fn text_lists(m: &api::Message) -> Vec<Vec<&str>> {
+    let offer = m.offer.iter().flat_map(|o| o.fields.iter());
+    let content = match &m.content {
+        api::Content::Rendered(parts) => parts.as_slice(),
+        api::Content::ProviderTemplate(_) => &[],
+    };
+    content
         .iter()
-        .map(|(name, value)| wit::Field {
-            name: name.clone(),
-            value: value_to_wit(value),
+        .chain(m.recipient.iter())
+        .chain(m.params.iter())
+        .chain(offer)
+        .filter_map(|(_, v)| match v {
+            api::ParamValue::TextList(l) => Some(l.iter().map(String::as_str).collect()),
+            _ => None,
         })
         .collect()
 }
 
-/// A message in the component's terms.
-pub(crate) fn message_to_wit(m: &api::Message) -> wit::Message {
+/// A message's field lists in the component's terms, borrowing the message's strings.
+pub(crate) struct LentFields<'a> {
+    content: Vec<wit::Field<'a>>,
+    recipient: Vec<wit::Field<'a>>,
+    params: Vec<wit::Field<'a>>,
+    offer: Vec<wit::Field<'a>>,
+}
+
+/// Lends `m`'s fields, with `lists` from [`text_lists`] of the same message.
+pub(crate) fn lend_fields<'a>(m: &'a api::Message, lists: &'a [Vec<&'a str>]) -> LentFields<'a> {
+    let mut next_list = lists.iter();
+    let mut lend = |fields: &'a [(String, api::ParamValue)]| -> Vec<wit::Field<'a>> {
+        fields
+            .iter()
+            .map(|(name, value)| wit::Field {
+                name,
+                value: match value {
+                    api::ParamValue::Text(s) => wit::ParamValue::Text(s),
+                    api::ParamValue::Number(n) => wit::ParamValue::Number(*n),
+                    api::ParamValue::Boolean(b) => wit::ParamValue::Boolean(*b),
+                    api::ParamValue::TextList(_) => {
+                        wit::ParamValue::TextList(next_list.next().map_or(&[], Vec::as_slice))
+                    }
+                    api::ParamValue::NumberList(l) => wit::ParamValue::NumberList(l),
+                },
+            })
+            .collect()
+    };
+    let content = match &m.content {
+        api::Content::Rendered(parts) => lend(parts),
+        api::Content::ProviderTemplate(_) => Vec::new(),
+    };
+    let recipient = lend(&m.recipient);
+    let params = lend(&m.params);
+    let offer = m
+        .offer
+        .as_ref()
+        .map(|o| lend(&o.fields))
+        .unwrap_or_default();
+    LentFields {
+        content,
+        recipient,
+        params,
+        offer,
+    }
+}
+
+/// A message in the component's terms, borrowing `m` and its lent `fields`.
+pub(crate) fn message_to_wit<'a>(
+    m: &'a api::Message,
+    fields: &'a LentFields<'a>,
+) -> wit::Message<'a> {
     wit::Message {
-        idempotency_key: m.idempotency_key.clone(),
+        idempotency_key: &m.idempotency_key,
         attempt: m.attempt,
-        customer_id: m.customer_id.clone(),
-        locale: m.locale.clone(),
-        time_zone: m.time_zone.clone(),
-        channel: m.channel.clone(),
-        origin: m.origin.clone(),
-        template: m.template.clone(),
+        customer_id: &m.customer_id,
+        locale: m.locale.as_deref(),
+        time_zone: &m.time_zone,
+        channel: &m.channel,
+        origin: &m.origin,
+        template: m.template.as_deref(),
         content: match &m.content {
-            api::Content::Rendered(parts) => wit::Content::Rendered(fields_to_wit(parts)),
-            api::Content::ProviderTemplate(id) => wit::Content::ProviderTemplate(id.clone()),
+            api::Content::Rendered(_) => wit::Content::Rendered(&fields.content),
+            api::Content::ProviderTemplate(id) => wit::Content::ProviderTemplate(id),
         },
-        recipient: fields_to_wit(&m.recipient),
-        params: fields_to_wit(&m.params),
+        recipient: &fields.recipient,
+        params: &fields.params,
         offer: m.offer.as_ref().map(|o| wit::Offer {
-            id: o.id.clone(),
-            fields: fields_to_wit(&o.fields),
+            id: &o.id,
+            fields: &fields.offer,
         }),
-        sent_at: m.sent_at.clone(),
+        sent_at: &m.sent_at,
     }
 }
 

@@ -46,6 +46,8 @@ pub enum ErrorKind {
     Malformed(String),
     /// A channel's configuration cannot be resolved (a missing env variable or secret).
     Config(String),
+    /// The call cannot run where it was made (a blocking call from inside an async task).
+    Runtime(String),
 }
 
 /// An error of the plugin host, naming the plugin.
@@ -106,6 +108,7 @@ impl fmt::Display for PluginError {
             ErrorKind::Trap(m) => write!(f, "{p}: trapped: {m}"),
             ErrorKind::Malformed(m) => write!(f, "{p}: returned a malformed result: {m}"),
             ErrorKind::Config(m) => write!(f, "{p}: {m}"),
+            ErrorKind::Runtime(m) => write!(f, "{p}: {m}"),
         }
     }
 }

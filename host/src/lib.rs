@@ -30,6 +30,12 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../plugins/wit",
         world: "channel-plugin",
+        // Calls run on a fiber (`call_async`) so that a plugin's `wasi:http` waits are
+        // futures on the calling thread's runtime instead of hops to another thread.
+        exports: { default: async },
+        // The message is lent to the call (`MessageParam<'_>` borrows the runtime's
+        // strings) rather than deep-copied before being copied again into the guest.
+        ownership: Borrowing { duplicate_if_necessary: true },
     });
 }
 
@@ -39,6 +45,6 @@ pub use dispatch::{
 };
 pub use error::{ErrorKind, PluginError, PluginId};
 pub use plugin::{
-    CallFailure, Delivery, HostConfig, Instance, MAX_RETRY_AFTER, Plugin, PluginHost,
+    CallFailure, Delivery, HostConfig, Instance, MAX_RETRY_AFTER, PERF_MAP_VAR, Plugin, PluginHost,
 };
 pub use state::{ChannelSetup, HttpExchange, LogLine, STUB_BODY, Transport};

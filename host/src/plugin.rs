@@ -19,6 +19,10 @@ use crate::state::{ChannelSetup, HttpExchange, LogLine, State, Transport};
 /// How often the epoch ticker advances; a call's deadline is counted in these ticks.
 const TICK: Duration = Duration::from_millis(1);
 
+/// Set to `1`, the host writes `/tmp/perf-PID.map` so that `perf` names the functions of
+/// plugins (profiling a slow connector); off by default.
+pub const PERF_MAP_VAR: &str = "JOURNEY_PLUGIN_PERFMAP";
+
 /// The longest `retry-after` a plugin may ask for; longer is a malformed result.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -120,11 +124,15 @@ impl PluginHost {
         wt.wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os(PERF_MAP_VAR).is_some_and(|v| v == "1") {
+            // Names plugins' compiled functions for `perf report` (/tmp/perf-PID.map).
+            wt.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wt).map_err(|e| host_error("configuring wasmtime", e))?;
         let mut linker: Linker<State> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| host_error("linking WASI", e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| host_error("linking wasi:http", e))?;
         ChannelPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| host_error("linking the journey:channel host interface", e))?;
@@ -230,8 +238,7 @@ impl PluginHost {
         );
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(config.call_deadline));
-        let bindings = pre
-            .instantiate(&mut store)
+        let bindings = on_this_thread(id, pre.instantiate_async(&mut store))?
             .map_err(|e| PluginError::new(id, ErrorKind::Instantiate(format!("{e:#}"))))?;
         Ok(Instance {
             store,
@@ -499,22 +506,60 @@ impl Instance {
         PluginError::new(&self.id, kind)
     }
 
-    /// Calls `manifest()`; host imports answer nothing during this call.
+    /// Calls `manifest()`; host imports answer nothing during this call. Blocks on this
+    /// thread's plugin runtime (see [`Instance::deliver`]).
     pub fn manifest(&mut self) -> Result<Manifest, PluginError> {
+        let id = self.id.clone();
+        on_this_thread(&id, self.manifest_async())?
+    }
+
+    /// [`Instance::manifest`] for callers that are already async.
+    pub async fn manifest_async(&mut self) -> Result<Manifest, PluginError> {
         self.store.data_mut().serving = false;
         self.store.set_epoch_deadline(ticks(self.deadline));
-        match self
+        let call = self
             .bindings
             .journey_channel_connector()
-            .call_manifest(&mut self.store)
-        {
-            Ok(m) => Ok(convert::manifest_from_wit(m)),
-            Err(e) => Err(self.classify(e)),
+            .call_manifest(&mut self.store);
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(Ok(m)) => Ok(convert::manifest_from_wit(m)),
+            Ok(Err(e)) => Err(self.classify(e)),
+            Err(_) => Err(self.timed_out()),
         }
     }
 
+    /// The call outlived its deadline while waiting (on HTTP, a clock), not computing.
+    fn timed_out(&mut self) -> PluginError {
+        self.poisoned = true;
+        PluginError::new(&self.id, ErrorKind::Deadline(self.deadline))
+    }
+
     /// Delivers one message for the channel `setup` describes.
+    ///
+    /// The call runs on a fiber driven by this thread's current-thread tokio runtime (made
+    /// on first use), so the tasks `wasi:http` starts for a request run here too, without
+    /// waking another thread. Called from inside an async task it fails with
+    /// [`ErrorKind::Runtime`] instead of blocking the executor; use
+    /// [`Instance::deliver_async`] there.
     pub fn deliver(
+        &mut self,
+        setup: &Arc<ChannelSetup>,
+        message: &Message,
+    ) -> Result<Delivery, CallFailure> {
+        let id = self.id.clone();
+        match on_this_thread(&id, self.deliver_async(setup, message)) {
+            Ok(result) => result,
+            Err(error) => Err(CallFailure {
+                error: Box::new(error),
+                logs: Vec::new(),
+                http: Vec::new(),
+            }),
+        }
+    }
+
+    /// [`Instance::deliver`] for callers that are already async. The deadline covers the
+    /// whole call: computing (epoch interruption) and waiting (a timer on the runtime).
+    pub async fn deliver_async(
         &mut self,
         setup: &Arc<ChannelSetup>,
         message: &Message,
@@ -542,11 +587,13 @@ impl Instance {
             }
         }
         self.store.set_epoch_deadline(ticks(self.deadline));
-        let wit_message = convert::message_to_wit(message);
-        let result = self
+        let lists = convert::text_lists(message);
+        let fields = convert::lend_fields(message, &lists);
+        let call = self
             .bindings
             .journey_channel_connector()
-            .call_deliver(&mut self.store, &wit_message);
+            .call_deliver(&mut self.store, convert::message_to_wit(message, &fields));
+        let result = tokio::time::timeout(self.deadline, call).await;
         let data = self.store.data_mut();
         data.serving = false;
         let logs = std::mem::take(&mut data.logs);
@@ -557,9 +604,13 @@ impl Instance {
             .map(|mut x| std::mem::take(&mut *x))
             .unwrap_or_default();
         let outcome = match result {
-            Ok(o) => convert::outcome_from_wit(o),
-            Err(e) => {
+            Ok(Ok(o)) => convert::outcome_from_wit(o),
+            Ok(Err(e)) => {
                 let error = Box::new(self.classify(e));
+                return Err(CallFailure { error, logs, http });
+            }
+            Err(_) => {
+                let error = Box::new(self.timed_out());
                 return Err(CallFailure { error, logs, http });
             }
         };
@@ -577,6 +628,42 @@ impl Instance {
             elapsed: started.elapsed(),
         })
     }
+}
+
+thread_local! {
+    /// This thread's runtime for plugin calls, made on first use.
+    static RUNTIME: std::cell::OnceCell<Result<tokio::runtime::Runtime, String>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// Runs `f` to completion on this thread's current-thread runtime. A call and every task
+/// `wasi:http` spawns for it then run on this thread: wake-ups are local, not across
+/// threads. Refuses, rather than panicking, when called from inside an async runtime.
+fn on_this_thread<F: Future>(id: &PluginId, f: F) -> Result<F::Output, PluginError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(PluginError::new(
+            id,
+            ErrorKind::Runtime(
+                "a blocking plugin call was made from inside an async task; call the `_async` method there"
+                    .to_string(),
+            ),
+        ));
+    }
+    RUNTIME.with(|cell| {
+        let runtime = cell.get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        match runtime {
+            Ok(rt) => Ok(rt.block_on(f)),
+            Err(e) => Err(PluginError::new(
+                id,
+                ErrorKind::Runtime(format!("the plugin runtime could not start: {e}")),
+            )),
+        }
+    })
 }
 
 fn last_lines(s: &str, n: usize) -> String {

@@ -57,6 +57,57 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 }
 
 #[test]
+fn a_plugin_waiting_on_a_clock_is_stopped_at_the_deadline() {
+    // `stall` sleeps for an hour on a WASI clock: no wasm runs while it waits, so epoch
+    // interruption alone would never fire; the call's timer on the runtime must.
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    let started = Instant::now();
+    let f = i
+        .deliver(&mode("stall"), &msg())
+        .expect_err("the wait is cut short");
+    let took = started.elapsed();
+    assert_eq!(
+        f.error.kind,
+        ErrorKind::Deadline(Duration::from_millis(400))
+    );
+    assert!(took >= Duration::from_millis(400), "stopped after {took:?}");
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert!(!i.is_usable(), "a stopped instance is not reused");
+    let mut fresh = p.instantiate().expect("a fresh instance");
+    assert!(fresh.deliver(&mode("ok"), &msg()).is_ok());
+}
+
+#[test]
+fn a_blocking_call_from_inside_an_async_task_is_refused_not_a_panic() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let f = rt.block_on(async {
+        i.deliver(&mode("ok"), &msg())
+            .expect_err("blocking inside a task is refused")
+    });
+    assert!(
+        matches!(f.error.kind, ErrorKind::Runtime(_)),
+        "{:?}",
+        f.error
+    );
+    assert!(f.error.to_string().contains("_async"), "{}", f.error);
+    assert!(i.is_usable(), "a refused call does not spoil the instance");
+    // The async form works there, and the blocking form works outside.
+    let d = rt
+        .block_on(i.deliver_async(&mode("ok"), &msg()))
+        .expect("the async form delivers");
+    assert_eq!(d.outcome, Outcome::Accepted("ok-0123456789abcdef".into()));
+    assert!(i.deliver(&mode("ok"), &msg()).is_ok());
+}
+
+#[test]
 fn a_memory_hog_is_capped() {
     let h = host();
     let p = load(&h, "misbehave");

@@ -8,7 +8,7 @@ use crate::{Host, Level};
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
     ErrorCode, Fields, HeaderError, IncomingBody, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, RequestOptions, Scheme,
+    OutgoingRequest, Scheme,
 };
 use wasi::io::streams::StreamError;
 
@@ -21,10 +21,6 @@ const READ_CHUNK: u64 = 64 * 1024;
 /// Responses larger than this are abandoned (a connector reads ids and error texts, not
 /// downloads), so a hostile server cannot fill the plugin's memory.
 const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
-/// Connection timeout asked of the host (it may enforce a shorter deadline of its own).
-const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
-/// Time to the response head and between body chunks.
-const RESPONSE_TIMEOUT_NS: u64 = 30_000_000_000;
 
 /// The host as a component sees it. Constructed by [`export_connector!`](crate::export_connector).
 #[derive(Debug, Clone, Copy, Default)]
@@ -113,13 +109,10 @@ fn exchange(request: &HttpRequest, target: &Target) -> Result<HttpResponse, Http
         .body()
         .map_err(|()| internal("request body already taken"))?;
 
-    let options = RequestOptions::new();
-    // A host that does not support a timeout refuses to set it; its own deadline applies.
-    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
-    let _ = options.set_first_byte_timeout(Some(RESPONSE_TIMEOUT_NS));
-    let _ = options.set_between_bytes_timeout(Some(RESPONSE_TIMEOUT_NS));
-
-    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(error_code)?;
+    // No request options: the journey host applies its own timeouts to every request
+    // (`HostConfig::http_timeout`) and would only ever lower them to it; setting them took
+    // five host calls per request.
+    let future = outgoing_handler::handle(outgoing, None).map_err(error_code)?;
 
     // The body is written after `handle`, so the host is already sending it while we write
     // (a large body could otherwise fill the pipe and block forever).

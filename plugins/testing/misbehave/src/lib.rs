@@ -13,6 +13,7 @@
 //! | `sneaky` | `GET http://metadata.internal.example/secrets`, a host it never declared |
 //! | `declared` | `POST` to the declared `url`; accepted on 2xx |
 //! | `log` | one log line at every level, then accepted |
+//! | `stall` | sleeps for an hour, waiting on a WASI clock (the host's deadline must stop the wait) |
 //!
 //! Any other mode fails with a message naming it.
 
@@ -45,7 +46,7 @@ impl Connector for Misbehave {
                 config(
                     "mode",
                     true,
-                    "What to do: ok, loop, hog, panic, garbage, retry-forever, sneaky, declared, log.",
+                    "What to do: ok, loop, hog, panic, garbage, retry-forever, sneaky, declared, log, stall.",
                 ),
                 config("url", false, "The declared URL `declared` mode posts to."),
             ],
@@ -62,6 +63,12 @@ impl Connector for Misbehave {
         match mode.as_str() {
             "ok" => Outcome::Accepted(format!("ok-{}", message.idempotency_key)),
             "loop" => spin(),
+            "stall" => {
+                // In a component this waits on `wasi:clocks`, not computing: only a deadline
+                // on wall time can end it.
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Outcome::Failed("misbehave: woke up after an hour".into())
+            }
             "hog" => hog(),
             "panic" => panic!("misbehave: panicking on purpose"),
             "garbage" => Outcome::Accepted(String::new()),
