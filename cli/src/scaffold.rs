@@ -143,9 +143,10 @@ crate-type = ["cdylib", "rlib"]
 journey-plugin-sdk = { path = @SDK@ }
 serde_json = "1"
 
-# Small components load and instantiate faster in the runtime.
+# Optimised for speed: every send runs this code (optimised for size, a signed-JSON
+# connector took 1.7x as long per call, for a component under a tenth smaller).
 [profile.release]
-opt-level = "s"
+opt-level = 3
 lto = true
 codegen-units = 1
 strip = true
