@@ -14,12 +14,13 @@
 //! [`outcome_from_response`](journey_plugin_sdk::outcome_from_response).
 
 use hmac::{Hmac, Mac};
+use journey_plugin_sdk::Offer;
 use journey_plugin_sdk::spec::{config, secret};
 use journey_plugin_sdk::{
     CONTRACT_VERSION, ChannelKind, Connector, Content, Fields, Host, HttpRequest, Manifest,
     Message, Outcome, deliver_http, require_config, require_secret,
 };
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use sha2::Sha256;
 
 /// The webhook connector.
@@ -75,7 +76,7 @@ pub fn request(host: &dyn Host, message: &Message) -> Result<HttpRequest, Outcom
             message.sent_at
         ))
     })?;
-    let body = body(message).to_string();
+    let body = body(message);
     let signature = signature(signing_secret.as_bytes(), sent_at.timestamp(), &body);
     let mut req = HttpRequest::post(url)
         .body(body.into_bytes(), "application/json")
@@ -103,7 +104,7 @@ pub fn signature(secret: &[u8], t: i64, body: &str) -> String {
     format!("t={t},v1={digest}")
 }
 
-/// The JSON body:
+/// The JSON body, keys in this order:
 ///
 /// ```json
 /// {"idempotency_key": "...", "attempt": 1, "customer_id": "...", "channel": "...",
@@ -113,35 +114,68 @@ pub fn signature(secret: &[u8], t: i64, body: &str) -> String {
 ///  "recipient": {...}, "locale": "fr-FR" | null, "time_zone": "Europe/Paris",
 ///  "sent_at": "RFC 3339"}
 /// ```
-pub fn body(message: &Message) -> Value {
-    let content = match &message.content {
-        Content::Rendered(parts) => json!({ "rendered": object(parts) }),
-        Content::ProviderTemplate(id) => json!({ "provider_template": id }),
-    };
-    json!({
-        "idempotency_key": message.idempotency_key,
-        "attempt": message.attempt,
-        "customer_id": message.customer_id,
-        "channel": message.channel,
-        "origin": message.origin,
-        "template": message.template,
-        "content": content,
-        "params": object(&message.params),
-        "offer": message.offer.as_ref().map(|o| json!({"id": o.id, "fields": object(&o.fields)})),
-        "recipient": object(&message.recipient),
-        "locale": message.locale,
-        "time_zone": message.time_zone,
-        "sent_at": message.sent_at,
-    })
+///
+/// Written straight from the message, without building a `serde_json::Value` tree first:
+/// in a component that tree (a sorted map per object, a copy of every string) cost more
+/// than the signature.
+pub fn body(message: &Message) -> String {
+    serde_json::to_string(&Body(message)).unwrap_or_default()
 }
 
-fn object(fields: &Fields) -> Value {
-    Value::Object(
-        fields
-            .iter()
-            .map(|(name, value)| (name.clone(), value.to_json()))
-            .collect::<Map<String, Value>>(),
-    )
+struct Body<'a>(&'a Message);
+
+impl Serialize for Body<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut o = s.serialize_map(Some(13))?;
+        o.serialize_entry("idempotency_key", &m.idempotency_key)?;
+        o.serialize_entry("attempt", &m.attempt)?;
+        o.serialize_entry("customer_id", &m.customer_id)?;
+        o.serialize_entry("channel", &m.channel)?;
+        o.serialize_entry("origin", &m.origin)?;
+        o.serialize_entry("template", &m.template)?;
+        o.serialize_entry("content", &ContentBody(&m.content))?;
+        o.serialize_entry("params", &Object(&m.params))?;
+        o.serialize_entry("offer", &m.offer.as_ref().map(OfferBody))?;
+        o.serialize_entry("recipient", &Object(&m.recipient))?;
+        o.serialize_entry("locale", &m.locale)?;
+        o.serialize_entry("time_zone", &m.time_zone)?;
+        o.serialize_entry("sent_at", &m.sent_at)?;
+        o.end()
+    }
+}
+
+struct ContentBody<'a>(&'a Content);
+
+impl Serialize for ContentBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(Some(1))?;
+        match self.0 {
+            Content::Rendered(parts) => o.serialize_entry("rendered", &Object(parts))?,
+            Content::ProviderTemplate(id) => o.serialize_entry("provider_template", id)?,
+        }
+        o.end()
+    }
+}
+
+struct OfferBody<'a>(&'a Offer);
+
+impl Serialize for OfferBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(Some(2))?;
+        o.serialize_entry("id", &self.0.id)?;
+        o.serialize_entry("fields", &Object(&self.0.fields))?;
+        o.end()
+    }
+}
+
+/// Fields as a JSON object, in their order (the runtime gives each name once).
+struct Object<'a>(&'a Fields);
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -151,7 +185,8 @@ journey_plugin_sdk::export_connector!(Webhook);
 mod tests {
     use super::*;
     use journey_plugin_sdk::testing::StubHost;
-    use journey_plugin_sdk::{HttpError, HttpErrorKind, HttpResponse, Offer, ParamValue};
+    use journey_plugin_sdk::{HttpError, HttpErrorKind, HttpResponse, ParamValue};
+    use serde_json::{Value, json};
 
     fn message() -> Message {
         Message {
@@ -228,6 +263,16 @@ mod tests {
                 "time_zone": "Europe/Paris",
                 "sent_at": "2025-03-01T10:00:00Z"
             })
+        );
+        // Keys in the documented order, not sorted.
+        let text = req.body_text();
+        assert!(
+            text.starts_with(r#"{"idempotency_key":"key-1","attempt":2,"customer_id":"c-42","#),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#""sent_at":"2025-03-01T10:00:00Z"}"#),
+            "{text}"
         );
         // 2025-03-01T10:00:00Z is 1740823200; the digest is checked independently below.
         let sig = req.header_value("X-Journey-Signature").expect("signed");
