@@ -46,7 +46,8 @@ pub enum ErrorKind {
     Malformed(String),
     /// A channel's configuration cannot be resolved (a missing env variable or secret).
     Config(String),
-    /// The call cannot run where it was made (a blocking call from inside an async task).
+    /// The call cannot run where it was made (a blocking call inside a current-thread tokio
+    /// runtime).
     Runtime(String),
 }
 

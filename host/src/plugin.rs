@@ -538,8 +538,9 @@ impl Instance {
     ///
     /// The call runs on a fiber driven by this thread's current-thread tokio runtime (made
     /// on first use), so the tasks `wasi:http` starts for a request run here too, without
-    /// waking another thread. Called from inside an async task it fails with
-    /// [`ErrorKind::Runtime`] instead of blocking the executor; use
+    /// waking another thread. From a task of a multi-thread tokio runtime it hands the
+    /// worker over while it blocks (`block_in_place`); inside a current-thread runtime it
+    /// fails with [`ErrorKind::Runtime`] instead of stalling it: use
     /// [`Instance::deliver_async`] there.
     pub fn deliver(
         &mut self,
@@ -557,8 +558,9 @@ impl Instance {
         }
     }
 
-    /// [`Instance::deliver`] for callers that are already async. The deadline covers the
-    /// whole call: computing (epoch interruption) and waiting (a timer on the runtime).
+    /// [`Instance::deliver`] for callers that are already async, on a tokio runtime with its
+    /// time driver enabled. The deadline covers the whole call: computing (epoch
+    /// interruption) and waiting (a timer on the runtime).
     pub async fn deliver_async(
         &mut self,
         setup: &Arc<ChannelSetup>,
@@ -638,17 +640,29 @@ thread_local! {
 
 /// Runs `f` to completion on this thread's current-thread runtime. A call and every task
 /// `wasi:http` spawns for it then run on this thread: wake-ups are local, not across
-/// threads. Refuses, rather than panicking, when called from inside an async runtime.
+/// threads.
+///
+/// Called from a task of a multi-thread tokio runtime, the worker is handed over for the
+/// duration (`block_in_place`) so that blocking here does not stall the others. A
+/// current-thread runtime has no other worker to hand over to: the call is refused there,
+/// rather than panicking or deadlocking, and the `_async` method serves.
 fn on_this_thread<F: Future>(id: &PluginId, f: F) -> Result<F::Output, PluginError> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(PluginError::new(
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => run_here(id, f),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| run_here(id, f)),
+        Ok(_) => Err(PluginError::new(
             id,
             ErrorKind::Runtime(
-                "a blocking plugin call was made from inside an async task; call the `_async` method there"
+                "a blocking plugin call was made inside a current-thread tokio runtime, which it would stall; call the `_async` method there"
                     .to_string(),
             ),
-        ));
+        )),
     }
+}
+
+/// Runs `f` on this thread's runtime, made on first use.
+fn run_here<F: Future>(id: &PluginId, f: F) -> Result<F::Output, PluginError> {
     RUNTIME.with(|cell| {
         let runtime = cell.get_or_init(|| {
             tokio::runtime::Builder::new_current_thread()

@@ -71,7 +71,7 @@ fn a_plugin_waiting_on_a_clock_is_stopped_at_the_deadline() {
 }
 
 #[test]
-fn a_blocking_call_from_inside_an_async_task_is_refused_not_a_panic() {
+fn a_blocking_call_inside_a_current_thread_runtime_is_refused_not_a_panic() {
     let h = host();
     let p = load(&h, "misbehave");
     let mut i = p.instantiate().expect("instantiates");
@@ -96,6 +96,45 @@ fn a_blocking_call_from_inside_an_async_task_is_refused_not_a_panic() {
         .expect("the async form delivers");
     assert_eq!(d.outcome, Outcome::Accepted("ok-0123456789abcdef".into()));
     assert!(i.deliver(&mode("ok"), &msg()).is_ok());
+}
+
+#[test]
+fn blocking_calls_work_from_tasks_of_a_multi_thread_runtime() {
+    // A server's handlers run as tasks on worker threads: the blocking forms hand the
+    // worker over while they run, and a plugin's HTTP still completes.
+    let sink = journey_host::sink::Sink::start().expect("sink");
+    let h = host();
+    let p = load(&h, "misbehave");
+    let declared = setup(
+        "misbehaving",
+        &[("mode", "declared"), ("url", &sink.url("/hook"))],
+        &[],
+        &[&sink.addr().to_string()],
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let outcomes = rt.block_on(async move {
+        let task = tokio::spawn(async move {
+            let mut i = p.instantiate().expect("instantiates in a task");
+            let first = i.deliver(&mode("ok"), &msg()).map(|d| d.outcome);
+            let second = i.deliver(&declared, &msg()).map(|d| d.outcome);
+            (first, second)
+        });
+        task.await.expect("the task ends")
+    });
+    let (first, second) = outcomes;
+    assert_eq!(
+        first.expect("delivers"),
+        Outcome::Accepted("ok-0123456789abcdef".into())
+    );
+    assert!(
+        matches!(second.expect("delivers over HTTP"), Outcome::Accepted(_)),
+        "the declared request went through"
+    );
+    assert_eq!(sink.requests().len(), 1);
 }
 
 #[test]
