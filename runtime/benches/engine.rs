@@ -38,7 +38,6 @@ use std::time::{Duration, Instant as Wall};
 use journey_bytecode::{AttrId, Date, EventId, GoalId, Program, StepKind};
 use journey_compiler::{Input, SourceHost, compile};
 use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
-use journey_runtime::scheduler::TimerId;
 use journey_runtime::{Config, Effect, Engine, Value};
 
 /// 2027-01-01T00:00 in Paris (UTC+1).
@@ -698,7 +697,7 @@ fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
             .iter()
             .map(|t| t.saved.capacity() * size_of::<Value>())
             .sum::<usize>()
-        + i.timeline.capacity() * size_of::<(u16, TimerId)>()
+        + i.timeline.capacity() * size_of::<(u32, u16)>()
         + i.scope.capacity() * size_of::<Arc<EventData>>()
         + i.goals.capacity() * size_of::<(GoalId, i64)>()
         + i.converted.capacity() * size_of::<GoalId>();

@@ -78,8 +78,12 @@ pub struct Instance {
     pub entered_at: Instant,
     /// The body (index 0) and timeline entries that have started.
     pub threads: Vec<Thread>,
-    /// Timers of timeline entries not started yet: (entry index, timer).
-    pub timeline: Vec<(u16, TimerId)>,
+    /// Timeline entries not started yet: (seconds from `entered_at` to the entry's time,
+    /// entry index), the next one last. Their times are fixed at entry; only the next one
+    /// has a timer ([`Instance::timeline_timer`]), set again as each entry starts.
+    pub timeline: Vec<(u32, u16)>,
+    /// The timer of the next timeline entry (the last of [`Instance::timeline`]).
+    pub timeline_timer: Option<TimerId>,
     /// Lifetime timer (`exit after`).
     pub lifetime: Option<TimerId>,
     /// Events whose properties the instance can read (latest occurrence of each).

@@ -710,20 +710,30 @@ impl Engine {
             scope.push(t.clone());
         }
         let tz = self.timezone(c);
-        let mut timeline = Vec::with_capacity(jd.timeline.len());
-        for (k, entry) in jd.timeline.iter().enumerate() {
-            let at = time::add_calendar(now, &tz, entry.offset, entry.at);
-            let id = self.timers.schedule(
-                at.max(now),
+        // Every entry's time is fixed now, in the customer's time zone; only the next one gets
+        // a timer (one pending timer per instance, not one per entry).
+        let mut timeline: Vec<(u32, u16)> = jd
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(k, entry)| {
+                let at = time::add_calendar(now, &tz, entry.offset, entry.at);
+                let secs = at.saturating_sub(now).clamp(0, i64::from(u32::MAX));
+                (secs as u32, k as u16)
+            })
+            .collect();
+        timeline.sort_unstable_by(|a, b| b.cmp(a));
+        let timeline_timer = timeline.last().map(|&(secs, k)| {
+            self.timers.schedule(
+                now.saturating_add(i64::from(secs)),
                 TimerKey {
                     customer: c,
                     journey: j.as_u32(),
                     epoch,
-                    kind: TimerKind::Timeline(k as u16),
+                    kind: TimerKind::Timeline(k),
                 },
-            );
-            timeline.push((k as u16, id));
-        }
+            )
+        });
         let lifetime = jd.max_lifetime_secs.map(|s| {
             self.timers.schedule(
                 now.saturating_add(s as i64),
@@ -756,6 +766,7 @@ impl Engine {
                 saved: Vec::new(),
             }],
             timeline,
+            timeline_timer,
             lifetime,
             scope,
             holdout: false,
@@ -777,6 +788,34 @@ impl Engine {
         true
     }
 
+    /// Starts timeline entry `k` (the next pending one) of the instance of `j` with this
+    /// `epoch`; false when the instance is gone, replaced, or `k` is not next.
+    fn start_timeline_entry(&mut self, c: CustomerIx, j: JourneyId, epoch: u32, k: u16) -> bool {
+        let Some(entry) = self.program.journeys[j].timeline.get(k as usize).cloned() else {
+            return false;
+        };
+        let step = self.d.timeline_steps[j].get(k as usize).copied().flatten();
+        let thread = match self.instance_mut(c, j) {
+            Some(i) if i.epoch == epoch && i.timeline.last().map(|&(_, e)| e) == Some(k) => {
+                i.timeline.pop();
+                i.threads.push(Thread {
+                    pc: entry.code,
+                    state: ThreadState::Ready,
+                    saved: Vec::new(),
+                });
+                i.threads.len() - 1
+            }
+            _ => return false,
+        };
+        if let Some(s) = step {
+            self.reached(c, s);
+        }
+        let what = entry.offset.describe();
+        self.decide(c, Some(j), Some(entry.loc), || format!("timeline: {what}"));
+        self.run_thread(c, j, thread, 0);
+        true
+    }
+
     /// Ends an instance: cancels its timers, records the exit.
     pub(crate) fn end_instance(&mut self, c: CustomerIx, j: JourneyId, reason: ExitReason) {
         let customer = &mut self.customers[c as usize];
@@ -792,8 +831,8 @@ impl Engine {
                 _ => {}
             }
         }
-        for (_, t) in &inst.timeline {
-            self.timers.cancel(*t);
+        if let Some(t) = inst.timeline_timer {
+            self.timers.cancel(t);
         }
         if let Some(t) = inst.lifetime {
             self.timers.cancel(t);
@@ -914,30 +953,46 @@ impl Engine {
                         self.run_thread(c, j, t as usize, 0);
                     }
                     TimerKind::Timeline(k) => {
-                        let Some(entry) =
-                            self.program.journeys[j].timeline.get(k as usize).cloned()
-                        else {
+                        let due = match self.instance_mut(c, j) {
+                            Some(i) if i.timeline_timer == Some(id) => {
+                                i.timeline_timer = None;
+                                i.timeline.last().map(|&(secs, _)| secs)
+                            }
+                            _ => return,
+                        };
+                        // This entry, then any others due at the same instant, in order: they
+                        // run back to back as their timers used to.
+                        let mut next = Some(k);
+                        while let Some(k) = next {
+                            if !self.start_timeline_entry(c, j, key.epoch, k) {
+                                return;
+                            }
+                            next = self.instance(c, j).and_then(|i| match i.timeline.last() {
+                                Some(&(secs, k)) if Some(secs) == due => Some(k),
+                                _ => None,
+                            });
+                        }
+                        let Some(i) = self.instance(c, j) else {
                             return;
                         };
-                        let step = self.d.timeline_steps[j].get(k as usize).copied().flatten();
-                        let thread = match self.instance_mut(c, j) {
-                            Some(i) => {
-                                i.timeline.retain(|(e, _)| *e != k);
-                                i.threads.push(Thread {
-                                    pc: entry.code,
-                                    state: ThreadState::Ready,
-                                    saved: Vec::new(),
-                                });
-                                i.threads.len() - 1
-                            }
-                            None => return,
-                        };
-                        if let Some(s) = step {
-                            self.reached(c, s);
+                        if i.epoch != key.epoch || i.timeline_timer.is_some() {
+                            return;
                         }
-                        let what = entry.offset.describe();
-                        self.decide(c, Some(j), Some(entry.loc), || format!("timeline: {what}"));
-                        self.run_thread(c, j, thread, 0);
+                        if let Some(&(secs, k)) = i.timeline.last() {
+                            let at = i.entered_at.saturating_add(i64::from(secs)).max(self.now);
+                            let timer = self.timers.schedule(
+                                at,
+                                TimerKey {
+                                    customer: c,
+                                    journey: j.as_u32(),
+                                    epoch: key.epoch,
+                                    kind: TimerKind::Timeline(k),
+                                },
+                            );
+                            if let Some(i) = self.instance_mut(c, j) {
+                                i.timeline_timer = Some(timer);
+                            }
+                        }
                     }
                     TimerKind::Lifetime => {
                         self.decide(c, Some(j), None, || "maximum lifetime reached".into());
