@@ -345,6 +345,31 @@ fn experiment_proportions_within_one_point_and_sticky_assignment() {
 
 // ------------------------------------------------------------------------ (d) determinism
 
+#[test]
+fn finished_timeline_threads_leave_their_slot_to_the_next_entry() {
+    // `longue` sleeps 30 days in its body while three timeline entries run, one a day: the
+    // instance keeps two threads (the body, and the slot each entry reuses), not four.
+    let (_, program) = program_of(
+        compile_case(&root().join("cases/runtime/timeline")),
+        "timeline",
+    );
+    let p = program.as_ref();
+    let start = paris(2027, 1, 4, 10, 0);
+    let mut engine = Engine::new(program.clone(), Config::default(), start);
+    engine.upsert_customer("C-1", &[], start);
+    engine.event("C-1", event_named(p, "renew"), Vec::new(), start);
+    engine.advance_to(paris(2027, 1, 8, 0, 0));
+    let customer = engine.customer(0).expect("the customer");
+    let longue = journey_named(p, "longue");
+    let instance = customer
+        .instances
+        .iter()
+        .find(|i| i.journey == longue)
+        .expect("still sleeping in its body");
+    assert!(instance.timeline.is_empty(), "the three entries ran");
+    assert_eq!(instance.threads.len(), 2, "{:?}", instance.threads);
+}
+
 fn telecom() -> Arc<Program> {
     program_of(compile_case(&root().join("../examples/telecom")), "telecom").1
 }

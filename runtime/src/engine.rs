@@ -798,12 +798,23 @@ impl Engine {
         let thread = match self.instance_mut(c, j) {
             Some(i) if i.epoch == epoch && i.timeline.last().map(|&(_, e)| e) == Some(k) => {
                 i.timeline.pop();
-                i.threads.push(Thread {
+                let thread = Thread {
                     pc: entry.code,
                     state: ThreadState::Ready,
                     saved: Vec::new(),
-                });
-                i.threads.len() - 1
+                };
+                // A finished thread's slot is reused (no timer refers to it any more), so an
+                // instance holds the threads that are running, not every entry it has run.
+                match i.threads.iter().position(|t| t.state == ThreadState::Done) {
+                    Some(ix) => {
+                        i.threads[ix] = thread;
+                        ix
+                    }
+                    None => {
+                        i.threads.push(thread);
+                        i.threads.len() - 1
+                    }
+                }
             }
             _ => return false,
         };
