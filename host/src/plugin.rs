@@ -238,7 +238,8 @@ impl PluginHost {
         );
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(config.call_deadline));
-        let bindings = on_this_thread(id, pre.instantiate_async(&mut store))?
+        let bindings = on_this_thread(pre.instantiate_async(&mut store))
+            .map_err(|kind| PluginError::new(id, kind))?
             .map_err(|e| PluginError::new(id, ErrorKind::Instantiate(format!("{e:#}"))))?;
         Ok(Instance {
             store,
@@ -509,8 +510,10 @@ impl Instance {
     /// Calls `manifest()`; host imports answer nothing during this call. Blocks on this
     /// thread's plugin runtime (see [`Instance::deliver`]).
     pub fn manifest(&mut self) -> Result<Manifest, PluginError> {
-        let id = self.id.clone();
-        on_this_thread(&id, self.manifest_async())?
+        match on_this_thread(self.manifest_async()) {
+            Ok(result) => result,
+            Err(kind) => Err(PluginError::new(&self.id, kind)),
+        }
     }
 
     /// [`Instance::manifest`] for callers that are already async.
@@ -521,17 +524,25 @@ impl Instance {
             .bindings
             .journey_channel_connector()
             .call_manifest(&mut self.store);
-        match tokio::time::timeout(self.deadline, call).await {
-            Ok(Ok(m)) => Ok(convert::manifest_from_wit(m)),
-            Ok(Err(e)) => Err(self.classify(e)),
-            Err(_) => Err(self.timed_out()),
-        }
+        let result = within(self.deadline, call).await;
+        self.settle(result).map(convert::manifest_from_wit)
     }
 
-    /// The call outlived its deadline while waiting (on HTTP, a clock), not computing.
-    fn timed_out(&mut self) -> PluginError {
-        self.poisoned = true;
-        PluginError::new(&self.id, ErrorKind::Deadline(self.deadline))
+    /// A call's result in the host's terms: a trap classified, or `None` (the call outlived
+    /// its deadline while waiting, on HTTP or a clock, rather than computing) as a deadline.
+    /// Either failure poisons the instance.
+    fn settle<T>(&mut self, result: Option<wasmtime::Result<T>>) -> Result<T, PluginError> {
+        match result {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(e)) => Err(self.classify(e)),
+            None => {
+                self.poisoned = true;
+                Err(PluginError::new(
+                    &self.id,
+                    ErrorKind::Deadline(self.deadline),
+                ))
+            }
+        }
     }
 
     /// Delivers one message for the channel `setup` describes.
@@ -547,11 +558,10 @@ impl Instance {
         setup: &Arc<ChannelSetup>,
         message: &Message,
     ) -> Result<Delivery, CallFailure> {
-        let id = self.id.clone();
-        match on_this_thread(&id, self.deliver_async(setup, message)) {
+        match on_this_thread(self.deliver_async(setup, message)) {
             Ok(result) => result,
-            Err(error) => Err(CallFailure {
-                error: Box::new(error),
+            Err(kind) => Err(CallFailure {
+                error: Box::new(PluginError::new(&self.id, kind)),
                 logs: Vec::new(),
                 http: Vec::new(),
             }),
@@ -595,7 +605,7 @@ impl Instance {
             .bindings
             .journey_channel_connector()
             .call_deliver(&mut self.store, convert::message_to_wit(message, &fields));
-        let result = tokio::time::timeout(self.deadline, call).await;
+        let result = within(self.deadline, call).await;
         let data = self.store.data_mut();
         data.serving = false;
         let logs = std::mem::take(&mut data.logs);
@@ -605,14 +615,10 @@ impl Instance {
             .lock()
             .map(|mut x| std::mem::take(&mut *x))
             .unwrap_or_default();
-        let outcome = match result {
-            Ok(Ok(o)) => convert::outcome_from_wit(o),
-            Ok(Err(e)) => {
-                let error = Box::new(self.classify(e));
-                return Err(CallFailure { error, logs, http });
-            }
-            Err(_) => {
-                let error = Box::new(self.timed_out());
+        let outcome = match self.settle(result) {
+            Ok(o) => convert::outcome_from_wit(o),
+            Err(error) => {
+                let error = Box::new(error);
                 return Err(CallFailure { error, logs, http });
             }
         };
@@ -646,23 +652,20 @@ thread_local! {
 /// duration (`block_in_place`) so that blocking here does not stall the others. A
 /// current-thread runtime has no other worker to hand over to: the call is refused there,
 /// rather than panicking or deadlocking, and the `_async` method serves.
-fn on_this_thread<F: Future>(id: &PluginId, f: F) -> Result<F::Output, PluginError> {
+fn on_this_thread<F: Future>(f: F) -> Result<F::Output, ErrorKind> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Err(_) => run_here(id, f),
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| run_here(id, f)),
-        Ok(_) => Err(PluginError::new(
-            id,
-            ErrorKind::Runtime(
-                "a blocking plugin call was made inside a current-thread tokio runtime, which it would stall; call the `_async` method there"
-                    .to_string(),
-            ),
+        Err(_) => run_here(f),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| run_here(f)),
+        Ok(_) => Err(ErrorKind::Runtime(
+            "a blocking plugin call was made inside a current-thread tokio runtime, which it would stall; call the `_async` method there"
+                .to_string(),
         )),
     }
 }
 
 /// Runs `f` on this thread's runtime, made on first use.
-fn run_here<F: Future>(id: &PluginId, f: F) -> Result<F::Output, PluginError> {
+fn run_here<F: Future>(f: F) -> Result<F::Output, ErrorKind> {
     RUNTIME.with(|cell| {
         let runtime = cell.get_or_init(|| {
             tokio::runtime::Builder::new_current_thread()
@@ -672,12 +675,33 @@ fn run_here<F: Future>(id: &PluginId, f: F) -> Result<F::Output, PluginError> {
         });
         match runtime {
             Ok(rt) => Ok(rt.block_on(f)),
-            Err(e) => Err(PluginError::new(
-                id,
-                ErrorKind::Runtime(format!("the plugin runtime could not start: {e}")),
-            )),
+            Err(e) => Err(ErrorKind::Runtime(format!(
+                "the plugin runtime could not start: {e}"
+            ))),
         }
     })
+}
+
+/// `f`'s output, or `None` once `limit` has passed while it waited. The timer is armed only
+/// when `f` first waits: a call that runs straight through (no HTTP, no clock) costs no
+/// timer, and epoch interruption bounds its computing.
+async fn within<F: Future>(limit: Duration, f: F) -> Option<F::Output> {
+    let started = tokio::time::Instant::now();
+    let mut f = std::pin::pin!(f);
+    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(output) = f.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(output));
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(started + limit)));
+        }
+        match timer.as_mut().as_pin_mut() {
+            Some(sleep) => sleep.poll(cx).map(|()| None),
+            None => std::task::Poll::Pending,
+        }
+    })
+    .await
 }
 
 fn last_lines(s: &str, n: usize) -> String {

@@ -723,27 +723,12 @@ impl Engine {
             })
             .collect();
         timeline.sort_unstable_by(|a, b| b.cmp(a));
-        let timeline_timer = timeline.last().map(|&(secs, k)| {
-            self.timers.schedule(
-                now.saturating_add(i64::from(secs)),
-                TimerKey {
-                    customer: c,
-                    journey: j.as_u32(),
-                    epoch,
-                    kind: TimerKind::Timeline(k),
-                },
-            )
-        });
+        let timeline_timer = timeline
+            .last()
+            .map(|&next| self.schedule_timeline(c, j, epoch, now, next));
         let lifetime = jd.max_lifetime_secs.map(|s| {
-            self.timers.schedule(
-                now.saturating_add(s as i64),
-                TimerKey {
-                    customer: c,
-                    journey: j.as_u32(),
-                    epoch,
-                    kind: TimerKind::Lifetime,
-                },
-            )
+            let at = now.saturating_add(s as i64);
+            self.schedule_instance_timer(c, j, epoch, at, TimerKind::Lifetime)
         });
         let goals = self
             .program
@@ -786,6 +771,41 @@ impl Engine {
         });
         self.run_thread(c, j, 0, depth.unwrap_or(0));
         true
+    }
+
+    /// Schedules a timer of the instance of `j` with this `epoch` (a stale one, of an ended
+    /// instance, is ignored when it fires).
+    pub(crate) fn schedule_instance_timer(
+        &mut self,
+        c: CustomerIx,
+        j: JourneyId,
+        epoch: u32,
+        at: Instant,
+        kind: TimerKind,
+    ) -> TimerId {
+        self.timers.schedule(
+            at,
+            TimerKey {
+                customer: c,
+                journey: j.as_u32(),
+                epoch,
+                kind,
+            },
+        )
+    }
+
+    /// Schedules the timer of the timeline entry `(secs, k)`, due `secs` after the instance's
+    /// entry at `entered_at` (now, if that has passed).
+    fn schedule_timeline(
+        &mut self,
+        c: CustomerIx,
+        j: JourneyId,
+        epoch: u32,
+        entered_at: Instant,
+        (secs, k): (u32, u16),
+    ) -> TimerId {
+        let at = entered_at.saturating_add(i64::from(secs)).max(self.now);
+        self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeline(k))
     }
 
     /// Starts timeline entry `k` (the next pending one) of the instance of `j` with this
@@ -983,26 +1003,16 @@ impl Engine {
                                 _ => None,
                             });
                         }
-                        let Some(i) = self.instance(c, j) else {
+                        let Some((entered_at, next)) = self
+                            .instance(c, j)
+                            .filter(|i| i.epoch == key.epoch && i.timeline_timer.is_none())
+                            .and_then(|i| Some((i.entered_at, *i.timeline.last()?)))
+                        else {
                             return;
                         };
-                        if i.epoch != key.epoch || i.timeline_timer.is_some() {
-                            return;
-                        }
-                        if let Some(&(secs, k)) = i.timeline.last() {
-                            let at = i.entered_at.saturating_add(i64::from(secs)).max(self.now);
-                            let timer = self.timers.schedule(
-                                at,
-                                TimerKey {
-                                    customer: c,
-                                    journey: j.as_u32(),
-                                    epoch: key.epoch,
-                                    kind: TimerKind::Timeline(k),
-                                },
-                            );
-                            if let Some(i) = self.instance_mut(c, j) {
-                                i.timeline_timer = Some(timer);
-                            }
+                        let timer = self.schedule_timeline(c, j, key.epoch, entered_at, next);
+                        if let Some(i) = self.instance_mut(c, j) {
+                            i.timeline_timer = Some(timer);
                         }
                     }
                     TimerKind::Lifetime => {

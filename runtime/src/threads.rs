@@ -5,7 +5,7 @@ use journey_bytecode::*;
 
 use crate::customer::ThreadState;
 use crate::effects::{CustomerIx, Effect, ExitReason, Reason};
-use crate::engine::{Engine, TimerKey, TimerKind};
+use crate::engine::{Engine, TimerKind};
 use crate::sending::Outcome;
 use crate::time;
 use crate::value::Value;
@@ -117,14 +117,12 @@ impl Engine {
                     match self.send(c, j, epoch, s, params.clone()) {
                         Outcome::Done => pc += 1,
                         Outcome::Deferred(until) => {
-                            let id = self.timers.schedule(
+                            let id = self.schedule_instance_timer(
+                                c,
+                                j,
+                                epoch,
                                 until,
-                                TimerKey {
-                                    customer: c,
-                                    journey: j.as_u32(),
-                                    epoch,
-                                    kind: TimerKind::Resume(t as u16),
-                                },
+                                TimerKind::Resume(t as u16),
                             );
                             self.suspend(c, j, t, pc, ThreadState::Deferred(id, s), params);
                             break;
@@ -166,15 +164,7 @@ impl Engine {
                     self.reached(c, wd.step);
                     let timer = wd.timeout_secs.map(|s| {
                         let at = self.now().saturating_add(s as i64);
-                        self.timers.schedule(
-                            at,
-                            TimerKey {
-                                customer: c,
-                                journey: j.as_u32(),
-                                epoch,
-                                kind: TimerKind::Timeout(t as u16),
-                            },
-                        )
+                        self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeout(t as u16))
                     });
                     self.suspend(c, j, t, pc, ThreadState::Waiting(w, timer), Vec::new());
                     let ev = self.program.events[wd.event].name.clone();
@@ -331,15 +321,7 @@ impl Engine {
         until: crate::time::Instant,
     ) {
         let at = until.max(self.now());
-        let id = self.timers.schedule(
-            at,
-            TimerKey {
-                customer: c,
-                journey: j.as_u32(),
-                epoch,
-                kind: TimerKind::Resume(t as u16),
-            },
-        );
+        let id = self.schedule_instance_timer(c, j, epoch, at, TimerKind::Resume(t as u16));
         self.suspend(c, j, t, pc, ThreadState::Sleeping(id), Vec::new());
     }
 
