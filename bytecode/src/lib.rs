@@ -24,7 +24,7 @@ pub use format::{FORMAT_VERSION, LoadError, MAGIC, decode, encode};
 pub use ids::*;
 pub use insn::{BinOp, Builtin, Insn};
 pub use program::*;
-pub use validate::ValidationError;
+pub use validate::{ValidationError, expression_entries};
 pub use value::{Const, Date, TimeOfDay, Type};
 
 #[cfg(test)]

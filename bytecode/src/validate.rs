@@ -143,6 +143,20 @@ pub fn validate(program: &Program) -> Result {
     v.segment_graph()
 }
 
+/// The entry points of a program's expression functions (conditions, filters, consent,
+/// eligibility, interpolations), each once, in the order [`validate`] checks them. Each runs
+/// value and control instructions only and ends in `return` once the program is valid; the
+/// runtime turns them into expression trees when it loads the program.
+pub fn expression_entries(program: &Program) -> Vec<Pc> {
+    let mut seen = std::collections::HashSet::new();
+    Validator { p: program }
+        .entry_points()
+        .into_iter()
+        .filter(|(pc, flow, ..)| *flow == Flow::Expr && seen.insert(*pc))
+        .map(|(pc, ..)| pc)
+        .collect()
+}
+
 struct Validator<'p> {
     p: &'p Program,
 }

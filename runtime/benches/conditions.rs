@@ -18,7 +18,7 @@
 //! order), several rounds; the best round counts. Every engine's count of true results must be
 //! the same, or the benchmark stops.
 //!
-//! Run: `cargo bench -p journey-runtime --bench conditions [-- --customers N]`
+//! Run: `cargo bench -p journey-runtime --bench conditions [-- --customers N] [--only vm|native|rhai|cel] [--rounds R]`
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -33,7 +33,8 @@ use journey_runtime::{Config, Engine, Value};
 /// 2027-01-01T00:00:00Z.
 const T0: i64 = 1_798_761_600;
 const DAY: i64 = 86_400;
-const ROUNDS: usize = 3;
+/// Rounds per measurement (`--rounds R` changes it, to give a profiler a longer run).
+static ROUNDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(3);
 
 const SOURCE: &str = r#"
 profile {
@@ -152,14 +153,14 @@ fn compile_program() -> Arc<Program> {
 /// Customers of the in-cache variant (evaluated over and over).
 const HOT: usize = 1024;
 
-/// Runs `eval(i)` for every record, `ROUNDS` times; the best time and the count of `true`.
+/// Runs `eval(i)` for every record, [`ROUNDS`] times; the best time and the count of `true`.
 /// With `hot`, `n` evaluations over the first [`HOT`] records only (they stay in cache: the
 /// cost of interpretation without the memory traffic).
 fn measure(n: usize, hot: bool, mut eval: impl FnMut(usize) -> bool) -> (Duration, u64) {
     let mut best = Duration::MAX;
     let mut hits = 0;
     let mask = if hot { HOT - 1 } else { usize::MAX };
-    for _ in 0..ROUNDS {
+    for _ in 0..ROUNDS.load(std::sync::atomic::Ordering::Relaxed) {
         let t = Wall::now();
         let mut h = 0u64;
         for i in 0..n {
@@ -194,9 +195,22 @@ fn main() {
         n = v;
     }
     let n = n.max(1);
+    if let Some(k) = args.iter().position(|a| a == "--rounds")
+        && let Some(r) = args.get(k + 1).and_then(|v| v.parse::<usize>().ok())
+    {
+        ROUNDS.store(r.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+    // `--only ENGINE` (vm, native, rhai, cel): time that engine alone, for a profiler; the
+    // others are skipped and print 0.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|k| args.get(k + 1).cloned());
+    let runs = |engine: &str| only.as_deref().is_none_or(|o| o == engine);
     println!(
-        "== condition benchmark: {} customer records, best of {ROUNDS} rounds ==",
-        n
+        "== condition benchmark: {} customer records, best of {} rounds ==",
+        n,
+        ROUNDS.load(std::sync::atomic::Ordering::Relaxed)
     );
     let recs = records(n);
 
@@ -318,29 +332,50 @@ fn main() {
         let mut row = [0.0; 10];
         let mut counts = [0u64; 5];
         for (k, hot) in [false, true].into_iter().enumerate() {
-            let (vm_t, vm_hits) = measure(n, hot, |i| engine.evaluate_segment(i as u32, s));
-            // Generic over the closure so that it is inlined: the limit.
-            let (nat_t, nat_hits) = match seg {
-                "jeune" => measure(n, hot, |i| recs[i].age < 26),
-                "famille_hors_illimite" => measure(n, hot, |i| {
-                    recs[i].children > 0 && recs[i].plan != "illimite"
-                }),
-                "forfait_mobile" => measure(n, hot, |i| {
-                    ["mobile_essentiel", "mobile_5g"].contains(&recs[i].plan.as_str())
-                }),
-                _ => measure(n, hot, |i| recs[i].data_gb_90 > 60.0),
+            let skip = (Duration::ZERO, u64::MAX);
+            let (vm_t, vm_hits) = if runs("vm") {
+                measure(n, hot, |i| engine.evaluate_segment(i as u32, s))
+            } else {
+                skip
             };
-            let (dyn_t, dyn_hits) = measure(n, hot, |i| native(&recs[i]));
-            let (rhai_t, rhai_hits) = measure(n, hot, |i| {
-                scope.set_value("profile", rhai_recs[i].clone());
-                rhai_engine
-                    .eval_ast_with_scope::<bool>(&mut scope, &ast)
-                    .expect("Rhai evaluation")
-            });
-            let (cel_t, cel_hits) = measure(n, hot, |i| {
-                ctx.add_variable_from_value("profile", cel_recs[i].clone());
-                matches!(cel.execute(&ctx), Ok(cel_interpreter::Value::Bool(true)))
-            });
+            // Generic over the closure so that it is inlined: the limit.
+            let (nat_t, nat_hits) = if !runs("native") {
+                skip
+            } else {
+                match seg {
+                    "jeune" => measure(n, hot, |i| recs[i].age < 26),
+                    "famille_hors_illimite" => measure(n, hot, |i| {
+                        recs[i].children > 0 && recs[i].plan != "illimite"
+                    }),
+                    "forfait_mobile" => measure(n, hot, |i| {
+                        ["mobile_essentiel", "mobile_5g"].contains(&recs[i].plan.as_str())
+                    }),
+                    _ => measure(n, hot, |i| recs[i].data_gb_90 > 60.0),
+                }
+            };
+            let (dyn_t, dyn_hits) = if runs("native") {
+                measure(n, hot, |i| native(&recs[i]))
+            } else {
+                skip
+            };
+            let (rhai_t, rhai_hits) = if runs("rhai") {
+                measure(n, hot, |i| {
+                    scope.set_value("profile", rhai_recs[i].clone());
+                    rhai_engine
+                        .eval_ast_with_scope::<bool>(&mut scope, &ast)
+                        .expect("Rhai evaluation")
+                })
+            } else {
+                skip
+            };
+            let (cel_t, cel_hits) = if runs("cel") {
+                measure(n, hot, |i| {
+                    ctx.add_variable_from_value("profile", cel_recs[i].clone());
+                    matches!(cel.execute(&ctx), Ok(cel_interpreter::Value::Bool(true)))
+                })
+            } else {
+                skip
+            };
             let ns = |d: Duration| d.as_secs_f64() * 1e9 / n as f64;
             row[k * 5..k * 5 + 5].copy_from_slice(&[
                 ns(nat_t),
@@ -350,8 +385,9 @@ fn main() {
                 ns(cel_t),
             ]);
             let c = [vm_hits, nat_hits, dyn_hits, rhai_hits, cel_hits];
+            let ran: Vec<u64> = c.iter().copied().filter(|x| *x != u64::MAX).collect();
             assert!(
-                c.iter().all(|x| *x == vm_hits),
+                ran.iter().all(|x| *x == ran[0]),
                 "engines disagree on `{label}`: VM, native, boxed native, Rhai, CEL = {c:?}"
             );
             if !hot {
@@ -381,21 +417,32 @@ fn main() {
             "Rhai/VM",
             "CEL/VM"
         );
+        // A figure, or `-` for an engine `--only` skipped.
+        let fig = |x: f64, precision: usize| {
+            if x.is_finite() && x > 0.0 {
+                format!("{x:.precision$}")
+            } else {
+                "-".to_string()
+            }
+        };
         for (label, hits, r) in &rows {
             let r = &r[k * 5..k * 5 + 5];
             println!(
-                "  {:<38} {:>8} {:>8.2} {:>8.2} {:>8.1} {:>8.1} {:>8.1} | {:>6.1}x {:>6.1}x {:>6.1}x",
+                "  {:<38} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>6}x {:>6}x {:>6}x",
                 label,
                 hits,
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[2] / r[0],
-                r[3] / r[2],
-                r[4] / r[2]
+                fig(r[0], 2),
+                fig(r[1], 2),
+                fig(r[2], 1),
+                fig(r[3], 1),
+                fig(r[4], 1),
+                fig(r[2] / r[0], 1),
+                fig(r[3] / r[2], 1),
+                fig(r[4] / r[2], 1)
             );
+        }
+        if only.is_some() {
+            continue;
         }
         // Geometric means over the like-for-like predicates (1, 2, 3, 4).
         let geo = |f: &dyn Fn(&[f64]) -> f64| {

@@ -99,6 +99,9 @@ struct Derived {
     /// The schema's attributes among [`crate::effects::ADDRESS_ATTRIBUTES`], handed to
     /// channels with each send.
     pub(crate) address_attrs: Vec<(AttrId, &'static str)>,
+    /// Expression functions as trees, indexed by entry pc (`None` where no function starts
+    /// or where the interpreter runs it).
+    exprs: Vec<Option<Box<crate::expr::Function>>>,
 }
 
 /// The engine.
@@ -431,6 +434,11 @@ impl Engine {
         scope: &[Arc<EventData>],
         candidate: Option<&EventData>,
     ) -> bool {
+        if let Some(f) = self.expr_tree(pc) {
+            let (v, n) = f.test(&self.env(c, scope, candidate, None));
+            self.insns += n;
+            return v;
+        }
         let mut stack = std::mem::take(&mut self.stack);
         let (v, n) = self
             .env(c, scope, candidate, None)
@@ -438,6 +446,20 @@ impl Engine {
         self.stack = stack;
         self.insns += n;
         v.truthy()
+    }
+
+    /// The tree of the expression function at `pc`, if it has one.
+    pub(crate) fn expr_tree(&self, pc: Pc) -> Option<&crate::expr::Function> {
+        self.d.exprs.get(pc as usize).and_then(Option::as_deref)
+    }
+
+    /// The value of an expression function (an interpolation), by its tree when it has one.
+    /// Not counted in [`Engine::instructions`] (template rendering is not).
+    pub(crate) fn value_of(&self, env: &Env<'_>, pc: Pc, stack: &mut Vec<Value>) -> Value {
+        match self.expr_tree(pc) {
+            Some(f) => f.eval(env).0,
+            None => env.call(pc, stack),
+        }
     }
 
     // ------------------------------------------------------------------ events
@@ -1261,7 +1283,14 @@ fn derive(p: &Program) -> Derived {
                     .map(|n| (id, *n))
             })
             .collect(),
+        exprs: Vec::new(),
     };
+    d.exprs = vec![None; p.code.len()];
+    for pc in journey_bytecode::expression_entries(p) {
+        if let Some(slot) = d.exprs.get_mut(pc as usize) {
+            *slot = crate::expr::decompile(p, &d.consts, pc).map(Box::new);
+        }
+    }
     for (j, jd) in p.journeys.iter() {
         for (e, entry) in jd.entries.iter().enumerate() {
             let slot = (j, e as u16);

@@ -16,6 +16,7 @@
 pub mod customer;
 pub mod effects;
 pub mod engine;
+mod expr;
 pub mod scheduler;
 mod segments;
 mod sending;

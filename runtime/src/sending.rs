@@ -306,7 +306,8 @@ impl Engine {
                 match piece {
                     Piece::Text(s) => out.push_str(s),
                     Piece::Expr(pc) => {
-                        out.push_str(&this.env(c, &scope, None, offer).call(*pc, stack).render())
+                        let env = this.env(c, &scope, None, offer);
+                        out.push_str(&this.value_of(&env, *pc, stack).render())
                     }
                 }
             }

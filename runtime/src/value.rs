@@ -37,6 +37,7 @@ impl Value {
     }
 
     /// Whether the value is true (absent and anything else are false).
+    #[inline]
     pub fn truthy(&self) -> bool {
         matches!(self, Value::Bool(true))
     }
@@ -57,6 +58,7 @@ impl Value {
     }
 
     /// Ordering of two values of the same kind; `None` when they do not compare.
+    #[inline(always)]
     pub fn compare(&self, other: &Value) -> Option<std::cmp::Ordering> {
         match (self, other) {
             (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
@@ -70,8 +72,11 @@ impl Value {
     }
 
     /// Equality as `==` means it (absent equals only absent).
+    #[inline(always)]
     pub fn equals(&self, other: &Value) -> bool {
         match (self, other) {
+            // Same as comparing, but text of different lengths differs without a look at it.
+            (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
             }

@@ -43,7 +43,8 @@ pub(crate) enum Step {
 }
 
 impl Env<'_> {
-    fn event(&self, event: EventId) -> Option<&EventData> {
+    /// The latest occurrence of an event readable here (the candidate first).
+    pub(crate) fn event(&self, event: EventId) -> Option<&EventData> {
         if let Some(c) = self.candidate.filter(|c| c.event == event) {
             return Some(c);
         }
@@ -54,7 +55,8 @@ impl Env<'_> {
             .map(|e| e.as_ref())
     }
 
-    fn constant(&self, id: journey_bytecode::ConstId) -> Value {
+    /// A constant's value (timestamps in the customer's zone).
+    pub(crate) fn constant(&self, id: journey_bytecode::ConstId) -> Value {
         match self.program.consts.get(id) {
             Some(Const::Timestamp(d, t)) => Value::Timestamp(time::civil_to_instant(
                 journey_bytecode::Civil { date: *d, time: *t },
@@ -176,34 +178,8 @@ impl Env<'_> {
                     .unwrap_or_default();
                 stack.push(v);
             }
-            Insn::OfferField(c) => {
-                let field = match self.program.consts.get(c) {
-                    Some(Const::String(s)) => s.as_str(),
-                    _ => "",
-                };
-                let v = self
-                    .offer
-                    .and_then(|o| self.program.offers.get(o))
-                    .map(|o| {
-                        if field == "name" {
-                            Value::text(&o.name)
-                        } else {
-                            o.fields
-                                .iter()
-                                .find(|(k, _)| k == field)
-                                .map(|(_, v)| Value::text(v))
-                                .unwrap_or_default()
-                        }
-                    });
-                stack.push(v.unwrap_or_default());
-            }
-            Insn::Segment(s) => stack.push(Value::Bool(
-                self.customer
-                    .segments
-                    .get(s.as_u32() as usize)
-                    .copied()
-                    .unwrap_or(false),
-            )),
+            Insn::OfferField(c) => stack.push(self.offer_field(c)),
+            Insn::Segment(s) => stack.push(Value::Bool(self.segment(s))),
             Insn::Aggregate(a) => {
                 stack.push(aggregate_value(self.program, self.customer, a, self.now))
             }
@@ -237,11 +213,7 @@ impl Env<'_> {
             }
             Insn::ToText => {
                 let v = stack.pop().unwrap_or_default();
-                let s = match v {
-                    Value::Timestamp(t) => time::format_local(t, self.tz, false),
-                    other => other.render(),
-                };
-                stack.push(Value::String(Arc::from(s)));
+                stack.push(self.to_text(v));
             }
             Insn::Pop => {
                 stack.pop();
@@ -270,7 +242,48 @@ impl Env<'_> {
         Step::Next
     }
 
-    fn builtin(&self, b: Builtin, args: &[Value]) -> Value {
+    /// A display field of the offer chosen for the current send (absent without one).
+    pub(crate) fn offer_field(&self, c: journey_bytecode::ConstId) -> Value {
+        let field = match self.program.consts.get(c) {
+            Some(Const::String(s)) => s.as_str(),
+            _ => "",
+        };
+        self.offer
+            .and_then(|o| self.program.offers.get(o))
+            .map(|o| {
+                if field == "name" {
+                    Value::text(&o.name)
+                } else {
+                    o.fields
+                        .iter()
+                        .find(|(k, _)| k == field)
+                        .map(|(_, v)| Value::text(v))
+                        .unwrap_or_default()
+                }
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the customer is in a segment.
+    pub(crate) fn segment(&self, s: journey_bytecode::SegmentId) -> bool {
+        self.customer
+            .segments
+            .get(s.as_u32() as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// A value as interpolated text (instants in the customer's zone).
+    pub(crate) fn to_text(&self, v: Value) -> Value {
+        let s = match v {
+            Value::Timestamp(t) => time::format_local(t, self.tz, false),
+            other => other.render(),
+        };
+        Value::String(Arc::from(s))
+    }
+
+    /// A built-in applied to its arguments.
+    pub(crate) fn builtin(&self, b: Builtin, args: &[Value]) -> Value {
         let a0 = args.first().cloned().unwrap_or_default();
         let a1 = args.get(1).cloned().unwrap_or_default();
         match b {
@@ -330,19 +343,10 @@ impl Env<'_> {
 
 /// A binary operator on two values. Absent values compare false and compute absent.
 pub(crate) fn binary(op: BinOp, l: Value, r: Value) -> Value {
-    use std::cmp::Ordering::*;
     match op {
-        BinOp::Eq => Value::Bool(l.equals(&r)),
-        BinOp::Ne => Value::Bool(!l.equals(&r)),
-        BinOp::Lt => Value::Bool(l.compare(&r) == Some(Less)),
-        BinOp::Le => Value::Bool(matches!(l.compare(&r), Some(Less | Equal))),
-        BinOp::Gt => Value::Bool(l.compare(&r) == Some(Greater)),
-        BinOp::Ge => Value::Bool(matches!(l.compare(&r), Some(Greater | Equal))),
-        BinOp::In => match (&l, &r) {
-            (x, Value::List(items)) => Value::Bool(items.iter().any(|v| v.equals(x))),
-            (Value::String(x), Value::String(s)) => Value::Bool(s.contains(x.as_ref())),
-            _ => Value::Bool(false),
-        },
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In => {
+            Value::Bool(compare_op(op, &l, &r))
+        }
         BinOp::Add => match (l, r) {
             (Value::Number(a), Value::Number(b)) => Value::Number(a + b),
             (Value::String(a), Value::String(b)) => {
@@ -380,6 +384,27 @@ pub(crate) fn binary(op: BinOp, l: Value, r: Value) -> Value {
             }
             _ => Value::None,
         },
+    }
+}
+
+/// A comparison operator (`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`) on two values read in
+/// place; `false` for an arithmetic operator (which [`binary`] computes).
+#[inline(always)]
+pub(crate) fn compare_op(op: BinOp, l: &Value, r: &Value) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        BinOp::Eq => l.equals(r),
+        BinOp::Ne => !l.equals(r),
+        BinOp::Lt => l.compare(r) == Some(Less),
+        BinOp::Le => matches!(l.compare(r), Some(Less | Equal)),
+        BinOp::Gt => l.compare(r) == Some(Greater),
+        BinOp::Ge => matches!(l.compare(r), Some(Greater | Equal)),
+        BinOp::In => match (l, r) {
+            (x, Value::List(items)) => items.iter().any(|v| v.equals(x)),
+            (Value::String(x), Value::String(s)) => s.contains(x.as_ref()),
+            _ => false,
+        },
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => false,
     }
 }
 
