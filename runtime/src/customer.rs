@@ -36,6 +36,12 @@ pub struct AggState {
     pub last: Option<(Instant, Value)>,
     /// Occurrences ever counted (for aggregates without window).
     pub total: (u64, f64, f64, f64),
+    /// The count and the exact sum of the whole of [`AggState::window`], kept as
+    /// occurrences come and go, so that a `count`, `sum` or `avg` over the window does not go
+    /// over it. Derived: not serialized (rebuilt on the next update; until then evaluations
+    /// go over the window).
+    #[serde(skip)]
+    pub(crate) kept: Option<crate::segments::Kept>,
 }
 
 /// Occurrences kept per aggregate before the oldest are merged.

@@ -935,6 +935,16 @@ impl Engine {
                 {
                     self.customers[c as usize].recheck = None;
                     let d = self.d.clone();
+                    // Occurrences that left their windows go now: the evaluations below
+                    // then read the kept totals instead of going over the windows.
+                    for a in &d.windowed_aggs {
+                        let window = self.program.aggregates[*a].window_secs;
+                        if let Some(state) =
+                            self.customers[c as usize].aggs[a.index()].as_deref_mut()
+                        {
+                            segments::prune(state, window, self.now);
+                        }
+                    }
                     self.reevaluate(c, &d.time_segs, false);
                     self.check_exit_conditions(c);
                 }

@@ -25,14 +25,162 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
         state.last = Some((at, value.clone()));
     }
     state.window.push_back((at, 1, x, x, x));
+    if let Some(k) = &mut state.kept {
+        k.count += 1;
+        k.sum.add(x);
+    }
     if state.window.len() > AGG_CAP {
-        // Merge the two oldest: counts and sums stay exact; the merged occurrence leaves the
-        // window with the newer one.
+        // Merge the two oldest: counts stay exact; the merged occurrence leaves the window
+        // with the newer one. Its sum is rounded once, so the kept totals are rebuilt from
+        // the window as it now is.
         if let (Some(a), Some(b)) = (state.window.pop_front(), state.window.pop_front()) {
             state
                 .window
                 .push_front((b.0, a.1 + b.1, a.2 + b.2, a.3.min(b.3), a.4.max(b.4)));
         }
+        state.kept = Some(Kept::of(state.window.iter()));
+    }
+}
+
+/// An occurrence in a window: (instant, count, sum, min, max).
+type Occurrence = (Instant, u32, f64, f64, f64);
+
+/// The count and the exact sum of a window's occurrences.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Kept {
+    count: u64,
+    sum: ExactSum,
+}
+
+impl Kept {
+    /// The totals of some occurrences.
+    fn of<'a>(occurrences: impl Iterator<Item = &'a Occurrence>) -> Kept {
+        let mut k = Kept::default();
+        for o in occurrences {
+            k.count += u64::from(o.1);
+            k.sum.add(o.2);
+        }
+        k
+    }
+}
+
+/// A sum of floating-point numbers kept exactly, as non-overlapping partial sums (Shewchuk's
+/// method): adding `-x` removes `x` exactly, and the total is rounded once, so it does not
+/// depend on the order in which values came and went. Infinities and NaN are counted aside;
+/// partial sums that overflow make the sum fall back to plain addition of the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExactSum {
+    partials: Vec<f64>,
+    /// +inf, -inf and NaN values currently in the sum.
+    special: [u32; 3],
+    /// Partial sums overflowed: `partials[0]` holds a plain running sum.
+    overflowed: bool,
+}
+
+impl ExactSum {
+    /// Adds a value.
+    pub fn add(&mut self, x: f64) {
+        self.change(x, 1);
+    }
+
+    /// Removes a value added before.
+    pub fn remove(&mut self, x: f64) {
+        self.change(-x, -1);
+    }
+
+    fn change(&mut self, x: f64, sign: i32) {
+        if !x.is_finite() {
+            let k = if x.is_nan() {
+                2
+            } else if (x > 0.0) == (sign > 0) {
+                0
+            } else {
+                1
+            };
+            self.special[k] = self.special[k].saturating_add_signed(sign);
+            return;
+        }
+        if self.overflowed {
+            match self.partials.first_mut() {
+                Some(p) => *p += x,
+                None => self.partials.push(x),
+            }
+            return;
+        }
+        // Partial sums can only overflow near the largest doubles (the partials do not
+        // overlap, so their sum is within twice the largest): keep the old ones aside then.
+        let near_max = f64::MAX / 8.0;
+        let saved = (x.abs() >= near_max
+            || self.partials.last().is_some_and(|p| p.abs() >= near_max))
+        .then(|| (self.partials.clone(), x));
+        let mut x = x;
+        let mut i = 0;
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                self.partials[i] = lo;
+                i += 1;
+            }
+            x = hi;
+        }
+        self.partials.truncate(i);
+        self.partials.push(x);
+        if let Some((before, added)) = saved
+            && self.partials.iter().any(|p| !p.is_finite())
+        {
+            // Finite values whose sum overflows: no exact representation here.
+            self.partials = vec![before.iter().sum::<f64>() + added];
+            self.overflowed = true;
+        }
+    }
+
+    /// The sum, rounded once to the nearest double (ties to even).
+    pub fn total(&self) -> f64 {
+        let [pos, neg, nan] = self.special;
+        if nan > 0 || (pos > 0 && neg > 0) {
+            return f64::NAN;
+        }
+        if pos > 0 {
+            return f64::INFINITY;
+        }
+        if neg > 0 {
+            return f64::NEG_INFINITY;
+        }
+        let p = &self.partials;
+        let Some(&last) = p.last() else {
+            return 0.0;
+        };
+        if self.overflowed {
+            return last;
+        }
+        // Add the partials from the largest down until the sum is inexact; then correct
+        // for a tie that the partials below would break.
+        let mut n = p.len() - 1;
+        let mut hi = last;
+        let mut lo = 0.0;
+        while n > 0 {
+            let x = hi;
+            let y = p[n - 1];
+            n -= 1;
+            hi = x + y;
+            lo = y - (hi - x);
+            if lo != 0.0 {
+                break;
+            }
+        }
+        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            if y == x - hi {
+                hi = x;
+            }
+        }
+        hi
     }
 }
 
@@ -41,11 +189,21 @@ pub(crate) fn prune(state: &mut AggState, window: Option<u64>, now: Instant) {
     match window {
         Some(w) => {
             let from = now.saturating_sub(w as i64);
-            while state.window.front().is_some_and(|o| o.0 <= from) {
+            while let Some(o) = state.window.front().copied().filter(|o| o.0 <= from) {
                 state.window.pop_front();
+                if let Some(k) = &mut state.kept {
+                    k.count -= u64::from(o.1);
+                    k.sum.remove(o.2);
+                }
+            }
+            if state.kept.is_none() {
+                state.kept = Some(Kept::of(state.window.iter()));
             }
         }
-        None => state.window.clear(),
+        None => {
+            state.window.clear();
+            state.kept = Some(Kept::default());
+        }
     }
 }
 
@@ -64,15 +222,9 @@ pub(crate) fn aggregate_value(
         .get(agg.as_u32() as usize)
         .and_then(|s| s.as_deref());
     let (count, sum, min, max) = match (state, def.window_secs) {
-        (None, _) => (0u64, 0.0, f64::INFINITY, f64::NEG_INFINITY),
+        (None, _) => (0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
         (Some(s), None) => (s.total.0, s.total.1, s.total.2, s.total.3),
-        (Some(s), Some(w)) => {
-            let from = now.saturating_sub(w as i64);
-            s.window.iter().filter(|o| o.0 > from && o.0 <= now).fold(
-                (0u64, 0.0, f64::INFINITY, f64::NEG_INFINITY),
-                |(c, su, mi, ma), o| (c + o.1 as u64, su + o.2, mi.min(o.3), ma.max(o.4)),
-            )
-        }
+        (Some(s), Some(w)) => window_totals(s, w, now, matches!(def.func, AggFn::Min | AggFn::Max)),
     };
     match def.func {
         AggFn::Count => Value::Number(count as f64),
@@ -86,6 +238,34 @@ pub(crate) fn aggregate_value(
             _ => Value::None,
         },
         _ => Value::None,
+    }
+}
+
+/// (count, exact sum, min, max) of the occurrences inside a window of `w` seconds ending at
+/// `now`; min and max only when `extremes` (else infinite).
+fn window_totals(s: &AggState, w: u64, now: Instant, extremes: bool) -> (u64, f64, f64, f64) {
+    let from = now.saturating_sub(w as i64);
+    let inside = |o: &&Occurrence| o.0 > from && o.0 <= now;
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    if extremes {
+        for o in s.window.iter().filter(inside) {
+            min = min.min(o.3);
+            max = max.max(o.4);
+        }
+    }
+    match &s.kept {
+        // Occurrences are in time order: when the oldest and the newest are inside, all
+        // are, and the kept totals are the answer.
+        Some(k)
+            if s.window.front().is_none_or(|o| inside(&o))
+                && s.window.back().is_none_or(|o| inside(&o)) =>
+        {
+            (k.count, k.sum.total(), min, max)
+        }
+        _ => {
+            let k = Kept::of(s.window.iter().filter(inside));
+            (k.count, k.sum.total(), min, max)
+        }
     }
 }
 
@@ -108,4 +288,100 @@ pub(crate) fn next_expiry(
             Some(oldest.saturating_add(w))
         })
         .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The exactly rounded sum, computed independently: exact rational arithmetic on the
+    /// values scaled to integers (every value below is a multiple of 2^-20 within ±2^40).
+    fn exact(values: &[f64]) -> f64 {
+        let scaled: i128 = values.iter().map(|v| (v * 1_048_576.0) as i128).sum();
+        scaled as f64 / 1_048_576.0
+    }
+
+    fn grid() -> impl Strategy<Value = f64> {
+        (-(1i64 << 40)..(1i64 << 40), 0u32..21).prop_map(|(m, e)| m as f64 / f64::from(1u32 << e))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Adding and removing values leaves the exactly rounded sum of what remains,
+        /// whatever the order.
+        #[test]
+        fn exact_sums_round_once(values in proptest::collection::vec(grid(), 0..60), cut in 0usize..60) {
+            let mut s = ExactSum::default();
+            for v in &values {
+                s.add(*v);
+            }
+            prop_assert_eq!(s.total().to_bits(), exact(&values).to_bits());
+            let cut = cut.min(values.len());
+            for v in &values[..cut] {
+                s.remove(*v);
+            }
+            prop_assert_eq!(s.total().to_bits(), exact(&values[cut..]).to_bits());
+        }
+
+        /// The kept totals give what going over the window gives: after additions, expiries
+        /// and merges, at any later instant.
+        #[test]
+        fn kept_totals_are_the_window_totals(
+            steps in proptest::collection::vec((0i64..200, grid(), any::<bool>()), 1..120),
+            window in 1u64..600,
+            cap_merge in any::<bool>(),
+        ) {
+            let mut state = AggState::default();
+            let mut now = 1_000;
+            for (dt, x, prune_first) in steps {
+                now += dt;
+                if prune_first {
+                    prune(&mut state, Some(window), now);
+                }
+                record(&mut state, now, &Value::Number(x));
+                if cap_merge {
+                    // Up to the cap: the next occurrence merges the two oldest.
+                    while state.window.len() < AGG_CAP {
+                        record(&mut state, now, &Value::Number(x / 4.0));
+                    }
+                }
+                for later in [now, now + dt, now + window as i64 / 2] {
+                    let kept = window_totals(&state, window, later, true);
+                    let over = window_totals(&AggState { kept: None, ..state.clone() }, window, later, true);
+                    prop_assert_eq!(
+                        (kept.0, kept.1.to_bits(), kept.2.to_bits(), kept.3.to_bits()),
+                        (over.0, over.1.to_bits(), over.2.to_bits(), over.3.to_bits())
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exact_sums_keep_infinities_and_overflow_apart() {
+        let mut s = ExactSum::default();
+        s.add(1.0);
+        s.add(f64::INFINITY);
+        assert_eq!(s.total(), f64::INFINITY);
+        s.add(f64::NEG_INFINITY);
+        assert!(s.total().is_nan());
+        s.remove(f64::INFINITY);
+        s.remove(f64::NEG_INFINITY);
+        assert_eq!(s.total(), 1.0);
+        // 0.1 + 0.2 + 0.3 added one by one is 0.6000000000000001; rounded once it is 0.6.
+        let mut t = ExactSum::default();
+        for v in [0.1, 0.2, 0.3] {
+            t.add(v);
+        }
+        assert_eq!(t.total(), 0.6);
+        t.remove(0.2);
+        assert_eq!(t.total(), 0.1 + 0.3);
+        let mut big = ExactSum::default();
+        big.add(f64::MAX);
+        big.add(f64::MAX);
+        assert_eq!(big.total(), f64::INFINITY);
+    }
 }
