@@ -26,12 +26,17 @@ pub struct EventData {
 /// The running summary of one aggregate for one customer: the occurrences still inside the
 /// window (instant, value), oldest first, plus the latest value for `last`. Occurrences that
 /// leave the window are dropped, so memory follows the window, not the history. At most
-/// [`AGG_CAP`] occurrences are kept: beyond that the two oldest are merged (count and sum stay
+/// [`AGG_CAP`] occurrences are kept: beyond that the two oldest are merged (the count stays
 /// exact, the merged occurrence leaves the window with the newer of the two).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AggState {
-    /// (instant, count, sum, min, max) of occurrences in the window.
-    pub window: VecDeque<(Instant, u32, f64, f64, f64)>,
+    /// (instant, value) of the occurrences in the window, oldest first (16 bytes each).
+    pub window: VecDeque<(Instant, f64)>,
+    /// When the oldest occurrence stands for several merged ones (past [`AGG_CAP`]): their
+    /// (count, min, max); its value is their sum. Only the oldest can be merged: a merge
+    /// takes the two oldest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<(u32, f64, f64)>,
     /// Latest value and instant.
     pub last: Option<(Instant, Value)>,
     /// Occurrences ever counted (for aggregates without window).
@@ -44,11 +49,32 @@ pub struct AggState {
     pub(crate) kept: Option<crate::segments::Kept>,
 }
 
+impl AggState {
+    /// The oldest occurrence in the window, as (instant, count, sum, min, max).
+    pub fn oldest(&self) -> Option<(Instant, u32, f64, f64, f64)> {
+        self.occurrences().next()
+    }
+
+    /// The occurrences in the window, oldest first, as (instant, count, sum, min, max).
+    pub fn occurrences(&self) -> impl Iterator<Item = (Instant, u32, f64, f64, f64)> + '_ {
+        self.window
+            .iter()
+            .enumerate()
+            .map(|(i, &(at, x))| match self.merged {
+                Some((count, min, max)) if i == 0 => (at, count, x, min, max),
+                _ => (at, 1, x, x, x),
+            })
+    }
+}
+
 /// Two states are equal when their data is: the kept totals are derived (a state read back
 /// from its serialized form has none yet, and is still the same state).
 impl PartialEq for AggState {
     fn eq(&self, other: &AggState) -> bool {
-        self.window == other.window && self.last == other.last && self.total == other.total
+        self.window == other.window
+            && self.merged == other.merged
+            && self.last == other.last
+            && self.total == other.total
     }
 }
 

@@ -24,7 +24,7 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
     if !matches!(value, Value::None) || state.last.is_none() {
         state.last = Some((at, value.clone()));
     }
-    state.window.push_back((at, 1, x, x, x));
+    state.window.push_back((at, x));
     if let Some(k) = &mut state.kept {
         k.count += 1;
         k.sum.add(x);
@@ -33,12 +33,17 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
         // Merge the two oldest: counts stay exact; the merged occurrence leaves the window
         // with the newer one. Its sum is rounded once, so the kept totals are rebuilt from
         // the window as it now is.
-        if let (Some(a), Some(b)) = (state.window.pop_front(), state.window.pop_front()) {
-            state
-                .window
-                .push_front((b.0, a.1 + b.1, a.2 + b.2, a.3.min(b.3), a.4.max(b.4)));
+        let pair = {
+            let mut two = state.occurrences();
+            (two.next(), two.next())
+        };
+        if let (Some(a), Some(b)) = pair {
+            state.window.pop_front();
+            state.window.pop_front();
+            state.window.push_front((b.0, a.2 + b.2));
+            state.merged = Some((a.1 + b.1, a.3.min(b.3), a.4.max(b.4)));
         }
-        state.kept = Some(Kept::of(state.window.iter()));
+        state.kept = Some(Kept::of(state.occurrences()));
     }
 }
 
@@ -54,7 +59,7 @@ pub struct Kept {
 
 impl Kept {
     /// The totals of some occurrences.
-    fn of<'a>(occurrences: impl Iterator<Item = &'a Occurrence>) -> Kept {
+    fn of(occurrences: impl Iterator<Item = Occurrence>) -> Kept {
         let mut k = Kept::default();
         for o in occurrences {
             k.count += u64::from(o.1);
@@ -189,19 +194,21 @@ pub(crate) fn prune(state: &mut AggState, window: Option<u64>, now: Instant) {
     match window {
         Some(w) => {
             let from = now.saturating_sub(w as i64);
-            while let Some(o) = state.window.front().copied().filter(|o| o.0 <= from) {
+            while let Some(o) = state.oldest().filter(|o| o.0 <= from) {
                 state.window.pop_front();
+                state.merged = None;
                 if let Some(k) = &mut state.kept {
                     k.count -= u64::from(o.1);
                     k.sum.remove(o.2);
                 }
             }
             if state.kept.is_none() {
-                state.kept = Some(Kept::of(state.window.iter()));
+                state.kept = Some(Kept::of(state.occurrences()));
             }
         }
         None => {
             state.window.clear();
+            state.merged = None;
             state.kept = Some(Kept::default());
         }
     }
@@ -245,10 +252,10 @@ pub(crate) fn aggregate_value(
 /// `now`; min and max only when `extremes` (else infinite).
 fn window_totals(s: &AggState, w: u64, now: Instant, extremes: bool) -> (u64, f64, f64, f64) {
     let from = now.saturating_sub(w as i64);
-    let inside = |o: &&Occurrence| o.0 > from && o.0 <= now;
+    let inside = |at: Instant| at > from && at <= now;
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
     if extremes {
-        for o in s.window.iter().filter(inside) {
+        for o in s.occurrences().filter(|o| inside(o.0)) {
             min = min.min(o.3);
             max = max.max(o.4);
         }
@@ -257,13 +264,13 @@ fn window_totals(s: &AggState, w: u64, now: Instant, extremes: bool) -> (u64, f6
         // Occurrences are in time order: when the oldest and the newest are inside, all
         // are, and the kept totals are the answer.
         Some(k)
-            if s.window.front().is_none_or(|o| inside(&o))
-                && s.window.back().is_none_or(|o| inside(&o)) =>
+            if s.window.front().is_none_or(|o| inside(o.0))
+                && s.window.back().is_none_or(|o| inside(o.0)) =>
         {
             (k.count, k.sum.total(), min, max)
         }
         _ => {
-            let k = Kept::of(s.window.iter().filter(inside));
+            let k = Kept::of(s.occurrences().filter(|o| inside(o.0)));
             (k.count, k.sum.total(), min, max)
         }
     }
@@ -336,12 +343,27 @@ mod tests {
         ) {
             let mut state = AggState::default();
             let mut now = 1_000;
+            // Every occurrence recorded, for the count, min and max a window must give.
+            let mut all: Vec<(Instant, f64)> = Vec::new();
             for (dt, x, prune_first) in steps {
                 now += dt;
                 if prune_first {
                     prune(&mut state, Some(window), now);
                 }
                 record(&mut state, now, &Value::Number(x));
+                all.push((now, x));
+                if !cap_merge {
+                    let later = now + dt;
+                    let inside: Vec<f64> = all
+                        .iter()
+                        .filter(|o| o.0 > later - window as i64 && o.0 <= later)
+                        .map(|o| o.1)
+                        .collect();
+                    let (count, _, min, max) = window_totals(&state, window, later, true);
+                    prop_assert_eq!(count, inside.len() as u64);
+                    prop_assert_eq!(min, inside.iter().copied().fold(f64::INFINITY, f64::min));
+                    prop_assert_eq!(max, inside.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+                }
                 if cap_merge {
                     // Up to the cap: the next occurrence merges the two oldest.
                     while state.window.len() < AGG_CAP {
@@ -406,5 +428,41 @@ mod serde_tests {
         assert_eq!(back, state);
         let t = |s: &AggState| window_totals(s, 100, 40, false).1.to_bits();
         assert_eq!(t(&back), t(&state));
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    /// Past the cap, the two oldest occurrences merge into one: the window keeps the cap,
+    /// and its count, sum, min and max stay those of every occurrence recorded.
+    #[test]
+    fn merged_occurrences_keep_count_sum_and_extremes() {
+        let mut state = AggState::default();
+        let n = AGG_CAP + 7;
+        for i in 0..n {
+            let at = 1_000 + i as Instant;
+            prune(&mut state, Some(1_000_000), at);
+            // Values 1..=n, with the extremes among the first ones (those merged).
+            let x = match i {
+                0 => -5.0,
+                1 => 10_000.0,
+                _ => i as f64,
+            };
+            record(&mut state, at, &Value::Number(x));
+        }
+        assert_eq!(state.window.len(), AGG_CAP);
+        assert!(state.merged.is_some());
+        let want_sum: f64 = -5.0 + 10_000.0 + (2..n).map(|i| i as f64).sum::<f64>();
+        let (count, sum, min, max) = window_totals(&state, 1_000_000, 1_000 + n as Instant, true);
+        assert_eq!(count, n as u64);
+        assert_eq!(sum, want_sum);
+        assert_eq!((min, max), (-5.0, 10_000.0));
+        // The merged occurrence leaves with the newest of those it stands for.
+        let merged_at = state.window[0].0;
+        prune(&mut state, Some(10), merged_at + 10);
+        assert!(state.merged.is_none());
+        assert!(state.window.iter().all(|o| o.0 > merged_at));
     }
 }
