@@ -516,7 +516,7 @@ impl Engine {
             let now = self.now;
             let slot = &mut self.customers[c as usize].aggs[a.index()];
             let state = slot.get_or_insert_with(Default::default);
-            segments::prune(state, window.or(Some(u64::MAX / 4)), now);
+            segments::prune(state, window.unwrap_or(u64::MAX / 4), now);
             segments::record(state, now, &value);
             changed.extend(d.segs_by_agg[*a].iter().copied());
             recorded = true;
@@ -938,7 +938,9 @@ impl Engine {
                     // Occurrences that left their windows go now: the evaluations below
                     // then read the kept totals instead of going over the windows.
                     for a in &d.windowed_aggs {
-                        let window = self.program.aggregates[*a].window_secs;
+                        let Some(window) = self.program.aggregates[*a].window_secs else {
+                            continue;
+                        };
                         if let Some(state) =
                             self.customers[c as usize].aggs[a.index()].as_deref_mut()
                         {

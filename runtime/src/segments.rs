@@ -189,28 +189,20 @@ impl ExactSum {
     }
 }
 
-/// Drops occurrences that left the window at `now`.
-pub(crate) fn prune(state: &mut AggState, window: Option<u64>, now: Instant) {
-    match window {
-        Some(w) => {
-            let from = now.saturating_sub(w as i64);
-            while let Some(o) = state.oldest().filter(|o| o.0 <= from) {
-                state.window.pop_front();
-                state.merged = None;
-                if let Some(k) = &mut state.kept {
-                    k.count -= u64::from(o.1);
-                    k.sum.remove(o.2);
-                }
-            }
-            if state.kept.is_none() {
-                state.kept = Some(Kept::of(state.occurrences()));
-            }
+/// Drops occurrences that left a window of `window` seconds at `now` (and builds the kept
+/// totals if the state has none yet).
+pub(crate) fn prune(state: &mut AggState, window: u64, now: Instant) {
+    let from = now.saturating_sub(window as i64);
+    while let Some(o) = state.oldest().filter(|o| o.0 <= from) {
+        state.window.pop_front();
+        state.merged = None;
+        if let Some(k) = &mut state.kept {
+            k.count -= u64::from(o.1);
+            k.sum.remove(o.2);
         }
-        None => {
-            state.window.clear();
-            state.merged = None;
-            state.kept = Some(Kept::default());
-        }
+    }
+    if state.kept.is_none() {
+        state.kept = Some(Kept::of(state.occurrences()));
     }
 }
 
@@ -348,7 +340,7 @@ mod tests {
             for (dt, x, prune_first) in steps {
                 now += dt;
                 if prune_first {
-                    prune(&mut state, Some(window), now);
+                    prune(&mut state, window, now);
                 }
                 record(&mut state, now, &Value::Number(x));
                 all.push((now, x));
@@ -418,7 +410,7 @@ mod serde_tests {
     fn a_state_read_back_is_the_same_state() {
         let mut state = AggState::default();
         for (at, x) in [(10, 0.1), (20, 0.2), (30, 0.3)] {
-            prune(&mut state, Some(100), at);
+            prune(&mut state, 100, at);
             record(&mut state, at, &Value::Number(x));
         }
         let text = serde_json::to_string(&state).expect("serialize");
@@ -443,7 +435,7 @@ mod merge_tests {
         let n = AGG_CAP + 7;
         for i in 0..n {
             let at = 1_000 + i as Instant;
-            prune(&mut state, Some(1_000_000), at);
+            prune(&mut state, 1_000_000, at);
             // Values 1..=n, with the extremes among the first ones (those merged).
             let x = match i {
                 0 => -5.0,
@@ -461,7 +453,7 @@ mod merge_tests {
         assert_eq!((min, max), (-5.0, 10_000.0));
         // The merged occurrence leaves with the newest of those it stands for.
         let merged_at = state.window[0].0;
-        prune(&mut state, Some(10), merged_at + 10);
+        prune(&mut state, 10, merged_at + 10);
         assert!(state.merged.is_none());
         assert!(state.window.iter().all(|o| o.0 > merged_at));
     }
