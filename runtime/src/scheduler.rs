@@ -67,6 +67,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::num::NonZeroU64;
 use std::ops::Bound;
 
 use serde::de::{DeserializeOwned, Error as _};
@@ -75,8 +76,43 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::time::Instant;
 
 /// Identifies a scheduled timer, for cancellation.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TimerId(u64);
+///
+/// One word, and so is `Option<TimerId>`: the id is kept plus one, which leaves zero for
+/// `None` (ids never reach `u64::MAX`: see [`BLOCK_MASK`]). It serializes as the id itself.
+#[derive(Copy, Clone, PartialEq, Eq, Hash)]
+pub struct TimerId(NonZeroU64);
+
+impl TimerId {
+    /// The timer with id `id`; `None` for `u64::MAX`, which no scheduler hands out.
+    pub fn new(id: u64) -> Option<TimerId> {
+        NonZeroU64::new(id.wrapping_add(1)).map(TimerId)
+    }
+
+    /// The id.
+    pub fn get(self) -> u64 {
+        self.0.get() - 1
+    }
+}
+
+impl std::fmt::Debug for TimerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TimerId({})", self.get())
+    }
+}
+
+impl Serialize for TimerId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimerId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = u64::deserialize(deserializer)?;
+        TimerId::new(id)
+            .ok_or_else(|| D::Error::custom("timer id 18446744073709551615 is never handed out"))
+    }
+}
 
 /// Children per heap node.
 const ARITY: usize = 4;
@@ -106,7 +142,8 @@ const BLOCK_SHIFT: u32 = 8;
 /// The slot bits of an id.
 const SLOT_MASK: u64 = (1 << BLOCK_SHIFT) - 1;
 
-/// Block numbers wrap at 2^56 (never reached: that is 2^56 schedules at least).
+/// Block numbers wrap at 2^56 - 1 (never reached: that is 2^56 schedules at least), so that
+/// the last block, whose last id is `u64::MAX`, is never handed out (see [`TimerId`]).
 const BLOCK_MASK: u64 = u64::MAX >> BLOCK_SHIFT;
 
 /// Below this capacity the block map is never shrunk.
@@ -287,13 +324,13 @@ impl<K: Copy> Scheduler<K> {
             block.live += 1;
             self.live += 1;
         }
-        TimerId(id)
+        TimerId::new(id).unwrap_or_else(|| unreachable!("ids stay below u64::MAX"))
     }
 
     /// Cancels a timer; cancelling an unknown, fired or cancelled timer does nothing.
     pub fn cancel(&mut self, id: TimerId) {
         // The entry stays in its bucket as a tombstone until it reaches the top.
-        if self.kill(id.0) {
+        if self.kill(id.get()) {
             self.compact_if_mostly_tombstones();
         }
     }
@@ -348,7 +385,7 @@ impl<K: Copy> Scheduler<K> {
                 && self.kill(top.id)
             {
                 self.compact_if_mostly_tombstones();
-                return Some((top.at, TimerId(top.id), top.key));
+                return Some((top.at, TimerId::new(top.id)?, top.key));
             }
         }
     }
@@ -499,7 +536,7 @@ impl<K: Copy> Default for Scheduler<K> {
 fn take_id<K>(bucket: &mut Bucket<K>, next_block: &mut u64) -> u64 {
     if bucket.cursor & SLOT_MASK == 0 {
         bucket.cursor = *next_block << BLOCK_SHIFT;
-        *next_block = (*next_block + 1) & BLOCK_MASK;
+        *next_block = (*next_block + 1) % BLOCK_MASK;
     }
     let id = bucket.cursor;
     bucket.cursor = bucket.cursor.wrapping_add(1);
@@ -706,7 +743,7 @@ fn restore<K: Copy>(snapshot: Snapshot<K>) -> Result<Scheduler<K>, String> {
     let mut s = Scheduler::new();
     // The first block not below `next_id`.
     s.next_block = (next_id >> BLOCK_SHIFT) + u64::from(next_id & SLOT_MASK != 0);
-    if s.next_block > BLOCK_MASK {
+    if s.next_block >= BLOCK_MASK {
         return Err(format!("next_id {next_id} is beyond the last block"));
     }
     let issued = |id: u64| {
@@ -999,8 +1036,8 @@ mod tests {
         assert_eq!(s.pop_due(10), Some((10, a, 1)));
         s.cancel(a); // fired
         assert_eq!(s.len(), 1);
-        s.cancel(TimerId(999)); // never issued
-        s.cancel(TimerId(u64::MAX));
+        s.cancel(TimerId::new(999).expect("id")); // never issued
+        assert_eq!(TimerId::new(u64::MAX), None);
         assert_eq!(s.len(), 1);
         let c = s.schedule(30, 3);
         s.cancel(c);
@@ -1126,7 +1163,7 @@ mod tests {
         let mut s = Scheduler::new();
         s.schedule(0, 0u32); // takes block 0, then fires
         assert!(s.pop_due(0).is_some());
-        assert_eq!(s.schedule(1_798_761_600, 7), TimerId(256));
+        assert_eq!(s.schedule(1_798_761_600, 7), TimerId::new(256).expect("id"));
         let id = s.schedule(1_798_765_200, 8);
         s.cancel(id);
         let json = serde_json::to_string(&s).expect("serialize");
@@ -1138,6 +1175,30 @@ mod tests {
                 r#""cancelled":[{"at":1798765200,"id":257,"key":8}]}"#
             )
         );
+    }
+
+    #[test]
+    fn timer_ids_are_one_word_even_optional_and_serialize_as_the_id() {
+        assert_eq!(size_of::<Option<TimerId>>(), 8);
+        let mut s: Scheduler<u32> = Scheduler::new();
+        let a = s.schedule(5, 1);
+        let b = s.schedule(5, 2);
+        assert_eq!((a.get(), b.get()), (0, 1));
+        assert_eq!(serde_json::to_string(&Some(b)).expect("json"), "1");
+        assert_eq!(serde_json::from_str::<TimerId>("1").expect("id"), b);
+        assert!(serde_json::from_str::<TimerId>("18446744073709551615").is_err());
+        // The last block, whose last id would be u64::MAX, is never handed out: a snapshot
+        // whose next id lies in it is refused, and the block counter wraps before it.
+        let last = (BLOCK_MASK << BLOCK_SHIFT) + 1;
+        let text = format!(r#"{{"next_id":{last},"buckets":[],"timers":[]}}"#);
+        assert!(serde_json::from_str::<Scheduler<u32>>(&text).is_err());
+        let mut bucket = Bucket::<u32>::new(Vec::new(), 4);
+        let mut next_block = BLOCK_MASK - 1;
+        assert_eq!(
+            take_id(&mut bucket, &mut next_block),
+            (BLOCK_MASK - 1) << BLOCK_SHIFT
+        );
+        assert_eq!(next_block, 0);
     }
 
     #[test]
@@ -1184,19 +1245,22 @@ mod tests {
             .collect();
         assert_eq!(keys, [80, 0, 30]);
         // New ids come from the first block above `next_id`.
-        assert_eq!(s.schedule(0, 0), TimerId(256));
+        assert_eq!(s.schedule(0, 0), TimerId::new(256).expect("id"));
 
         // Tombstones and cursors are restored; a bucket without timers is dropped.
         let text = r#"{"next_id":256,"buckets":[[0,20,5],[1048576,20,0]],"timers":[{"at":5,"id":3,"key":30}],"cancelled":[{"at":4,"id":4,"key":40}]}"#;
         let mut s: Scheduler<u32> = serde_json::from_str(text).expect("deserialize");
         check_invariants(&s);
         assert_eq!((s.len(), s.entries, s.buckets.len()), (1, 2, 1));
-        assert_eq!(s.schedule(6, 60), TimerId(5));
-        s.cancel(TimerId(4));
+        assert_eq!(s.schedule(6, 60), TimerId::new(5).expect("id"));
+        s.cancel(TimerId::new(4).expect("id"));
         assert_eq!(s.len(), 2);
         assert_eq!(
             drain(&mut s, 10),
-            [(5, TimerId(3), 30), (6, TimerId(5), 60)]
+            [
+                (5, TimerId::new(3).expect("id"), 30),
+                (6, TimerId::new(5).expect("id"), 60)
+            ]
         );
     }
 
@@ -1238,8 +1302,8 @@ mod tests {
         let mut count = 0u32;
         let mut prev = (Instant::MIN, 0u64);
         while let Some((at, id, _)) = s.pop_due(Instant::MAX) {
-            assert!(prev < (at, id.0));
-            prev = (at, id.0);
+            assert!(prev < (at, id.get()));
+            prev = (at, id.get());
             count += 1;
         }
         assert_eq!(count, N);
@@ -1320,7 +1384,7 @@ mod tests {
                 let mut ids: Vec<u64> = timers.iter().map(|t| t.1).collect();
                 for k in 1..=600u32 {
                     let at = timers.get(k as usize % 50).map_or(0, |t| t.0);
-                    ids.push(s.schedule(at, k).0);
+                    ids.push(s.schedule(at, k).get());
                 }
                 check_invariants(&s);
                 ids.sort_unstable();
@@ -1360,22 +1424,22 @@ mod tests {
                         }
                         prop_assert!(!issued.contains(&id));
                         issued.push(id);
-                        model.push((at, id.0, key));
+                        model.push((at, id.get(), key));
                     }
                     Op::Cancel(n) => {
-                        let id = if issued.is_empty() { TimerId(n as u64) } else { issued[n % issued.len()] };
+                        let id = if issued.is_empty() { TimerId::new(n as u64).expect("id") } else { issued[n % issued.len()] };
                         s.cancel(id);
                         if let Some(t) = &mut twin {
                             t.cancel(id);
                         }
-                        model.retain(|t| t.1 != id.0);
+                        model.retain(|t| t.1 != id.get());
                     }
                     Op::Pop(now) => {
                         model.sort_unstable_by_key(|t| (t.0, t.1));
                         let expected = match model.first() {
                             Some(&(at, id, key)) if at <= now => {
                                 model.remove(0);
-                                Some((at, TimerId(id), key))
+                                Some((at, TimerId::new(id).expect("id"), key))
                             }
                             _ => None,
                         };
@@ -1405,7 +1469,7 @@ mod tests {
             let mut back: Scheduler<u32> = serde_json::from_str(&json).expect("deserialize");
             model.sort_unstable_by_key(|t| (t.0, t.1));
             let rest: Vec<(Instant, TimerId, u32)> =
-                model.into_iter().map(|(at, id, key)| (at, TimerId(id), key)).collect();
+                model.into_iter().map(|(at, id, key)| (at, TimerId::new(id).expect("id"), key)).collect();
             prop_assert_eq!(drain(&mut back, Instant::MAX), rest);
         }
     }
