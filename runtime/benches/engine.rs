@@ -27,6 +27,7 @@
 //! Run: `cargo bench -p journey-runtime --bench engine -- [--customers N] [--usage-every D]
 //! [--no-probe]`. Linux only for the memory figures (`/proc/self/status`).
 
+use std::alloc::System;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::mem::size_of;
@@ -35,10 +36,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant as Wall};
 
-use journey_bytecode::{AttrId, Date, EventId, GoalId, Program, StepKind};
+use journey_bytecode::{AttrId, Date, EventId, Program, StepKind};
 use journey_compiler::{Input, SourceHost, compile};
 use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
 use journey_runtime::{Config, Effect, Engine, Value};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
 /// 2027-01-01T00:00 in Paris (UTC+1).
 const T0: i64 = 1_798_758_000;
@@ -52,6 +54,22 @@ const SIGNUP_DAYS: u64 = 14;
 /// The goals the issue sets.
 const GOAL_EVENTS_PER_SEC: f64 = 1_000_000.0;
 const GOAL_BYTES_PER_INSTANCE: f64 = 256.0;
+
+// ------------------------------------------------------------------ heap accounting
+
+/// The system allocator with counters (a few atomic additions per allocation), so that the
+/// memory probe can report the live heap it created, independent of the allocator's rounding.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Live heap (bytes requested, allocations) counted so far.
+fn live_heap() -> (isize, isize) {
+    let s = GLOBAL.stats();
+    (
+        s.bytes_allocated as isize - s.bytes_deallocated as isize,
+        s.allocations as isize - s.deallocations as isize,
+    )
+}
 
 // ------------------------------------------------------------------ arguments
 
@@ -681,33 +699,50 @@ impl Counts {
 /// Heap bytes of a value (strings and lists; `Arc` headers included).
 fn value_heap(v: &Value) -> usize {
     match v {
-        Value::String(s) => 16 + s.len(),
+        // Shared texts (interned by the engine) count for their share.
+        Value::String(s) => (16 + s.len()) / Arc::strong_count(s),
         Value::List(l) => {
-            16 + l.len() * size_of::<Value>() + l.iter().map(value_heap).sum::<usize>()
+            (16 + l.len() * size_of::<Value>() + l.iter().map(value_heap).sum::<usize>())
+                / Arc::strong_count(l)
         }
         _ => 0,
     }
 }
 
+/// Heap bytes of a thin vector: a 16-byte header before its items, nothing when it never
+/// allocated.
+fn thin<T>(v: &thin_vec::ThinVec<T>) -> usize {
+    match v.capacity() {
+        0 => 0,
+        n => 16 + n * size_of::<T>(),
+    }
+}
+
 /// Bytes an instance owns: its struct (in the customer's vector, with that vector's spare
-/// capacity shared among the customer's instances) and the heap of its vectors and scope events.
+/// capacity shared among the customer's instances) and the heap of its vectors and scope
+/// events (inline vectors count nothing more, shared events and texts their share).
 fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
-    let vecs = i.threads.capacity() * size_of::<Thread>()
-        + i.threads
-            .iter()
-            .map(|t| t.saved.capacity() * size_of::<Value>())
-            .sum::<usize>()
-        + i.timeline.capacity() * size_of::<(u32, u16)>()
-        + i.scope.capacity() * size_of::<Arc<EventData>>()
-        + i.goals.capacity() * size_of::<(GoalId, i64)>()
-        + i.converted.capacity() * size_of::<GoalId>();
+    let vecs = if i.threads.spilled() {
+        i.threads.capacity() * size_of::<Thread>()
+    } else {
+        0
+    } + i.threads.iter().map(|t| thin(&t.saved)).sum::<usize>()
+        + thin(&i.timeline)
+        + if i.scope.spilled() {
+            i.scope.capacity() * size_of::<Arc<EventData>>()
+        } else {
+            0
+        }
+        + thin(&i.goals)
+        + thin(&i.converted);
     let scope: usize = i
         .scope
         .iter()
         .map(|e| {
-            16 + size_of::<EventData>()
+            (16 + size_of::<EventData>()
                 + e.props.capacity() * size_of::<Value>()
-                + e.props.iter().map(value_heap).sum::<usize>()
+                + e.props.iter().map(value_heap).sum::<usize>())
+                / Arc::strong_count(e)
         })
         .sum();
     (slot, vecs, scope)
@@ -722,6 +757,7 @@ fn probe(customers: usize) {
     let mut counts = Counts::default();
     let traits: Vec<Traits> = (0..customers).map(|i| customer(i, &s.attrs).1).collect();
     let rss0 = status_bytes("VmRSS");
+    let heap0 = live_heap();
     let timers0 = engine.pending_timers();
     for (i, id) in ids.iter().enumerate() {
         let (attrs, _) = customer(i, &s.attrs);
@@ -732,6 +768,7 @@ fn probe(customers: usize) {
     }
     counts.add(engine.drain_effects());
     let rss1 = status_bytes("VmRSS");
+    let heap1 = live_heap();
     let timers1 = engine.pending_timers();
     let timer_mem1 = engine.timer_memory();
     // Every signup between 00:01 and 08:00 on January 1st (before the 09:00 e-invoice entry).
@@ -750,6 +787,7 @@ fn probe(customers: usize) {
     }
     counts.add(engine.drain_effects());
     let rss2 = status_bytes("VmRSS");
+    let heap2 = live_heap();
     let timers2 = engine.pending_timers();
     let timer_mem2 = engine.timer_memory();
     // Structure of what was created.
@@ -777,6 +815,10 @@ fn probe(customers: usize) {
     println!("probe customers {customers}");
     println!("probe rss_profiles {}", rss1.saturating_sub(rss0));
     println!("probe rss_instances {}", rss2.saturating_sub(rss1));
+    println!("probe heap_profiles {}", heap1.0 - heap0.0);
+    println!("probe allocs_profiles {}", heap1.1 - heap0.1);
+    println!("probe heap_instances {}", heap2.0 - heap1.0);
+    println!("probe allocs_instances {}", heap2.1 - heap1.1);
     println!("probe instances {instances}");
     println!("probe waiting {waiting}");
     println!("probe timers_customers {}", timers1 - timers0);
@@ -1068,6 +1110,13 @@ fn main() {
             n(g("waiting") as u64),
             mb(g("rss_instances")),
             measured
+        );
+        println!(
+            "                   live heap {:.0} bytes in {:.1} allocations per instance (requested sizes, before the allocator's rounding; profiles: {:.0} bytes in {:.1} per customer)",
+            g("heap_instances") / inst,
+            g("allocs_instances") / inst,
+            g("heap_profiles") / g("customers").max(1.0),
+            g("allocs_profiles") / g("customers").max(1.0)
         );
         println!(
             "                   structural estimate {:.0} bytes: Instance slot {:.0} (customer's Vec capacity) + its vectors {:.0} + scope events {:.0} + {:.1} timers x {:.0} B = {:.0}; (customer-side, not counted: recent sends {:.0})",

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use journey_bytecode::{EventId, ExperimentId, GoalId, JourneyId, Pc, SendId, StepId, WaitId};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+use thin_vec::ThinVec;
 
 use crate::scheduler::TimerId;
 use crate::time::Instant;
@@ -96,18 +98,29 @@ pub enum ThreadState {
     Done,
 }
 
-/// A thread: the journey body, or one timeline entry.
+/// A thread: the journey body, or one timeline entry. 32 bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thread {
     /// Next instruction.
     pub pc: Pc,
     /// State.
     pub state: ThreadState,
-    /// The stack saved across a deferral (the send's parameter values).
-    pub saved: Vec<Value>,
+    /// The stack saved across a deferral (the send's parameter values); empty otherwise.
+    pub saved: ThinVec<Value>,
 }
 
+/// An instance's threads: the body first, then the timeline entries running. Most instances
+/// run only their body, which is kept inline.
+pub type Threads = SmallVec<[Thread; 1]>;
+
+/// The events whose properties an instance can read. Usually only the one that started it,
+/// kept inline.
+pub type Scope = SmallVec<[Arc<EventData>; 1]>;
+
 /// One customer's run of one journey.
+///
+/// Its layout is kept small (120 bytes, with no heap allocation of its own while it runs only
+/// its body in the scope of one event): millions wait at once, mostly for a timer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     /// Journey.
@@ -117,25 +130,49 @@ pub struct Instance {
     /// When it started.
     pub entered_at: Instant,
     /// The body (index 0) and timeline entries that have started.
-    pub threads: Vec<Thread>,
-    /// Timeline entries not started yet: (seconds from `entered_at` to the entry's time,
-    /// entry index), the next one last. Their times are fixed at entry; only the next one
-    /// has a timer ([`Instance::timeline_timer`]), set again as each entry starts.
-    pub timeline: Vec<(u32, u16)>,
-    /// The timer of the next timeline entry (the last of [`Instance::timeline`]).
+    pub threads: Threads,
+    /// The instance's calendar: timeline entries not started yet and the end of its lifetime
+    /// (`exit after`, entry index [`LIFETIME`]), as (seconds from `entered_at`, entry index),
+    /// the next one last; at the same instant, entries start before the lifetime ends. Their
+    /// times are fixed at entry; only the next one has a timer
+    /// ([`Instance::timeline_timer`]), set again as each one comes.
+    pub timeline: ThinVec<(u32, u16)>,
+    /// The timer of the next calendar entry (the last of [`Instance::timeline`]).
     pub timeline_timer: Option<TimerId>,
-    /// Lifetime timer (`exit after`).
-    pub lifetime: Option<TimerId>,
     /// Events whose properties the instance can read (latest occurrence of each).
-    pub scope: Vec<Arc<EventData>>,
+    pub scope: Scope,
     /// In an experiment's holdout: sends are skipped.
     pub holdout: bool,
     /// Open goal windows: (goal, opened at).
-    pub goals: Vec<(GoalId, Instant)>,
+    pub goals: ThinVec<(GoalId, Instant)>,
     /// Goals converted.
-    pub converted: Vec<GoalId>,
+    pub converted: ThinVec<GoalId>,
     /// Sends made, for idempotency keys.
     pub sends: u32,
+}
+
+/// The entry index that stands, in [`Instance::timeline`], for the end of the instance's
+/// lifetime (`exit after`).
+pub const LIFETIME: u16 = u16::MAX;
+
+impl Instance {
+    /// Timeline entries not started yet (their indexes), the next one first; the end of the
+    /// lifetime is not one.
+    pub fn entries_pending(&self) -> impl Iterator<Item = u16> + '_ {
+        self.timeline
+            .iter()
+            .rev()
+            .map(|&(_, k)| k)
+            .filter(|&k| k != LIFETIME)
+    }
+
+    /// When the instance's lifetime ends (`exit after`), if it has one.
+    pub fn lifetime_end(&self) -> Option<Instant> {
+        self.timeline
+            .iter()
+            .find(|&&(_, k)| k == LIFETIME)
+            .map(|&(secs, _)| self.entered_at.saturating_add(i64::from(secs)))
+    }
 }
 
 /// What a customer remembers of a journey after leaving it (re-entry rules).
@@ -172,4 +209,33 @@ pub struct Customer {
     pub schedules: Vec<(JourneyId, u16, TimerId)>,
     /// Steps reached, when the engine traces (tests, explanations).
     pub reached: Vec<StepId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Millions of instances wait at once: their layout is part of the memory budget.
+    #[test]
+    fn instance_layout_stays_small() {
+        assert_eq!(size_of::<Option<TimerId>>(), 8);
+        assert_eq!(size_of::<ThreadState>(), 16);
+        assert_eq!(size_of::<Thread>(), 32);
+        assert!(size_of::<Instance>() <= 120, "{}", size_of::<Instance>());
+        // The body thread and one scope event are inline: no heap allocation.
+        let event = Arc::new(EventData {
+            event: EventId::from_u32(0),
+            props: Vec::new(),
+            at: 0,
+        });
+        let mut threads = Threads::new();
+        threads.push(Thread {
+            pc: 0,
+            state: ThreadState::Ready,
+            saved: ThinVec::new(),
+        });
+        let mut scope = Scope::new();
+        scope.push(event);
+        assert!(!threads.spilled() && !scope.spilled());
+    }
 }

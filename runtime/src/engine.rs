@@ -10,9 +10,13 @@ use cranelift_entity::{EntityRef, SecondaryMap};
 use jiff::tz::TimeZone;
 use journey_bytecode::*;
 use serde::{Deserialize, Serialize};
+use thin_vec::ThinVec;
 
-use crate::customer::{Customer, EventData, Instance, JourneyHistory, Thread, ThreadState};
+use crate::customer::{
+    Customer, EventData, Instance, JourneyHistory, LIFETIME, Scope, Thread, ThreadState,
+};
 use crate::effects::{CustomerIx, Decision, Effect, ExitReason};
+use crate::intern::Interner;
 use crate::scheduler::{Scheduler, TimerId};
 use crate::segments;
 use crate::stats::Stats;
@@ -65,10 +69,9 @@ pub enum TimerKind {
     Resume(u16),
     /// A wait-for-event of thread N timed out.
     Timeout(u16),
-    /// Start timeline entry N.
+    /// Start timeline entry N, or end the instance's lifetime
+    /// (N = [`LIFETIME`](crate::customer::LIFETIME)): the next entry of its calendar.
     Timeline(u16),
-    /// The instance reached its maximum lifetime.
-    Lifetime,
     /// A scheduled entry (entry clause N) is due.
     Schedule(u16),
     /// Re-evaluate time-dependent segments.
@@ -126,12 +129,15 @@ pub struct Engine {
     epoch: u32,
     /// Instructions executed so far (journey threads and expression functions).
     pub(crate) insns: u64,
+    /// Texts shared between customers (event properties, profile values).
+    texts: Interner,
 }
 
 impl Engine {
     /// An engine for a program, its clock at `start`.
     pub fn new(program: Arc<Program>, config: Config, start: Instant) -> Engine {
         let d = Arc::new(derive(&program));
+        let texts = Interner::new(&d.consts);
         let zones = Zones::new(&program.meta.default_timezone);
         let stats = Stats::new(&program);
         let (explain_all, explain_ids) = match &config.explain {
@@ -159,6 +165,7 @@ impl Engine {
             stats,
             epoch: 0,
             insns: 0,
+            texts,
         }
     }
 
@@ -294,6 +301,7 @@ impl Engine {
         for (a, v) in attrs {
             if let Some(slot) = self.customers[c as usize].profile.get_mut(a.index()) {
                 *slot = v.clone();
+                self.texts.value(slot);
             }
         }
         self.refresh_tz(c);
@@ -319,8 +327,11 @@ impl Engine {
     }
 
     /// An event of a customer at `at` (a customer not seen before is created with defaults).
-    pub fn event(&mut self, id: &str, event: EventId, props: Vec<Value>, at: Instant) {
+    pub fn event(&mut self, id: &str, event: EventId, mut props: Vec<Value>, at: Instant) {
         self.advance_to(at);
+        for v in &mut props {
+            self.texts.value(v);
+        }
         let c = match self.by_id.get(id) {
             Some(&c) => c,
             None => self.upsert_customer(id, &[], at),
@@ -364,13 +375,14 @@ impl Engine {
 
     fn create_customer(&mut self, id: &str) -> CustomerIx {
         let p = &self.program;
+        // Defaults are the program's constants, shared (not a copy per customer).
         let profile = p
             .attributes
             .values()
             .map(|a| {
                 a.default
-                    .and_then(|c| p.consts.get(c))
-                    .map(Value::from_const)
+                    .and_then(|c| self.d.consts.get(c.index()))
+                    .cloned()
                     .unwrap_or_default()
             })
             .collect();
@@ -566,7 +578,7 @@ impl Engine {
         // Goals first: the event that converts may also be one that exits.
         let open: Vec<(GoalId, Instant)> = self
             .instance(c, j)
-            .map(|i| i.goals.clone())
+            .map(|i| i.goals.to_vec())
             .unwrap_or_default();
         for (g, opened) in open {
             let gd = &program.goals[g];
@@ -727,14 +739,21 @@ impl Engine {
         let hist = &mut self.customers[c as usize].history[j.index()];
         hist.last_entry = Some(now);
         hist.entries += 1;
-        let mut scope = Vec::new();
+        let mut scope = Scope::new();
         if let Some(t) = &trigger {
             scope.push(t.clone());
         }
         let tz = self.timezone(c);
         // Every entry's time is fixed now, in the customer's time zone; only the next one gets
-        // a timer (one pending timer per instance, not one per entry).
-        let mut timeline: Vec<(u32, u16)> = jd
+        // a timer (one pending timer per instance, not one per entry). The end of the lifetime
+        // is on the same calendar (one timer for both); a lifetime beyond 2^32 seconds (136
+        // years) is no limit. Sorted on (seconds, index), it comes after the entries due at
+        // the same instant. Collected at its exact length.
+        let lifetime = jd
+            .max_lifetime_secs
+            .and_then(|s| u32::try_from(s).ok())
+            .map(|secs| (secs, LIFETIME));
+        let mut timeline: ThinVec<(u32, u16)> = jd
             .timeline
             .iter()
             .enumerate()
@@ -743,15 +762,12 @@ impl Engine {
                 let secs = at.saturating_sub(now).clamp(0, i64::from(u32::MAX));
                 (secs as u32, k as u16)
             })
+            .chain(lifetime)
             .collect();
         timeline.sort_unstable_by(|a, b| b.cmp(a));
         let timeline_timer = timeline
             .last()
             .map(|&next| self.schedule_timeline(c, j, epoch, now, next));
-        let lifetime = jd.max_lifetime_secs.map(|s| {
-            let at = now.saturating_add(s as i64);
-            self.schedule_instance_timer(c, j, epoch, at, TimerKind::Lifetime)
-        });
         let goals = self
             .program
             .goals
@@ -767,18 +783,17 @@ impl Engine {
             journey: j,
             epoch,
             entered_at: now,
-            threads: vec![Thread {
+            threads: smallvec::smallvec![Thread {
                 pc: jd.body,
                 state: ThreadState::Ready,
-                saved: Vec::new(),
+                saved: ThinVec::new(),
             }],
             timeline,
             timeline_timer,
-            lifetime,
             scope,
             holdout: false,
             goals,
-            converted: Vec::new(),
+            converted: ThinVec::new(),
             sends: 0,
         });
         self.effects.push(Effect::Entered {
@@ -843,7 +858,7 @@ impl Engine {
                 let thread = Thread {
                     pc: entry.code,
                     state: ThreadState::Ready,
-                    saved: Vec::new(),
+                    saved: ThinVec::new(),
                 };
                 // A finished thread's slot is reused (no timer refers to it any more), so an
                 // instance holds the threads that are running, not every entry it has run.
@@ -887,9 +902,6 @@ impl Engine {
         if let Some(t) = inst.timeline_timer {
             self.timers.cancel(t);
         }
-        if let Some(t) = inst.lifetime {
-            self.timers.cancel(t);
-        }
         self.effects.push(Effect::Exited {
             customer: c,
             journey: j,
@@ -911,7 +923,8 @@ impl Engine {
     /// Ends the instance if its body and every timeline entry are done.
     pub(crate) fn maybe_complete(&mut self, c: CustomerIx, j: JourneyId) {
         let done = self.instance(c, j).is_some_and(|i| {
-            i.timeline.is_empty() && i.threads.iter().all(|t| t.state == ThreadState::Done)
+            i.entries_pending().next().is_none()
+                && i.threads.iter().all(|t| t.state == ThreadState::Done)
         });
         if done {
             self.end_instance(c, j, ExitReason::Completed);
@@ -1026,9 +1039,15 @@ impl Engine {
                             _ => return,
                         };
                         // This entry, then any others due at the same instant, in order: they
-                        // run back to back as their timers used to.
+                        // run back to back as their timers used to; the end of the lifetime
+                        // comes after them.
                         let mut next = Some(k);
                         while let Some(k) = next {
+                            if k == LIFETIME {
+                                self.decide(c, Some(j), None, || "maximum lifetime reached".into());
+                                self.end_instance(c, j, ExitReason::Lifetime);
+                                return;
+                            }
                             if !self.start_timeline_entry(c, j, key.epoch, k) {
                                 return;
                             }
@@ -1048,10 +1067,6 @@ impl Engine {
                         if let Some(i) = self.instance_mut(c, j) {
                             i.timeline_timer = Some(timer);
                         }
-                    }
-                    TimerKind::Lifetime => {
-                        self.decide(c, Some(j), None, || "maximum lifetime reached".into());
-                        self.end_instance(c, j, ExitReason::Lifetime);
                     }
                     _ => {}
                 }

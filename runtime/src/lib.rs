@@ -17,6 +17,7 @@ pub mod customer;
 pub mod effects;
 pub mod engine;
 mod expr;
+mod intern;
 pub mod scheduler;
 mod segments;
 mod sending;

@@ -1968,7 +1968,7 @@ fn build_report(
                 }
             }
             if !suspended
-                && let Some(k) = inst.timeline.iter().map(|&(_, k)| k).min()
+                && let Some(k) = inst.entries_pending().min()
                 && let Some(s) = timeline_step(inst.journey, k)
             {
                 waiting[s.index()] += 1;

@@ -2,6 +2,7 @@
 //! control instructions go to the interpreter, effect instructions are carried out here.
 
 use journey_bytecode::*;
+use thin_vec::ThinVec;
 
 use crate::customer::ThreadState;
 use crate::effects::{CustomerIx, Effect, ExitReason, Reason};
@@ -124,7 +125,7 @@ impl Engine {
                                 until,
                                 TimerKind::Resume(t as u16),
                             );
-                            self.suspend(c, j, t, pc, ThreadState::Deferred(id, s), params);
+                            self.suspend(c, j, t, pc, ThreadState::Deferred(id, s), params.into());
                             break;
                         }
                     }
@@ -166,7 +167,7 @@ impl Engine {
                         let at = self.now().saturating_add(s as i64);
                         self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeout(t as u16))
                     });
-                    self.suspend(c, j, t, pc, ThreadState::Waiting(w, timer), Vec::new());
+                    self.suspend(c, j, t, pc, ThreadState::Waiting(w, timer), ThinVec::new());
                     let ev = self.program.events[wd.event].name.clone();
                     self.decide(c, Some(j), loc, || format!("wait for `{ev}`"));
                     break;
@@ -179,7 +180,7 @@ impl Engine {
                     let shown = v.render();
                     self.decide(c, Some(j), loc, || format!("set profile.{name} = {shown}"));
                     // Saved before the profile changes: an exit condition may end this instance.
-                    self.suspend(c, j, t, pc + 1, ThreadState::Ready, Vec::new());
+                    self.suspend(c, j, t, pc + 1, ThreadState::Ready, ThinVec::new());
                     self.stack = std::mem::take(&mut stack);
                     self.upsert_now(&id, &[(attr, v)]);
                     stack = std::mem::take(&mut self.stack);
@@ -205,7 +206,7 @@ impl Engine {
                         self.emit_event(c, ed.event, props, depth);
                         // The emitted event is processed now, before the next step: it may
                         // end this very instance (`exit on`), so the thread is saved first.
-                        self.suspend(c, j, t, pc + 1, ThreadState::Ready, Vec::new());
+                        self.suspend(c, j, t, pc + 1, ThreadState::Ready, ThinVec::new());
                         self.stack = std::mem::take(&mut stack);
                         self.run_pending();
                         stack = std::mem::take(&mut self.stack);
@@ -291,7 +292,7 @@ impl Engine {
         if th.state != ThreadState::Ready {
             return None;
         }
-        stack.append(&mut th.saved);
+        stack.extend(std::mem::take(&mut th.saved));
         Some((epoch, th.pc))
     }
 
@@ -302,7 +303,7 @@ impl Engine {
         t: usize,
         pc: Pc,
         state: ThreadState,
-        saved: Vec<Value>,
+        saved: ThinVec<Value>,
     ) {
         if let Some(th) = self.instance_mut(c, j).and_then(|i| i.threads.get_mut(t)) {
             th.pc = pc;
@@ -322,7 +323,7 @@ impl Engine {
     ) {
         let at = until.max(self.now());
         let id = self.schedule_instance_timer(c, j, epoch, at, TimerKind::Resume(t as u16));
-        self.suspend(c, j, t, pc, ThreadState::Sleeping(id), Vec::new());
+        self.suspend(c, j, t, pc, ThreadState::Sleeping(id), ThinVec::new());
     }
 
     fn finish_thread(&mut self, c: CustomerIx, j: JourneyId, t: usize) {
