@@ -137,7 +137,7 @@ impl Engine {
     /// An engine for a program, its clock at `start`.
     pub fn new(program: Arc<Program>, config: Config, start: Instant) -> Engine {
         let d = Arc::new(derive(&program));
-        let texts = Interner::new(&d.consts);
+        let texts = Interner::new(&program, &d.consts);
         let zones = Zones::new(&program.meta.default_timezone);
         let stats = Stats::new(&program);
         let (explain_all, explain_ids) = match &config.explain {
@@ -301,7 +301,7 @@ impl Engine {
         for (a, v) in attrs {
             if let Some(slot) = self.customers[c as usize].profile.get_mut(a.index()) {
                 *slot = v.clone();
-                self.texts.value(slot);
+                self.texts.attribute(*a, slot);
             }
         }
         self.refresh_tz(c);
@@ -329,9 +329,7 @@ impl Engine {
     /// An event of a customer at `at` (a customer not seen before is created with defaults).
     pub fn event(&mut self, id: &str, event: EventId, mut props: Vec<Value>, at: Instant) {
         self.advance_to(at);
-        for v in &mut props {
-            self.texts.value(v);
-        }
+        self.texts.event(event, &mut props);
         let c = match self.by_id.get(id) {
             Some(&c) => c,
             None => self.upsert_customer(id, &[], at),

@@ -369,7 +369,6 @@ mod tests {
     use std::sync::Arc;
 
     use journey_bytecode::{AttrId, Program};
-    use journey_compiler::{Input, MemoryHost, compile};
     use proptest::prelude::*;
 
     use crate::engine::{Config, Engine};
@@ -511,18 +510,7 @@ segment base = profile.n2 > 1
     }
 
     fn program(source: &str) -> Arc<Program> {
-        let mut host = MemoryHost::new();
-        host.insert("p.journey", source);
-        let input = Input {
-            roots: vec!["p.journey".into()],
-            default_name: "p".into(),
-            ..Input::default()
-        };
-        let c = compile(&host, &input);
-        match c.program {
-            Some(p) => Arc::new(p),
-            None => panic!("does not compile: {:?}\n{source}", c.diagnostics),
-        }
+        crate::test_program(source)
     }
 
     fn attr(p: &Program, name: &str) -> AttrId {

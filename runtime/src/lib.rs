@@ -34,3 +34,22 @@ pub use effects::{
 };
 pub use engine::{Config, Engine, Explain};
 pub use value::Value;
+
+/// Compiles a one-file project for unit tests; panics with the diagnostics if it does not
+/// compile.
+#[cfg(test)]
+pub(crate) fn test_program(source: &str) -> std::sync::Arc<journey_bytecode::Program> {
+    use journey_compiler::{Input, MemoryHost, compile};
+    let mut host = MemoryHost::new();
+    host.insert("p.journey", source);
+    let input = Input {
+        roots: vec!["p.journey".into()],
+        default_name: "p".into(),
+        ..Input::default()
+    };
+    let c = compile(&host, &input);
+    match c.program {
+        Some(p) => std::sync::Arc::new(p),
+        None => panic!("does not compile: {:?}\n{source}", c.diagnostics),
+    }
+}
