@@ -58,7 +58,9 @@ impl AggState {
     }
 
     /// The occurrences in the window, oldest first, as (instant, count, sum, min, max).
-    pub fn occurrences(&self) -> impl Iterator<Item = (Instant, u32, f64, f64, f64)> + '_ {
+    pub fn occurrences(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (Instant, u32, f64, f64, f64)> + '_ {
         self.window
             .iter()
             .enumerate()

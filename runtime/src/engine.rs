@@ -99,6 +99,8 @@ struct Derived {
     timeline_steps: SecondaryMap<JourneyId, Vec<Option<StepId>>>,
     /// Some journey has an `exit when` condition.
     exit_when: bool,
+    /// The `exit when` conditions of every journey (what a recheck also re-checks).
+    exit_conditions: Vec<Pc>,
     /// The schema's attributes among [`crate::effects::ADDRESS_ATTRIBUTES`], handed to
     /// channels with each send.
     pub(crate) address_attrs: Vec<(AttrId, &'static str)>,
@@ -131,6 +133,10 @@ pub struct Engine {
     pub(crate) insns: u64,
     /// Texts shared between customers (event properties, profile values).
     texts: Interner,
+    /// Recheck at every instant an occurrence leaves a window, not only when a condition
+    /// can change: the plain rule, kept as the reference the tests compare with.
+    #[cfg(test)]
+    pub(crate) plain_rechecks: bool,
 }
 
 impl Engine {
@@ -166,6 +172,8 @@ impl Engine {
             epoch: 0,
             insns: 0,
             texts,
+            #[cfg(test)]
+            plain_rechecks: false,
         }
     }
 
@@ -1177,17 +1185,13 @@ impl Engine {
         }
     }
 
-    /// One timer per customer at the next instant a windowed aggregate loses an occurrence.
+    /// One timer per customer at the next instant a segment's membership or an `exit when`
+    /// condition can change with no event (see [`crate::drift`]).
     fn schedule_recheck(&mut self, c: CustomerIx) {
         if self.d.windowed_aggs.is_empty() {
             return;
         }
-        let next = segments::next_expiry(
-            &self.program,
-            &self.customers[c as usize],
-            &self.d.windowed_aggs,
-            self.now,
-        );
+        let next = self.next_recheck(c);
         let current = self.customers[c as usize].recheck;
         match (next, current) {
             (Some(n), Some((at, _))) if n == at => {}
@@ -1209,6 +1213,32 @@ impl Engine {
                 });
             }
         }
+    }
+
+    /// When the customer's time-driven conditions can next change: the earliest answer of
+    /// [`crate::drift::Drift`] over the segments a recheck re-evaluates and the `exit when`
+    /// conditions.
+    fn next_recheck(&self, c: CustomerIx) -> Option<Instant> {
+        let customer = &self.customers[c as usize];
+        #[cfg(test)]
+        if self.plain_rechecks {
+            return segments::next_expiry(&self.program, customer, &self.d.windowed_aggs, self.now);
+        }
+        let mut drift = crate::drift::Drift::new(
+            &self.program,
+            customer,
+            &self.d.exprs,
+            &self.d.windowed_aggs,
+            self.now,
+        );
+        let mut next = None;
+        for &s in &self.d.time_segs {
+            next = crate::drift::earliest(next, drift.segment(s));
+        }
+        for &pc in &self.d.exit_conditions {
+            next = crate::drift::earliest(next, drift.condition(pc));
+        }
+        next
     }
 
     fn check_exit_conditions(&mut self, c: CustomerIx) {
@@ -1298,6 +1328,7 @@ fn derive(p: &Program) -> Derived {
         time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
         exit_when: false,
+        exit_conditions: Vec::new(),
         address_attrs: p
             .attributes
             .iter()
@@ -1346,10 +1377,16 @@ fn derive(p: &Program) -> Derived {
     for (a, agg) in p.aggregates.iter() {
         d.aggs_by_event[agg.event].push(a);
     }
-    d.exit_when = p
+    d.exit_conditions = p
         .journeys
         .values()
-        .any(|j| j.exits.iter().any(|x| matches!(x, ExitDef::When { .. })));
+        .flat_map(|j| &j.exits)
+        .filter_map(|x| match x {
+            ExitDef::When { condition, .. } => Some(*condition),
+            _ => None,
+        })
+        .collect();
+    d.exit_when = !d.exit_conditions.is_empty();
     for (s, seg) in p.segments.iter() {
         for a in &seg.uses_attributes {
             d.segs_by_attr[*a].push(s);

@@ -92,13 +92,14 @@ pub(crate) fn decompile(program: &Program, consts: &[Value], entry: Pc) -> Optio
         program,
         consts,
         nodes: 0,
+        jumped: 0,
     };
     let (mut stack, end) = d.run(entry as usize, None, 0)?;
     let expr = stack.pop()?;
     if !stack.is_empty() {
         return None;
     }
-    let size = u32::try_from(end + 1 - entry as usize).ok()?;
+    let size = u32::try_from(end + 1 - entry as usize - d.jumped).ok()?;
     Some(Function { expr, size })
 }
 
@@ -106,6 +107,9 @@ struct Decompiler<'a> {
     program: &'a Program,
     consts: &'a [Value],
     nodes: usize,
+    /// Instructions jumped over so far (the code of a filter function, which the compiler
+    /// writes in place, behind a jump over it).
+    jumped: usize,
 }
 
 impl Decompiler<'_> {
@@ -170,12 +174,14 @@ impl Decompiler<'_> {
                         return None;
                     }
                     let l = stack.pop()?;
+                    let jumped = self.jumped;
                     let (mut right, _) = self.run(pc + 1, Some(t), depth + 1)?;
                     let r = right.pop()?;
                     if !right.is_empty() {
                         return None;
                     }
-                    let skip = u32::try_from(t - (pc + 1)).ok()?;
+                    // What the right operand would run: its code, less what it jumps over.
+                    let skip = u32::try_from(t - (pc + 1) - (self.jumped - jumped)).ok()?;
                     let pair = Box::new((l, r));
                     stack.push(match insn {
                         Insn::JumpIfFalseOrPop(_) => Expr::And(pair, skip),
@@ -184,9 +190,20 @@ impl Decompiler<'_> {
                     pc = t;
                     continue;
                 }
+                // Over a filter function written in place: forward, inside the enclosing
+                // operand. The jump runs; what it jumps over does not.
+                Insn::Jump(t) => {
+                    let t = t as usize;
+                    if t <= pc || stop.is_some_and(|s| t > s) {
+                        return None;
+                    }
+                    self.jumped += t - (pc + 1);
+                    pc = t;
+                    continue;
+                }
                 Insn::Return if stop.is_none() => return Some((stack, pc)),
-                // Anything else (effects, `pop`, unconditional jumps, `return` inside an
-                // operand) is not what the compiler writes for an expression.
+                // Anything else (effects, `pop`, backward jumps, `return` inside an operand)
+                // is not what the compiler writes for an expression.
                 _ => return None,
             };
             stack.push(node);
@@ -412,11 +429,17 @@ segment base = profile.n2 > 1
         fn num(&mut self, depth: u32) -> String {
             let leaf = depth == 0 || self.next(3) == 0;
             if leaf {
-                return match self.next(5) {
+                return match self.next(7) {
                     0 => "profile.n2".into(),
                     1 => format!("coalesce(profile.n1, {})", self.next(5)),
                     2 => format!("{}", self.next(7)),
                     3 => "count(ping over last 7 days)".into(),
+                    // A filter function is written in place, behind a jump over it.
+                    4 => format!(
+                        "count(ping where ping.x > {} over last 7 days)",
+                        self.next(2)
+                    ),
+                    5 => "sum(ping.x where ping.x >= 1 over last 3 days)".into(),
                     _ => "days_since(coalesce(profile.d1, 2026-12-01))".into(),
                 };
             }

@@ -14,6 +14,7 @@
 //! - [`stats`]: counters per journey, step, channel and reason.
 
 pub mod customer;
+mod drift;
 pub mod effects;
 pub mod engine;
 mod expr;

@@ -28,6 +28,7 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
     if let Some(k) = &mut state.kept {
         k.count += 1;
         k.sum.add(x);
+        k.irregular += irregular(x);
     }
     if state.window.len() > AGG_CAP {
         // Merge the two oldest: counts stay exact; the merged occurrence leaves the window
@@ -47,6 +48,11 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
     }
 }
 
+/// 1 for a value that would make a window's sum grow as it leaves (negative or NaN).
+fn irregular(x: f64) -> u32 {
+    u32::from(x.is_nan() || x < 0.0)
+}
+
 /// An occurrence in a window: (instant, count, sum, min, max).
 type Occurrence = (Instant, u32, f64, f64, f64);
 
@@ -55,15 +61,25 @@ type Occurrence = (Instant, u32, f64, f64, f64);
 pub struct Kept {
     count: u64,
     sum: ExactSum,
+    /// Occurrences whose value is negative or NaN: while there are none, the window's sum
+    /// can only decrease as occurrences leave (see [`crate::drift`]).
+    irregular: u32,
 }
 
 impl Kept {
+    /// No occurrence has a negative or NaN value: the window's sum can only decrease as
+    /// occurrences leave.
+    pub(crate) fn sum_only_decreases(&self) -> bool {
+        self.irregular == 0
+    }
+
     /// The totals of some occurrences.
     fn of(occurrences: impl Iterator<Item = Occurrence>) -> Kept {
         let mut k = Kept::default();
         for o in occurrences {
             k.count += u64::from(o.1);
             k.sum.add(o.2);
+            k.irregular += irregular(o.2);
         }
         k
     }
@@ -144,6 +160,11 @@ impl ExactSum {
         }
     }
 
+    /// The sum is exact: no partial sum overflowed.
+    pub fn is_exact(&self) -> bool {
+        !self.overflowed
+    }
+
     /// The sum, rounded once to the nearest double (ties to even).
     pub fn total(&self) -> f64 {
         let [pos, neg, nan] = self.special;
@@ -199,6 +220,7 @@ pub(crate) fn prune(state: &mut AggState, window: u64, now: Instant) {
         if let Some(k) = &mut state.kept {
             k.count -= u64::from(o.1);
             k.sum.remove(o.2);
+            k.irregular -= irregular(o.2);
         }
     }
     if state.kept.is_none() {
@@ -242,7 +264,12 @@ pub(crate) fn aggregate_value(
 
 /// (count, exact sum, min, max) of the occurrences inside a window of `w` seconds ending at
 /// `now`; min and max only when `extremes` (else infinite).
-fn window_totals(s: &AggState, w: u64, now: Instant, extremes: bool) -> (u64, f64, f64, f64) {
+pub(crate) fn window_totals(
+    s: &AggState,
+    w: u64,
+    now: Instant,
+    extremes: bool,
+) -> (u64, f64, f64, f64) {
     let from = now.saturating_sub(w as i64);
     let inside = |at: Instant| at > from && at <= now;
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -276,17 +303,25 @@ pub(crate) fn next_expiry(
     now: Instant,
 ) -> Option<Instant> {
     aggs.iter()
-        .filter_map(|a| {
-            let w = program.aggregates.get(*a)?.window_secs? as i64;
-            let state = customer.aggs.get(a.as_u32() as usize)?.as_deref()?;
-            let oldest = state
-                .window
-                .iter()
-                .map(|o| o.0)
-                .find(|t| t.saturating_add(w) > now)?;
-            Some(oldest.saturating_add(w))
-        })
+        .filter_map(|a| expiry(program, customer, *a, now))
         .min()
+}
+
+/// The next instant an occurrence leaves the window of aggregate `a`, after `now` (`None`
+/// without a window or an occurrence inside it).
+pub(crate) fn expiry(
+    program: &Program,
+    customer: &Customer,
+    a: AggId,
+    now: Instant,
+) -> Option<Instant> {
+    let w = program.aggregates.get(a)?.window_secs? as i64;
+    let state = customer.aggs.get(a.as_u32() as usize)?.as_deref()?;
+    // Occurrences are in time order; those that already left may not be pruned yet.
+    let first = state
+        .window
+        .partition_point(|o| o.0.saturating_add(w) <= now);
+    state.window.get(first).map(|o| o.0.saturating_add(w))
 }
 
 #[cfg(test)]
