@@ -193,8 +193,10 @@ pub struct Customer {
     pub id: String,
     /// Attribute values, indexed by attribute.
     pub profile: Vec<Value>,
-    /// Aggregate states, indexed by aggregate (allocated on first occurrence).
-    pub aggs: Vec<Option<Box<AggState>>>,
+    /// Aggregate states, indexed by aggregate (set on the first occurrence). In one
+    /// allocation: an event reaches each state it updates at a computed address, not through
+    /// a pointer of its own, so the memory reads of several states overlap.
+    pub aggs: Vec<Option<AggState>>,
     /// Segment membership, indexed by segment.
     pub segments: Vec<bool>,
     /// Active instances.

@@ -108,7 +108,7 @@ impl<'a> Drift<'a> {
         self.customer
             .aggs
             .get(a.as_u32() as usize)
-            .and_then(|s| s.as_deref())
+            .and_then(|s| s.as_ref())
     }
 
     fn expr(&mut self, e: &Expr) -> Option<Instant> {

@@ -6,10 +6,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use cranelift_entity::{EntityRef, SecondaryMap};
 use jiff::tz::TimeZone;
 use journey_bytecode::*;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use thin_vec::ThinVec;
 
 use crate::customer::{
@@ -117,7 +119,11 @@ pub struct Engine {
     pub(crate) zones: Zones,
     pub(crate) customers: Vec<Customer>,
     pub(crate) tzs: Vec<TimeZone>,
-    by_id: HashMap<String, CustomerIx>,
+    /// Customers by id. Ids up to 24 bytes are stored in the table itself, so a lookup
+    /// compares the key without reading another allocation. The hash is seeded per process
+    /// (ids may come from outside): the map is only looked up, never iterated, so the seed
+    /// changes nothing the engine does.
+    by_id: HashMap<CompactString, CustomerIx, foldhash::fast::RandomState>,
     pub(crate) timers: Scheduler<TimerKey>,
     now: Instant,
     pub(crate) effects: Vec<Effect>,
@@ -158,7 +164,7 @@ impl Engine {
             zones,
             customers: Vec::new(),
             tzs: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: HashMap::default(),
             timers: Scheduler::new(),
             now: start,
             effects: Vec::new(),
@@ -407,7 +413,7 @@ impl Engine {
             reached: Vec::new(),
         });
         self.tzs.push(TimeZone::UTC);
-        self.by_id.insert(id.to_string(), c);
+        self.by_id.insert(CompactString::from(id), c);
         if self.explain_ids.iter().any(|x| x == id) {
             self.explain_only.push(c);
         }
@@ -516,7 +522,7 @@ impl Engine {
         // Shared handles: no per-event copies of the program's tables.
         let d = self.d.clone();
         let program = self.program.clone();
-        let mut changed: Vec<SegmentId> = Vec::new();
+        let mut changed: SmallVec<[SegmentId; 8]> = SmallVec::new();
         let mut recorded = false;
         for a in &d.aggs_by_event[event] {
             let def = &program.aggregates[*a];
@@ -550,7 +556,7 @@ impl Engine {
             self.check_exit_conditions(c);
         }
         // 2. Active instances: exits, goals, waits.
-        let journeys: Vec<(JourneyId, u32)> = self.customers[c as usize]
+        let journeys: SmallVec<[(JourneyId, u32); 4]> = self.customers[c as usize]
             .instances
             .iter()
             .map(|i| (i.journey, i.epoch))
@@ -582,9 +588,9 @@ impl Engine {
         let program = self.program.clone();
         let jd = &program.journeys[j];
         // Goals first: the event that converts may also be one that exits.
-        let open: Vec<(GoalId, Instant)> = self
+        let open: SmallVec<[(GoalId, Instant); 4]> = self
             .instance(c, j)
-            .map(|i| i.goals.to_vec())
+            .map(|i| i.goals.iter().copied().collect())
             .unwrap_or_default();
         for (g, opened) in open {
             let gd = &program.goals[g];
@@ -646,7 +652,7 @@ impl Engine {
             }
         }
         // Waits for this event.
-        let waiting: Vec<(usize, WaitId, Option<TimerId>)> = self
+        let waiting: SmallVec<[(usize, WaitId, Option<TimerId>); 2]> = self
             .instance(c, j)
             .filter(|i| i.epoch == epoch)
             .map(|i| {
@@ -960,9 +966,7 @@ impl Engine {
                         let Some(window) = self.program.aggregates[*a].window_secs else {
                             continue;
                         };
-                        if let Some(state) =
-                            self.customers[c as usize].aggs[a.index()].as_deref_mut()
-                        {
+                        if let Some(state) = self.customers[c as usize].aggs[a.index()].as_mut() {
                             segments::prune(state, window, self.now);
                         }
                     }
@@ -1141,7 +1145,7 @@ impl Engine {
         if which.is_empty() || self.program.segments.is_empty() {
             return;
         }
-        let mut changes: Vec<(SegmentId, bool)> = Vec::new();
+        let mut changes: SmallVec<[(SegmentId, bool); 4]> = SmallVec::new();
         let d = self.d.clone();
         for &s in &d.seg_order {
             // A segment is re-evaluated if it was asked for or uses one that changed.
@@ -1245,7 +1249,7 @@ impl Engine {
         if !self.d.exit_when {
             return;
         }
-        let journeys: Vec<JourneyId> = self.customers[c as usize]
+        let journeys: SmallVec<[JourneyId; 4]> = self.customers[c as usize]
             .instances
             .iter()
             .map(|i| i.journey)

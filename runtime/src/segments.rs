@@ -4,6 +4,7 @@
 //! next instant an occurrence leaves a window (no scanning).
 
 use journey_bytecode::{AggFn, AggId, Program};
+use smallvec::{SmallVec, smallvec};
 
 use crate::customer::{AGG_CAP, AggState, Customer};
 use crate::time::Instant;
@@ -91,7 +92,9 @@ impl Kept {
 /// partial sums that overflow make the sum fall back to plain addition of the rest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExactSum {
-    partials: Vec<f64>,
+    /// Inline up to three (a window of daily decimal amounts needs one to three): no
+    /// allocation of its own to reach when an occurrence comes or goes.
+    partials: SmallVec<[f64; 3]>,
     /// +inf, -inf and NaN values currently in the sum.
     special: [u32; 3],
     /// Partial sums overflowed: `partials[0]` holds a plain running sum.
@@ -155,7 +158,7 @@ impl ExactSum {
             && self.partials.iter().any(|p| !p.is_finite())
         {
             // Finite values whose sum overflows: no exact representation here.
-            self.partials = vec![before.iter().sum::<f64>() + added];
+            self.partials = smallvec![before.iter().sum::<f64>() + added];
             self.overflowed = true;
         }
     }
@@ -241,7 +244,7 @@ pub(crate) fn aggregate_value(
     let state = customer
         .aggs
         .get(agg.as_u32() as usize)
-        .and_then(|s| s.as_deref());
+        .and_then(|s| s.as_ref());
     let (count, sum, min, max) = match (state, def.window_secs) {
         (None, _) => (0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
         (Some(s), None) => (s.total.0, s.total.1, s.total.2, s.total.3),
@@ -316,7 +319,7 @@ pub(crate) fn expiry(
     now: Instant,
 ) -> Option<Instant> {
     let w = program.aggregates.get(a)?.window_secs? as i64;
-    let state = customer.aggs.get(a.as_u32() as usize)?.as_deref()?;
+    let state = customer.aggs.get(a.as_u32() as usize)?.as_ref()?;
     // Occurrences are in time order; those that already left may not be pruned yet.
     let first = state
         .window
