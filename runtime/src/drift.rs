@@ -248,7 +248,8 @@ mod tests {
 
     /// Segments of every shape the drift answers: counts and sums against a number (either
     /// side), an equality (not monotone), an average, a mix with an attribute, `not`,
-    /// segments over segments; each with journeys entered on entering and on leaving it.
+    /// segments over segments; each with journeys entered on entering and on leaving it. And
+    /// a journey whose `exit when` reads windows no segment reads.
     fn program() -> Arc<Program> {
         let segments = [
             ("a", "count(e over last 3 days) >= 2"),
@@ -259,9 +260,11 @@ mod tests {
             ("g", "2 < count(e over last 1 days)"),
             ("h", "avg(e.x over last 2 days) >= 1"),
             ("k", "1.5 >= sum(e.x where e.flag over last 5 days)"),
+            // Over another event: an `e` leaves its answer standing, and the other way round.
+            ("m", "count(f over last 2 days) >= 2"),
         ];
         let mut source = String::from(
-            "profile {\n  limit: number = 0\n}\nevent e {\n  x: number\n  flag: bool\n}\nchannel email uses \"email\" { }\n",
+            "profile {\n  limit: number = 0\n}\nevent e {\n  x: number\n  flag: bool\n}\nevent f\nchannel email uses \"email\" { }\n",
         );
         for (name, condition) in segments {
             source.push_str(&format!("segment {name} = {condition}\n"));
@@ -271,10 +274,15 @@ mod tests {
                 ));
             }
         }
+        // `exit when` over windows, read by no segment, while the instance waits.
+        source.push_str(
+            "journey busy {\n  entry on e\n  exit when count(e over last 2 days) >= 3 or avg(e.x over last 1 days) > 3\n  wait 4 days\n  send email \"busy done\"\n}\n",
+        );
         crate::test_program(&source)
     }
 
-    /// The effects of some events for three customers, then ten quiet days: per customer
+    /// The effects of some events (`e`, or `f` for a customer number past 2) for three
+    /// customers, then ten quiet days: per customer
     /// (the order between customers at the same instant follows the timers' order, which
     /// the rechecks change), in order.
     fn run(
@@ -288,12 +296,12 @@ mod tests {
         let mut at = t0;
         for &(customer, dt, x, flag) in events {
             at += dt;
-            engine.event(
-                &format!("c{customer}"),
-                EventId::new(0),
-                vec![Value::Number(x), Value::Bool(flag)],
-                at,
-            );
+            // Customers 0 to 2 send `e`; 3 to 5 are the same customers sending `f`.
+            let (event, props) = match customer / 3 {
+                0 => (EventId::new(0), vec![Value::Number(x), Value::Bool(flag)]),
+                _ => (EventId::new(1), Vec::new()),
+            };
+            engine.event(&format!("c{}", customer % 3), event, props, at);
         }
         engine.advance_to(at + 10 * DAY);
         // Sends name the customer by id, the other effects by index.
@@ -329,7 +337,7 @@ mod tests {
         fn rechecks_when_a_condition_can_change_miss_nothing(
             events in proptest::collection::vec(
                 (
-                    0u8..3,
+                    0u8..6,
                     prop_oneof![Just(0i64), 1..DAY / 2, DAY / 2..3 * DAY],
                     prop_oneof![Just(0.0), Just(0.5), Just(1.0), Just(2.5), Just(4.0), Just(-1.0), Just(f64::NAN)],
                     any::<bool>(),

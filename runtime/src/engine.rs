@@ -549,7 +549,7 @@ impl Engine {
             // Segments that read the aggregates, then `exit when` conditions (which may read
             // aggregates directly), and the timer for the next occurrence leaving a window.
             if changed.is_empty() {
-                self.schedule_recheck(c);
+                self.schedule_recheck(c, &[]);
             } else {
                 self.reevaluate(c, &changed, false);
             }
@@ -818,6 +818,10 @@ impl Engine {
             Some(t) => format!("entered `{name}` on `{}`", program.events[t.event].name),
             None => format!("entered `{name}`"),
         });
+        // An instance that starts while an `exit when` condition holds ends at once.
+        if self.d.exit_when && self.end_if_exit_condition(c, j) {
+            return true;
+        }
         self.run_thread(c, j, 0, depth.unwrap_or(0));
         true
     }
@@ -971,6 +975,11 @@ impl Engine {
                         }
                     }
                     self.reevaluate(c, &d.time_segs, false);
+                    if d.time_segs.is_empty() {
+                        // Only `exit when` conditions read windows: `reevaluate` had nothing
+                        // to do, so it set no timer.
+                        self.schedule_recheck(c, &[]);
+                    }
                     self.check_exit_conditions(c);
                 }
             }
@@ -1164,7 +1173,7 @@ impl Engine {
                 changes.push((s, now_in));
             }
         }
-        self.schedule_recheck(c);
+        self.schedule_recheck(c, which);
         for (s, entered) in changes {
             let name = self.program.segments[s].name.clone();
             let loc = self.program.segments[s].loc;
@@ -1189,40 +1198,44 @@ impl Engine {
         }
     }
 
-    /// One timer per customer at the next instant a segment's membership or an `exit when`
-    /// condition can change with no event (see [`crate::drift`]).
-    fn schedule_recheck(&mut self, c: CustomerIx) {
+    /// One timer per customer, no later than the next instant a segment's membership or an
+    /// `exit when` condition can change with no event (see [`crate::drift`]).
+    ///
+    /// `which` are the segments whose inputs just changed. An answer depends only on the
+    /// customer's windows, so the other segments' answers still stand, and the timer, no later
+    /// than all of them, stays unless one of `which` (or an `exit when` condition) needs an
+    /// earlier one. A timer set earlier than needed fires, finds nothing to do and is set
+    /// again from every segment (the recheck clears it first).
+    fn schedule_recheck(&mut self, c: CustomerIx, which: &[SegmentId]) {
         if self.d.windowed_aggs.is_empty() {
             return;
         }
-        let next = self.next_recheck(c);
+        let Some(next) = self.next_recheck(c, which) else {
+            return;
+        };
         let current = self.customers[c as usize].recheck;
-        match (next, current) {
-            (Some(n), Some((at, _))) if n == at => {}
-            (next, current) => {
-                if let Some((_, t)) = current {
-                    self.timers.cancel(t);
-                }
-                self.customers[c as usize].recheck = next.map(|n| {
-                    let id = self.timers.schedule(
-                        n,
-                        TimerKey {
-                            customer: c,
-                            journey: u32::MAX,
-                            epoch: 0,
-                            kind: TimerKind::Recheck,
-                        },
-                    );
-                    (n, id)
-                });
-            }
+        if current.is_some_and(|(at, _)| at <= next) {
+            return;
         }
+        if let Some((_, t)) = current {
+            self.timers.cancel(t);
+        }
+        let id = self.timers.schedule(
+            next,
+            TimerKey {
+                customer: c,
+                journey: u32::MAX,
+                epoch: 0,
+                kind: TimerKind::Recheck,
+            },
+        );
+        self.customers[c as usize].recheck = Some((next, id));
     }
 
-    /// When the customer's time-driven conditions can next change: the earliest answer of
-    /// [`crate::drift::Drift`] over the segments a recheck re-evaluates and the `exit when`
-    /// conditions.
-    fn next_recheck(&self, c: CustomerIx) -> Option<Instant> {
+    /// When the customer's time-driven conditions among `which` (the segments a recheck
+    /// re-evaluates, when asked) and the `exit when` conditions can next change: the earliest
+    /// answer of [`crate::drift::Drift`].
+    fn next_recheck(&self, c: CustomerIx, which: &[SegmentId]) -> Option<Instant> {
         let customer = &self.customers[c as usize];
         #[cfg(test)]
         if self.plain_rechecks {
@@ -1237,7 +1250,9 @@ impl Engine {
         );
         let mut next = None;
         for &s in &self.d.time_segs {
-            next = crate::drift::earliest(next, drift.segment(s));
+            if which.contains(&s) {
+                next = crate::drift::earliest(next, drift.segment(s));
+            }
         }
         for &pc in &self.d.exit_conditions {
             next = crate::drift::earliest(next, drift.condition(pc));
@@ -1255,26 +1270,28 @@ impl Engine {
             .map(|i| i.journey)
             .collect();
         for j in journeys {
-            let exits: Vec<(Pc, Loc)> = self.program.journeys[j]
-                .exits
-                .iter()
-                .filter_map(|x| match x {
-                    ExitDef::When { condition, loc } => Some((*condition, *loc)),
-                    _ => None,
-                })
-                .collect();
-            for (pc, loc) in exits {
-                let scope = self
-                    .instance(c, j)
-                    .map(|i| i.scope.clone())
-                    .unwrap_or_default();
-                if self.test(c, pc, &scope, None) {
-                    self.decide(c, Some(j), Some(loc), || "exit condition met".into());
-                    self.end_instance(c, j, ExitReason::Condition);
-                    break;
-                }
+            self.end_if_exit_condition(c, j);
+        }
+    }
+
+    /// Ends the instance of `j` if one of its `exit when` conditions holds; whether it did.
+    fn end_if_exit_condition(&mut self, c: CustomerIx, j: JourneyId) -> bool {
+        let program = self.program.clone();
+        for x in &program.journeys[j].exits {
+            let ExitDef::When { condition, loc } = x else {
+                continue;
+            };
+            let scope = self
+                .instance(c, j)
+                .map(|i| i.scope.clone())
+                .unwrap_or_default();
+            if self.test(c, *condition, &scope, None) {
+                self.decide(c, Some(j), Some(*loc), || "exit condition met".into());
+                self.end_instance(c, j, ExitReason::Condition);
+                return true;
             }
         }
+        false
     }
 
     /// The best eligible offer for a customer now (inbound decisions use the same rule as sends).
