@@ -5,7 +5,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use journey_bytecode::{EventId, ExperimentId, GoalId, JourneyId, Pc, SendId, StepId, WaitId};
+use journey_bytecode::{
+    AggId, EventId, ExperimentId, GoalId, JourneyId, Pc, SendId, StepId, WaitId,
+};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use thin_vec::ThinVec;
@@ -213,6 +215,13 @@ pub struct Customer {
     pub schedules: Vec<(JourneyId, u16, TimerId)>,
     /// Steps reached, when the engine traces (tests, explanations).
     pub reached: Vec<StepId>,
+}
+
+impl Customer {
+    /// The state of aggregate `a`, once it has had an occurrence.
+    pub fn agg(&self, a: AggId) -> Option<&AggState> {
+        self.aggs.get(a.as_u32() as usize).and_then(Option::as_ref)
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@
 
 use journey_bytecode::{AggFn, AggId, BinOp, Builtin, Pc, Program, SegmentId};
 
-use crate::customer::{AggState, Customer};
+use crate::customer::Customer;
 use crate::expr::{Expr, Function};
 use crate::segments::{self, ExactSum};
 use crate::time::Instant;
@@ -104,13 +104,6 @@ impl<'a> Drift<'a> {
         t
     }
 
-    fn state(&self, a: AggId) -> Option<&'a AggState> {
-        self.customer
-            .aggs
-            .get(a.as_u32() as usize)
-            .and_then(|s| s.as_ref())
-    }
-
     fn expr(&mut self, e: &Expr) -> Option<Instant> {
         match e {
             Expr::Const(_)
@@ -179,7 +172,7 @@ impl<'a> Drift<'a> {
             _ => return None,
         };
         // No occurrence yet: the value stays what it is (zero) until an event.
-        let Some(state) = self.state(a) else {
+        let Some(state) = self.customer.agg(a) else {
             return Some(None);
         };
         if sum && !state.kept.as_ref()?.sum_only_decreases() {

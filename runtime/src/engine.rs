@@ -99,8 +99,6 @@ struct Derived {
     /// (the others change only with the attributes and events that re-evaluate them).
     time_segs: Vec<SegmentId>,
     timeline_steps: SecondaryMap<JourneyId, Vec<Option<StepId>>>,
-    /// Some journey has an `exit when` condition.
-    exit_when: bool,
     /// The `exit when` conditions of every journey (what a recheck also re-checks).
     exit_conditions: Vec<Pc>,
     /// The schema's attributes among [`crate::effects::ADDRESS_ATTRIBUTES`], handed to
@@ -548,11 +546,7 @@ impl Engine {
         if recorded {
             // Segments that read the aggregates, then `exit when` conditions (which may read
             // aggregates directly), and the timer for the next occurrence leaving a window.
-            if changed.is_empty() {
-                self.schedule_recheck(c, &[]);
-            } else {
-                self.reevaluate(c, &changed, false);
-            }
+            self.reevaluate(c, &changed, false);
             self.check_exit_conditions(c);
         }
         // 2. Active instances: exits, goals, waits.
@@ -819,7 +813,7 @@ impl Engine {
             None => format!("entered `{name}`"),
         });
         // An instance that starts while an `exit when` condition holds ends at once.
-        if self.d.exit_when && self.end_if_exit_condition(c, j) {
+        if !self.d.exit_conditions.is_empty() && self.end_if_exit_condition(c, j) {
             return true;
         }
         self.run_thread(c, j, 0, depth.unwrap_or(0));
@@ -975,11 +969,6 @@ impl Engine {
                         }
                     }
                     self.reevaluate(c, &d.time_segs, false);
-                    if d.time_segs.is_empty() {
-                        // Only `exit when` conditions read windows: `reevaluate` had nothing
-                        // to do, so it set no timer.
-                        self.schedule_recheck(c, &[]);
-                    }
                     self.check_exit_conditions(c);
                 }
             }
@@ -1149,8 +1138,11 @@ impl Engine {
 
     // ------------------------------------------------------------------ segments
 
-    /// Re-evaluates segments (in dependency order) and raises entries on membership changes.
+    /// Re-evaluates segments (in dependency order) and raises entries on membership changes;
+    /// sets the recheck timer for them (and the `exit when` conditions), even when there is
+    /// no segment to re-evaluate.
     fn reevaluate(&mut self, c: CustomerIx, which: &[SegmentId], initial: bool) {
+        self.schedule_recheck(c, which);
         if which.is_empty() || self.program.segments.is_empty() {
             return;
         }
@@ -1173,7 +1165,6 @@ impl Engine {
                 changes.push((s, now_in));
             }
         }
-        self.schedule_recheck(c, which);
         for (s, entered) in changes {
             let name = self.program.segments[s].name.clone();
             let loc = self.program.segments[s].loc;
@@ -1261,7 +1252,7 @@ impl Engine {
     }
 
     fn check_exit_conditions(&mut self, c: CustomerIx) {
-        if !self.d.exit_when {
+        if self.d.exit_conditions.is_empty() {
             return;
         }
         let journeys: SmallVec<[JourneyId; 4]> = self.customers[c as usize]
@@ -1348,7 +1339,6 @@ fn derive(p: &Program) -> Derived {
         windowed_aggs: Vec::new(),
         time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
-        exit_when: false,
         exit_conditions: Vec::new(),
         address_attrs: p
             .attributes
@@ -1407,7 +1397,6 @@ fn derive(p: &Program) -> Derived {
             _ => None,
         })
         .collect();
-    d.exit_when = !d.exit_conditions.is_empty();
     for (s, seg) in p.segments.iter() {
         for a in &seg.uses_attributes {
             d.segs_by_attr[*a].push(s);

@@ -27,9 +27,7 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
     }
     state.window.push_back((at, x));
     if let Some(k) = &mut state.kept {
-        k.count += 1;
-        k.sum.add(x);
-        k.irregular += irregular(x);
+        k.enter(1, x);
     }
     if state.window.len() > AGG_CAP {
         // Merge the two oldest: counts stay exact; the merged occurrence leaves the window
@@ -74,13 +72,25 @@ impl Kept {
         self.irregular == 0
     }
 
+    /// An occurrence standing for `count` ones, of value (sum) `x`, enters the window.
+    fn enter(&mut self, count: u32, x: f64) {
+        self.count += u64::from(count);
+        self.sum.add(x);
+        self.irregular += irregular(x);
+    }
+
+    /// An occurrence that entered with [`Kept::enter`] leaves the window.
+    fn leave(&mut self, count: u32, x: f64) {
+        self.count -= u64::from(count);
+        self.sum.remove(x);
+        self.irregular -= irregular(x);
+    }
+
     /// The totals of some occurrences.
     fn of(occurrences: impl Iterator<Item = Occurrence>) -> Kept {
         let mut k = Kept::default();
         for o in occurrences {
-            k.count += u64::from(o.1);
-            k.sum.add(o.2);
-            k.irregular += irregular(o.2);
+            k.enter(o.1, o.2);
         }
         k
     }
@@ -221,9 +231,7 @@ pub(crate) fn prune(state: &mut AggState, window: u64, now: Instant) {
         state.window.pop_front();
         state.merged = None;
         if let Some(k) = &mut state.kept {
-            k.count -= u64::from(o.1);
-            k.sum.remove(o.2);
-            k.irregular -= irregular(o.2);
+            k.leave(o.1, o.2);
         }
     }
     if state.kept.is_none() {
@@ -241,10 +249,7 @@ pub(crate) fn aggregate_value(
     let Some(def) = program.aggregates.get(agg) else {
         return Value::None;
     };
-    let state = customer
-        .aggs
-        .get(agg.as_u32() as usize)
-        .and_then(|s| s.as_ref());
+    let state = customer.agg(agg);
     let (count, sum, min, max) = match (state, def.window_secs) {
         (None, _) => (0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
         (Some(s), None) => (s.total.0, s.total.1, s.total.2, s.total.3),
@@ -319,7 +324,7 @@ pub(crate) fn expiry(
     now: Instant,
 ) -> Option<Instant> {
     let w = program.aggregates.get(a)?.window_secs? as i64;
-    let state = customer.aggs.get(a.as_u32() as usize)?.as_ref()?;
+    let state = customer.agg(a)?;
     // Occurrences are in time order; those that already left may not be pruned yet.
     let first = state
         .window
