@@ -135,6 +135,7 @@ fn attr_named(p: &Program, name: &str) -> journey_bytecode::AttrId {
 const EXPECTED_CASES: &[&str] = &[
     "best-offer",
     "caps",
+    "clock-segments",
     "consent",
     "dst-march",
     "dst-october",

@@ -1,10 +1,12 @@
 //! When a customer's conditions can next change value with no event.
 //!
 //! Between two inputs for a customer, only two things move: windowed aggregates (an
-//! occurrence leaves its window) and what reads the clock. The engine keeps one recheck
-//! timer per customer for segment membership and `exit when` conditions. Firing it at every
-//! instant an occurrence leaves a window is correct, but a customer with a daily event then
-//! gets a recheck almost every day that changes nothing.
+//! occurrence leaves its window) and what reads the clock (`days_since` and `years_since`
+//! count whole local days and years, so their value moves at a local midnight). The engine
+//! keeps one recheck timer per customer for segment membership and `exit when` conditions.
+//! Firing it at every instant an occurrence leaves a window and at every local midnight is
+//! correct, but a customer with a daily event then gets a recheck almost every day that
+//! changes nothing.
 //!
 //! [`Drift`] reads a condition's tree and answers with an instant before which its value
 //! cannot change, or `None` if it never changes by time alone:
@@ -15,23 +17,27 @@
 //!   values are none negative or NaN. The comparison then flips at most once, at the instant
 //!   found by going back from the newest occurrence; if it does not flip before the window
 //!   is empty, never;
+//! - `days_since(x) op k` and `years_since(x) op k`, the same comparisons, where `x` does not
+//!   move with time (constants, attributes): the value only grows, so the comparison flips at
+//!   most once, at the local midnight where the value reaches the first whole number that
+//!   flips it;
+//! - `days_since` and `years_since` anywhere else: the next local midnight;
 //! - `not`, `and`, `or`, operators and calls: the earliest of their operands;
 //! - another segment: never here, since that segment, if it moves with time, is itself
 //!   among those asked about (the caller takes the earliest answer of all of them);
-//! - the clock (`now`, `days_since`, `years_since`), or code with no tree: the next expiry
-//!   of any windowed aggregate, as a plain recheck would.
+//! - code with no tree ([`Drift::plain`]): the next expiry of any windowed aggregate, and
+//!   the next instant the program's clock reads can change, as a plain recheck would.
 //!
 //! Every answer is no later than the first instant the value can change, so a recheck at
-//! that instant sees every change a recheck at each expiry would have seen.
+//! that instant sees every change a plain recheck would have seen.
 
-use journey_bytecode::{AggFn, AggId, BinOp, Builtin, Pc, Program, SegmentId};
+use journey_bytecode::{AggFn, AggId, BinOp, Builtin, Pc, SegmentId};
 
-use crate::customer::Customer;
 use crate::expr::{Expr, Function};
 use crate::segments::{self, ExactSum};
-use crate::time::Instant;
+use crate::time::{self, Instant};
 use crate::value::Value;
-use crate::vm::compare_op;
+use crate::vm::{Env, compare_op};
 
 /// The earlier of two optional instants (`None` is never).
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -42,36 +48,49 @@ pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
     }
 }
 
+/// What a program's segment and `exit when` conditions read of the clock: what a plain
+/// recheck must follow besides the windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ClockReads {
+    /// Nothing.
+    #[default]
+    Nothing,
+    /// Whole days or years (`days_since`, `years_since`): values move at local midnights.
+    Days,
+    /// The instant itself (the `now` instruction): values can move at every second.
+    Instant,
+}
+
 /// Answers, for one customer at one instant, when conditions can next change value with no
 /// event (see the module documentation).
 pub(crate) struct Drift<'a> {
-    program: &'a Program,
-    customer: &'a Customer,
+    /// The customer, the clock and the customer's time zone: what evaluates the arguments
+    /// of clock reads.
+    env: Env<'a>,
     /// Expression trees by entry pc.
     trees: &'a [Option<Box<Function>>],
     /// The windowed aggregates whose expiries a plain recheck follows.
     windowed: &'a [AggId],
-    now: Instant,
+    /// What the program's conditions read of the clock.
+    clock: ClockReads,
     /// The next expiry of any of [`Drift::windowed`], once computed.
-    clock: Option<Option<Instant>>,
+    expiry: Option<Option<Instant>>,
 }
 
 impl<'a> Drift<'a> {
-    /// A drift for `customer` at `now`.
+    /// A drift for the customer and instant of `env` (whose scope is not read).
     pub(crate) fn new(
-        program: &'a Program,
-        customer: &'a Customer,
+        env: Env<'a>,
         trees: &'a [Option<Box<Function>>],
         windowed: &'a [AggId],
-        now: Instant,
+        clock: ClockReads,
     ) -> Drift<'a> {
         Drift {
-            program,
-            customer,
+            env,
             trees,
             windowed,
-            now,
-            clock: None,
+            clock,
+            expiry: None,
         }
     }
 
@@ -80,28 +99,43 @@ impl<'a> Drift<'a> {
         let trees = self.trees;
         match trees.get(pc as usize).and_then(Option::as_deref) {
             Some(f) => self.expr(&f.expr),
-            None => self.clock(),
+            None => self.plain(),
         }
     }
 
     /// When the membership of segment `s` can next change with no event, from its own
     /// condition.
     pub(crate) fn segment(&mut self, s: SegmentId) -> Option<Instant> {
-        let program = self.program;
+        let program = self.env.program;
         program
             .segments
             .get(s)
             .and_then(|def| self.condition(def.condition))
     }
 
-    /// The next expiry of any windowed aggregate: what the clock readers are given.
-    fn clock(&mut self) -> Option<Instant> {
-        if let Some(t) = self.clock {
-            return t;
-        }
-        let t = segments::next_expiry(self.program, self.customer, self.windowed, self.now);
-        self.clock = Some(t);
-        t
+    /// The answer that holds for any condition: the next expiry of any windowed aggregate,
+    /// or the next instant a clock read of the program can change, whichever is first.
+    pub(crate) fn plain(&mut self) -> Option<Instant> {
+        let expiry = match self.expiry {
+            Some(t) => t,
+            None => {
+                let env = &self.env;
+                let t = segments::next_expiry(env.program, env.customer, self.windowed, env.now);
+                self.expiry = Some(t);
+                t
+            }
+        };
+        let clock = match self.clock {
+            ClockReads::Nothing => None,
+            ClockReads::Days => Some(self.next_day()),
+            ClockReads::Instant => Some(self.env.now.saturating_add(1)),
+        };
+        earliest(expiry, clock)
+    }
+
+    /// The next local midnight of the customer: when whole days and years can next move.
+    fn next_day(&self) -> Instant {
+        time::next_local_day(self.env.now, self.env.tz)
     }
 
     fn expr(&mut self, e: &Expr) -> Option<Instant> {
@@ -111,10 +145,12 @@ impl<'a> Drift<'a> {
             | Expr::Attr(_)
             | Expr::EventProp(..)
             | Expr::OfferField(_) => None,
-            Expr::Now => self.clock(),
+            Expr::Now => Some(self.env.now.saturating_add(1)),
             // Answered for itself (see the module documentation).
             Expr::Segment(_) => None,
-            Expr::Aggregate(a) => segments::expiry(self.program, self.customer, *a, self.now),
+            Expr::Aggregate(a) => {
+                segments::expiry(self.env.program, self.env.customer, *a, self.env.now)
+            }
             Expr::Not(x) | Expr::Neg(x) | Expr::ToText(x) => self.expr(x),
             Expr::Bin(op, pair) => {
                 let (l, r) = &**pair;
@@ -139,7 +175,7 @@ impl<'a> Drift<'a> {
             }
             Expr::Call(b, args) => {
                 let mut t = match b {
-                    Builtin::DaysSince | Builtin::YearsSince => self.clock(),
+                    Builtin::DaysSince | Builtin::YearsSince => Some(self.next_day()),
                     _ => None,
                 };
                 for x in args {
@@ -150,13 +186,13 @@ impl<'a> Drift<'a> {
         }
     }
 
-    /// `aggregate op number` (or the mirror) over a windowed count, or over a windowed sum of
-    /// values none negative or NaN, with an order comparison: `Some(answer)`. `None` for any
-    /// other shape (the caller then takes the earliest of the operands).
+    /// `x op number` (or the mirror) with an order comparison, where `x` only moves one way
+    /// with time (see the module documentation): `Some(answer)`. `None` for any other shape
+    /// (the caller then takes the earliest of the operands).
     fn threshold(&self, op: BinOp, l: &Expr, r: &Expr) -> Option<Option<Instant>> {
-        let (op, a, k) = match (l, r) {
-            (Expr::Aggregate(a), Expr::Const(k)) => (op, *a, k),
-            (Expr::Const(k), Expr::Aggregate(a)) => (mirror(op)?, *a, k),
+        let (op, x, k) = match (l, r) {
+            (x, Expr::Const(k)) => (op, x, k),
+            (Expr::Const(k), x) => (mirror(op)?, x, k),
             _ => return None,
         };
         if !matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
@@ -164,7 +200,20 @@ impl<'a> Drift<'a> {
         {
             return None;
         }
-        let def = self.program.aggregates.get(a)?;
+        match x {
+            Expr::Aggregate(a) => self.window_threshold(op, *a, k),
+            Expr::Call(b @ (Builtin::DaysSince | Builtin::YearsSince), args) => {
+                self.clock_threshold(op, *b, args, k)
+            }
+            _ => None,
+        }
+    }
+
+    /// `aggregate op k` over a windowed count, or over a windowed sum of values none
+    /// negative or NaN.
+    fn window_threshold(&self, op: BinOp, a: AggId, k: &Value) -> Option<Option<Instant>> {
+        let (program, now) = (self.env.program, self.env.now);
+        let def = program.aggregates.get(a)?;
         let w = def.window_secs?;
         let sum = match def.func {
             AggFn::Count => false,
@@ -172,7 +221,7 @@ impl<'a> Drift<'a> {
             _ => return None,
         };
         // No occurrence yet: the value stays what it is (zero) until an event.
-        let Some(state) = self.customer.agg(a) else {
+        let Some(state) = self.env.customer.agg(a) else {
             return Some(None);
         };
         if sum && !state.kept.as_ref()?.sum_only_decreases() {
@@ -181,7 +230,7 @@ impl<'a> Drift<'a> {
         let holds = |x: f64| compare_op(op, &Value::Number(x), k);
         // The value only decreases, down to zero when the window is empty: if the
         // comparison is the same now and then, it is the same all along.
-        let (count, total, ..) = segments::window_totals(state, w, self.now, false);
+        let (count, total, ..) = segments::window_totals(state, w, now, false);
         let when_empty = holds(0.0);
         if holds(if sum { total } else { count as f64 }) == when_empty {
             return Some(None);
@@ -189,7 +238,7 @@ impl<'a> Drift<'a> {
         // Going back from the newest occurrence: with it and those after it inside (and the
         // older ones gone), does the comparison still give what it gives now? The first
         // time it does not, it changes when this occurrence leaves.
-        let from = self.now.saturating_sub(w as i64);
+        let from = now.saturating_sub(w as i64);
         let (mut n, mut acc) = (0u64, ExactSum::default());
         for o in state.occurrences().rev() {
             if o.0 <= from {
@@ -212,6 +261,89 @@ impl<'a> Drift<'a> {
         // Not reached when the totals and the walk agree; the plain answer otherwise.
         None
     }
+
+    /// `days_since(x) op k` or `years_since(x) op k`, with `x` fixed: the value only grows,
+    /// one whole number at a local midnight.
+    fn clock_threshold(
+        &self,
+        op: BinOp,
+        b: Builtin,
+        args: &[Expr],
+        k: &Value,
+    ) -> Option<Option<Instant>> {
+        let [arg] = args else { return None };
+        let &Value::Number(k) = k else { return None };
+        if !fixed(arg) {
+            return None;
+        }
+        let env = &self.env;
+        let arg = arg.eval(env, &mut 0);
+        let holds_at = |now: Instant| {
+            let at = Env { now, ..*env };
+            compare_op(
+                op,
+                &at.builtin(b, std::slice::from_ref(&arg)),
+                &Value::Number(k),
+            )
+        };
+        let holds = holds_at(env.now);
+        // The first whole number at which the comparison gives the other answer: a value
+        // that only grows turns `>`/`>=` true and `<`/`<=` false, once.
+        let target = match op {
+            BinOp::Gt | BinOp::Le => k.floor() + 1.0,
+            _ => k.ceil(),
+        };
+        let turns_true = matches!(op, BinOp::Gt | BinOp::Ge);
+        if holds == turns_true || !target.is_finite() {
+            return Some(None);
+        }
+        // Beyond the representable years, never; the cast saturates.
+        let target = target as i64;
+        let at = match (b, &arg) {
+            (Builtin::DaysSince, &Value::Timestamp(t)) => time::day_reaching(t, target, env.tz),
+            (Builtin::DaysSince, &Value::Date(d)) => {
+                time::day_reaching(time::date_to_instant(d, env.tz), target, env.tz)
+            }
+            (Builtin::YearsSince, &Value::Date(d)) => time::birthday_reaching(d, target, env.tz),
+            (Builtin::YearsSince, &Value::Timestamp(t)) => {
+                time::birthday_reaching(time::date_of(t, env.tz), target, env.tz)
+            }
+            // An absent value: the comparison is false and stays false.
+            _ => return Some(None),
+        };
+        let Some(at) = at else {
+            return Some(None);
+        };
+        // The value only grows, so the same answer one second before means the same answer
+        // all along until then. Where a zone's dates do not run as expected, the next
+        // midnight is always right.
+        if at > env.now && holds_at(at - 1) == holds {
+            Some(Some(at))
+        } else {
+            Some(Some(self.next_day()))
+        }
+    }
+}
+
+/// Whether `e` has the same value at every instant until the next input: it reads only
+/// constants and attributes.
+fn fixed(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) | Expr::ConstAt(_) | Expr::Attr(_) => true,
+        Expr::Not(x) | Expr::Neg(x) | Expr::ToText(x) => fixed(x),
+        Expr::Bin(_, pair) | Expr::And(pair, _) | Expr::Or(pair, _) => {
+            fixed(&pair.0) && fixed(&pair.1)
+        }
+        Expr::List(xs) => xs.iter().all(fixed),
+        Expr::Call(b, args) => {
+            !matches!(b, Builtin::DaysSince | Builtin::YearsSince) && args.iter().all(fixed)
+        }
+        Expr::EventProp(..)
+        | Expr::OfferField(_)
+        | Expr::Segment(_)
+        | Expr::Aggregate(_)
+        | Expr::Now => false,
+    }
 }
 
 /// `k op x` as `x op' k`.
@@ -230,20 +362,25 @@ mod tests {
     use std::sync::Arc;
 
     use cranelift_entity::EntityRef;
-    use journey_bytecode::{EventId, Program};
+    use journey_bytecode::{AttrId, EventId, Program};
     use proptest::prelude::*;
 
     use crate::engine::{Config, Engine};
-    use crate::time::Instant;
+    use crate::time::{self, Instant};
     use crate::value::Value;
 
     const DAY: i64 = 86_400;
 
     /// Segments of every shape the drift answers: counts and sums against a number (either
     /// side), an equality (not monotone), an average, a mix with an attribute, `not`,
-    /// segments over segments; each with journeys entered on entering and on leaving it. And
-    /// a journey whose `exit when` reads windows no segment reads.
-    fn program() -> Arc<Program> {
+    /// segments over segments, whole days and years since an attribute (against a number, or
+    /// not); each with journeys entered on entering and on leaving it. And a journey whose
+    /// `exit when` reads windows and days that no segment reads.
+    ///
+    /// With `anywhere`, a segment and the `exit when` also read days where no threshold can
+    /// be found (`in`, `==`): every customer is then rechecked at every local midnight, which
+    /// would hide a late answer for the other shapes; hence the two programs.
+    fn program(anywhere: bool) -> Arc<Program> {
         let segments = [
             ("a", "count(e over last 3 days) >= 2"),
             ("b", "sum(e.x over last 2 days) > 5"),
@@ -255,10 +392,28 @@ mod tests {
             ("k", "1.5 >= sum(e.x where e.flag over last 5 days)"),
             // Over another event: an `e` leaves its answer standing, and the other way round.
             ("m", "count(f over last 2 days) >= 2"),
+            // The clock: whole days and years in the customer's time zone.
+            ("n", "days_since(profile.seen) > 3"),
+            (
+                "p",
+                "days_since(profile.seen) >= 2 and days_since(profile.seen) < 5",
+            ),
+            ("r", "years_since(profile.born) >= 1"),
+            ("s", "3.5 >= days_since(profile.born) and profile.limit < 2"),
         ];
         let mut source = String::from(
-            "profile {\n  limit: number = 0\n}\nevent e {\n  x: number\n  flag: bool\n}\nevent f\nchannel email uses \"email\" { }\n",
+            "profile {\n  limit: number = 0\n  seen: timestamp = 2000-01-01 00:00\n  born: date = 2000-01-01\n  timezone: timezone = \"Europe/Paris\"\n}\nevent e {\n  x: number\n  flag: bool\n}\nevent f\nchannel email uses \"email\" { }\n",
         );
+        let generic = [
+            (
+                "q",
+                "days_since(profile.seen) in [1, 4] or count(f over last 1 days) > 1",
+            ),
+            ("t", "2 < years_since(profile.seen) + 3"),
+        ];
+        let segments = segments
+            .iter()
+            .chain(if anywhere { &generic[..] } else { &[] });
         for (name, condition) in segments {
             source.push_str(&format!("segment {name} = {condition}\n"));
             for side in ["entering", "leaving"] {
@@ -268,14 +423,15 @@ mod tests {
             }
         }
         // `exit when` over windows, read by no segment, while the instance waits.
-        source.push_str(
-            "journey busy {\n  entry on e\n  exit when count(e over last 2 days) >= 3 or avg(e.x over last 1 days) > 3\n  wait 4 days\n  send email \"busy done\"\n}\n",
-        );
+        source.push_str(&format!(
+            "journey busy {{\n  entry on e\n  exit when count(e over last 2 days) >= 3 or avg(e.x over last 1 days) > 3 or days_since(profile.seen) {}\n  wait 4 days\n  send email \"busy done\"\n}}\n",
+            if anywhere { "== 6" } else { ">= 6" }
+        ));
         crate::test_program(&source)
     }
 
-    /// The effects of some events (`e`, or `f` for a customer number past 2) for three
-    /// customers, then ten quiet days: per customer
+    /// The effects of some inputs for three customers (`e` for input kinds 0 to 2, `f` for
+    /// 3 to 5, attribute changes for 6 to 8), then ten quiet days: per customer
     /// (the order between customers at the same instant follows the timers' order, which
     /// the rechecks change), in order.
     fn run(
@@ -289,12 +445,19 @@ mod tests {
         let mut at = t0;
         for &(customer, dt, x, flag) in events {
             at += dt;
-            // Customers 0 to 2 send `e`; 3 to 5 are the same customers sending `f`.
+            // Customers 0 to 2 send `e`; 3 to 5 are the same customers sending `f`; 6 to 8
+            // are the same customers' attribute changes.
+            let id = format!("c{}", customer % 3);
             let (event, props) = match customer / 3 {
                 0 => (EventId::new(0), vec![Value::Number(x), Value::Bool(flag)]),
-                _ => (EventId::new(1), Vec::new()),
+                1 => (EventId::new(1), Vec::new()),
+                _ => {
+                    let (attr, value) = attribute_change(p, at, x, flag);
+                    engine.set_attribute(&id, attr, value, at);
+                    continue;
+                }
             };
-            engine.event(&format!("c{}", customer % 3), event, props, at);
+            engine.event(&id, event, props, at);
         }
         engine.advance_to(at + 10 * DAY);
         // Sends name the customer by id, the other effects by index.
@@ -321,6 +484,91 @@ mod tests {
         effects
     }
 
+    /// An attribute change at `at`, chosen by `x` and `flag`: when the customer was last seen
+    /// or born (some days before `at`), or their time zone.
+    fn attribute_change(p: &Program, at: Instant, x: f64, flag: bool) -> (AttrId, Value) {
+        let attr = |name: &str| {
+            p.attributes
+                .iter()
+                .find(|(_, a)| a.name == name)
+                .map(|(id, _)| id)
+                .unwrap_or_else(|| panic!("no attribute {name}"))
+        };
+        let days = if x.is_nan() {
+            0
+        } else {
+            (x * 1.5 * DAY as f64) as i64
+        };
+        let paris = time::Zones::new("Europe/Paris");
+        if x < 0.0 || x.is_nan() {
+            let zones = [
+                "Indian/Reunion",
+                "America/Santiago",
+                "Pacific/Apia",
+                "Europe/Paris",
+            ];
+            let zone = zones[usize::from(flag) * 2 + usize::from(x.is_nan())];
+            (attr("timezone"), Value::text(zone))
+        } else if flag {
+            (attr("seen"), Value::Timestamp(at - days))
+        } else {
+            let born = at - 363 * DAY - days;
+            (
+                attr("born"),
+                Value::Date(time::date_of(born, paris.default_zone())),
+            )
+        }
+    }
+
+    /// A threshold on whole days or years is answered with the midnight where it flips, not
+    /// with the next midnight (which would be right, but would recheck every day).
+    #[test]
+    fn thresholds_on_days_and_years_are_answered_at_their_midnight() {
+        let p = crate::test_program(
+            "profile {\n  seen: timestamp = 2000-01-01 00:00\n  born: date = 2000-01-01\n}\nsegment a = days_since(profile.seen) > 3\nsegment b = 18 > years_since(profile.born)\n",
+        );
+        // The program's zone.
+        let utc = time::Zones::new("UTC");
+        let tz = utc.default_zone();
+        // 2027-01-15 09:00.
+        let t0: Instant = 1_800_003_600;
+        let mut engine = Engine::new(p.clone(), Config::default(), t0);
+        let attr = |name: &str| {
+            p.attributes
+                .iter()
+                .find(|(_, a)| a.name == name)
+                .map(|(id, _)| id)
+        };
+        let (Some(seen), Some(born)) = (attr("seen"), attr("born")) else {
+            panic!("attributes missing");
+        };
+        let recheck = |engine: &Engine| engine.customers[0].recheck.map(|(at, _)| at);
+        engine.set_attribute("c", seen, Value::Timestamp(t0 - DAY), t0);
+        // Born long ago, so only `a` can flip: four local days after the day before t0.
+        engine.set_attribute(
+            "c",
+            born,
+            Value::Date(time::date_of(t0 - 40 * 365 * DAY, tz)),
+            t0,
+        );
+        assert_eq!(recheck(&engine), time::day_reaching(t0 - DAY, 4, tz));
+        // Seen long ago (`a` holds for good), and turning 18 in ten days.
+        engine.set_attribute("c", seen, Value::Timestamp(t0 - 400 * DAY), t0);
+        let birthday = time::date_of(t0 + 10 * DAY, tz);
+        let born_on = journey_bytecode::Date {
+            year: birthday.year - 18,
+            ..birthday
+        };
+        engine.set_attribute("c", born, Value::Date(born_on), t0);
+        // The timer only moves earlier: it fires as set before, finds nothing, and is set
+        // again from every segment.
+        engine.advance_to(t0 + 4 * DAY);
+        assert_eq!(recheck(&engine), Some(t0 + 10 * DAY - 9 * 3600));
+        engine.advance_to(t0 + 10 * DAY);
+        // Nothing left to flip.
+        assert_eq!(recheck(&engine), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -330,7 +578,7 @@ mod tests {
         fn rechecks_when_a_condition_can_change_miss_nothing(
             events in proptest::collection::vec(
                 (
-                    0u8..6,
+                    0u8..9,
                     prop_oneof![Just(0i64), 1..DAY / 2, DAY / 2..3 * DAY],
                     prop_oneof![Just(0.0), Just(0.5), Just(1.0), Just(2.5), Just(4.0), Just(-1.0), Just(f64::NAN)],
                     any::<bool>(),
@@ -338,10 +586,12 @@ mod tests {
                 0..50,
             ),
         ) {
-            let p = program();
-            let plain = run(&p, true, &events);
-            let drift = run(&p, false, &events);
-            prop_assert_eq!(drift, plain);
+            for anywhere in [false, true] {
+                let p = program(anywhere);
+                let plain = run(&p, true, &events);
+                let drift = run(&p, false, &events);
+                prop_assert_eq!(drift, plain);
+            }
         }
     }
 }

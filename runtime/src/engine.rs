@@ -17,6 +17,7 @@ use thin_vec::ThinVec;
 use crate::customer::{
     Customer, EventData, Instance, JourneyHistory, LIFETIME, Scope, Thread, ThreadState,
 };
+use crate::drift::ClockReads;
 use crate::effects::{CustomerIx, Decision, Effect, ExitReason};
 use crate::intern::Interner;
 use crate::scheduler::{Scheduler, TimerId};
@@ -93,8 +94,10 @@ struct Derived {
     /// Segments in dependency order (a segment after those it uses).
     seg_order: Vec<SegmentId>,
     /// Windowed aggregates whose expiries can change something: read by a segment or by an
-    /// `exit when` condition (all windowed aggregates when a segment reads the clock).
+    /// `exit when` condition.
     windowed_aggs: Vec<AggId>,
+    /// What segment and `exit when` conditions read of the clock.
+    clock_reads: ClockReads,
     /// Segments a recheck re-evaluates: those over a windowed aggregate or reading the clock
     /// (the others change only with the attributes and events that re-evaluate them).
     time_segs: Vec<SegmentId>,
@@ -1198,7 +1201,7 @@ impl Engine {
     /// earlier one. A timer set earlier than needed fires, finds nothing to do and is set
     /// again from every segment (the recheck clears it first).
     fn schedule_recheck(&mut self, c: CustomerIx, which: &[SegmentId]) {
-        if self.d.windowed_aggs.is_empty() {
+        if self.d.time_segs.is_empty() && self.d.exit_conditions.is_empty() {
             return;
         }
         let Some(next) = self.next_recheck(c, which) else {
@@ -1227,18 +1230,16 @@ impl Engine {
     /// re-evaluates, when asked) and the `exit when` conditions can next change: the earliest
     /// answer of [`crate::drift::Drift`].
     fn next_recheck(&self, c: CustomerIx, which: &[SegmentId]) -> Option<Instant> {
-        let customer = &self.customers[c as usize];
-        #[cfg(test)]
-        if self.plain_rechecks {
-            return segments::next_expiry(&self.program, customer, &self.d.windowed_aggs, self.now);
-        }
         let mut drift = crate::drift::Drift::new(
-            &self.program,
-            customer,
+            self.env(c, &[], None, None),
             &self.d.exprs,
             &self.d.windowed_aggs,
-            self.now,
+            self.d.clock_reads,
         );
+        #[cfg(test)]
+        if self.plain_rechecks {
+            return drift.plain();
+        }
         let mut next = None;
         for &s in &self.d.time_segs {
             if which.contains(&s) {
@@ -1337,6 +1338,7 @@ fn derive(p: &Program) -> Derived {
         segs_by_agg: SecondaryMap::new(),
         seg_order: Vec::new(),
         windowed_aggs: Vec::new(),
+        clock_reads: ClockReads::Nothing,
         time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
         exit_conditions: Vec::new(),
@@ -1405,45 +1407,55 @@ fn derive(p: &Program) -> Derived {
             d.segs_by_agg[*a].push(s);
         }
     }
-    // Rechecks: only for the windows something depends on. An aggregate read only by
+    // Rechecks: only for the windows and clock reads something depends on. An aggregate read only by
     // templates or journey conditions is evaluated when they run, at the current clock.
     let reads_clock = |pc: Pc| {
-        function_code(p, pc).iter().any(|i| {
-            matches!(
-                i,
-                Insn::Now | Insn::Call(Builtin::DaysSince | Builtin::YearsSince, _)
-            )
-        })
+        function_code(p, pc)
+            .iter()
+            .map(|i| match i {
+                Insn::Now => ClockReads::Instant,
+                Insn::Call(Builtin::DaysSince | Builtin::YearsSince, _) => ClockReads::Days,
+                _ => ClockReads::Nothing,
+            })
+            .max()
+            .unwrap_or_default()
     };
-    let clock_segs: Vec<bool> = p
+    let clock_segs: Vec<ClockReads> = p
         .segments
         .values()
         .map(|s| reads_clock(s.condition))
         .collect();
-    let any_clock = clock_segs.contains(&true);
-    let exit_aggs: Vec<AggId> = p
-        .journeys
-        .values()
-        .flat_map(|j| &j.exits)
-        .filter_map(|x| match x {
-            ExitDef::When { condition, .. } => Some(*condition),
-            _ => None,
-        })
-        .flat_map(|pc| function_code(p, pc))
+    d.clock_reads = clock_segs
+        .iter()
+        .copied()
+        .chain(d.exit_conditions.iter().map(|pc| reads_clock(*pc)))
+        .max()
+        .unwrap_or_default();
+    // Whole days and years are counted in the customer's time zone: changing it can move
+    // them.
+    if let Some(tz) = p.meta.timezone_attr {
+        for (s, reads) in p.segments.keys().zip(&clock_segs) {
+            if *reads != ClockReads::Nothing && !d.segs_by_attr[tz].contains(&s) {
+                d.segs_by_attr[tz].push(s);
+            }
+        }
+    }
+    let exit_aggs: Vec<AggId> = d
+        .exit_conditions
+        .iter()
+        .flat_map(|pc| function_code(p, *pc))
         .filter_map(|i| match i {
             Insn::Aggregate(a) => Some(*a),
             _ => None,
         })
         .collect();
     for (a, agg) in p.aggregates.iter() {
-        if agg.window_secs.is_some()
-            && (any_clock || !d.segs_by_agg[a].is_empty() || exit_aggs.contains(&a))
-        {
+        if agg.window_secs.is_some() && (!d.segs_by_agg[a].is_empty() || exit_aggs.contains(&a)) {
             d.windowed_aggs.push(a);
         }
     }
     for (s, seg) in p.segments.iter() {
-        if clock_segs[s.index()]
+        if clock_segs[s.index()] != ClockReads::Nothing
             || seg
                 .uses_aggregates
                 .iter()

@@ -437,6 +437,36 @@ pub fn years_since(date: Date, now: Instant, tz: &TimeZone) -> i64 {
     }
 }
 
+/// The start of the local day after the local date of `now` in `tz` (by the rule of
+/// [`from_local`]): the first instant after `now` at which [`days_between`] and
+/// [`years_since`] can have another value. Never earlier than `now + 1`.
+pub fn next_local_day(now: Instant, tz: &TimeZone) -> Instant {
+    let next = date_from_day_number(day_number(to_local(now, tz).date()) + 1)
+        .map_or(MAX_INSTANT, |d| {
+            from_local(d.to_datetime(Time::midnight()), tz)
+        });
+    next.max(now.saturating_add(1))
+}
+
+/// The start of the local day `n` days after the local date of `then` in `tz` (by the rule of
+/// [`from_local`]): where [`days_between`] from `then` reaches `n`. `None` beyond the
+/// representable years.
+pub fn day_reaching(then: Instant, n: i64, tz: &TimeZone) -> Option<Instant> {
+    let day = day_number(to_local(then, tz).date()).checked_add(n)?;
+    let date = date_from_day_number(day)?;
+    Some(from_local(date.to_datetime(Time::midnight()), tz))
+}
+
+/// The start of the local day on which someone born on `date` turns `n` (by the rule of
+/// [`years_since`]: a Feb 29 birthday is reached on Feb 28 in common years). `None` beyond the
+/// representable years.
+pub fn birthday_reaching(date: Date, n: i64, tz: &TimeZone) -> Option<Instant> {
+    let born = civil_date(date);
+    let year = i64::from(born.year()).checked_add(n)?;
+    let day = make_date(year, i64::from(born.month()), i64::from(born.day()))?;
+    Some(from_local(day.to_datetime(Time::midnight()), tz))
+}
+
 /// Readable local time, `2027-01-04 09:00` (with `:SS` seconds only when they are not zero),
 /// followed by the zone's abbreviation at that instant (`2027-01-04 09:00 CET`) if `with_zone`.
 pub fn format_local(t: Instant, tz: &TimeZone, with_zone: bool) -> String {
@@ -962,6 +992,17 @@ mod tests {
         })
     }
 
+    #[test]
+    fn a_skipped_day_is_reached_at_the_next_one() {
+        // Samoa skipped 2011-12-30.
+        let tz = zone("Pacific/Apia");
+        let then = from_local(civil::date(2011, 12, 29).to_datetime(Time::midnight()), &tz);
+        let next = next_local_day(then, &tz);
+        assert_eq!(days_between(then, next, &tz), 2);
+        assert_eq!(day_reaching(then, 1, &tz), Some(next));
+        assert_eq!(to_local(next, &tz).date(), civil::date(2011, 12, 31));
+    }
+
     proptest! {
         #[test]
         fn local_round_trip_outside_folds(t in -SPAN..SPAN, tz in any_zone()) {
@@ -1022,6 +1063,35 @@ mod tests {
                 prop_assert!(end > t);
                 prop_assert!(end - t <= 2 * DAY);
             }
+        }
+
+        /// The instants where `days_since` and `years_since` reach a value are the starts
+        /// of those local days: one second earlier, the value is still below.
+
+        #[test]
+        fn values_are_reached_at_local_midnight(
+            t in -SPAN..SPAN,
+            n in 0i64..40_000,
+            tz in any_zone(),
+            born in (1800i16..2100, 1u8..=12, 1u8..=31),
+        ) {
+            let next = next_local_day(t, &tz);
+            prop_assert!(next > t);
+            prop_assert_eq!(days_between(t, next - 1, &tz), 0);
+            // More than 1 only where a zone skipped a whole day (Pacific/Apia, 2011-12-30).
+            prop_assert!(days_between(t, next, &tz) >= 1);
+
+            let day = day_reaching(t, n, &tz).unwrap_or(MAX_INSTANT);
+            if day < MAX_INSTANT {
+                prop_assert!(days_between(t, day, &tz) >= n);
+                prop_assert!(days_between(t, day - 1, &tz) < n);
+            }
+
+            let date = Date { year: born.0, month: born.1, day: born.2 };
+            let years = n % 150;
+            let birthday = birthday_reaching(date, years, &tz).unwrap_or(MAX_INSTANT);
+            prop_assert_eq!(years_since(date, birthday, &tz), years);
+            prop_assert_eq!(years_since(date, birthday - 1, &tz), years - 1);
         }
 
         #[test]
