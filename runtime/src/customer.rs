@@ -211,8 +211,8 @@ pub struct Customer {
     pub assignments: Vec<(ExperimentId, u16)>,
     /// The timer that re-evaluates time-dependent segments.
     pub recheck: Option<(Instant, TimerId)>,
-    /// Timers of scheduled entries, per (journey, entry index).
-    pub schedules: Vec<(JourneyId, u16, TimerId)>,
+    /// Timers of scheduled entries, per (journey, entry index), with the instant each is due.
+    pub schedules: Vec<(JourneyId, u16, TimerId, Instant)>,
     /// Steps reached, when the engine traces (tests, explanations).
     pub reached: Vec<StepId>,
 }

@@ -313,6 +313,11 @@ impl Engine {
             Some(&c) => (c, false),
             None => (self.create_customer(id), true),
         };
+        let moved = if new {
+            Vec::new()
+        } else {
+            self.moved_entries(c, attrs)
+        };
         for (a, v) in attrs {
             if let Some(slot) = self.customers[c as usize].profile.get_mut(a.index()) {
                 *slot = v.clone();
@@ -320,6 +325,9 @@ impl Engine {
             }
         }
         self.refresh_tz(c);
+        for (j, e) in moved {
+            self.reschedule_entry(c, j, e);
+        }
         if new {
             self.schedule_entries(c);
             let d = self.d.clone();
@@ -978,7 +986,7 @@ impl Engine {
             TimerKind::Schedule(e) => {
                 self.customers[c as usize]
                     .schedules
-                    .retain(|(jj, ee, _)| !(*jj == j && *ee == e));
+                    .retain(|(jj, ee, ..)| !(*jj == j && *ee == e));
                 let cond = self.program.journeys[j]
                     .entries
                     .get(e as usize)
@@ -1094,27 +1102,7 @@ impl Engine {
     }
 
     fn schedule_entry(&mut self, c: CustomerIx, j: JourneyId, e: u16) {
-        let Some(entry) = self.program.journeys[j].entries.get(e as usize) else {
-            return;
-        };
-        let tz = self.timezone(c);
-        let now = self.now;
-        let next = match entry.trigger {
-            Trigger::Daily { at } => Some(time::next_local_time(now, &tz, 7, at)),
-            Trigger::Weekly { weekday, at } => Some(time::next_local_time(now, &tz, weekday, at)),
-            Trigger::Monthly { day, at } => Some(time::next_monthly(now, &tz, day, at)),
-            Trigger::Yearly { attr, at } => {
-                match self.customers[c as usize].profile.get(attr.index()) {
-                    Some(Value::Date(d)) => Some(time::next_yearly(now, &tz, *d, at)),
-                    Some(Value::Timestamp(t)) => {
-                        Some(time::next_yearly(now, &tz, time::date_of(*t, &tz), at))
-                    }
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        if let Some(at) = next {
+        if let Some(at) = self.next_entry_time(c, j, e, self.now) {
             let id = self.timers.schedule(
                 at,
                 TimerKey {
@@ -1124,8 +1112,83 @@ impl Engine {
                     kind: TimerKind::Schedule(e),
                 },
             );
-            self.customers[c as usize].schedules.push((j, e, id));
+            self.customers[c as usize].schedules.push((j, e, id, at));
         }
+    }
+
+    /// The first instant after `from` at which scheduled entry `e` of journey `j` is due for
+    /// customer `c`, in their time zone and from their profile; `None` for an entry that is
+    /// not scheduled or a yearly entry on an absent date.
+    fn next_entry_time(
+        &self,
+        c: CustomerIx,
+        j: JourneyId,
+        e: u16,
+        from: Instant,
+    ) -> Option<Instant> {
+        let entry = self.program.journeys[j].entries.get(e as usize)?;
+        let tz = &self.tzs[c as usize];
+        match entry.trigger {
+            Trigger::Daily { at } => Some(time::next_local_time(from, tz, 7, at)),
+            Trigger::Weekly { weekday, at } => Some(time::next_local_time(from, tz, weekday, at)),
+            Trigger::Monthly { day, at } => Some(time::next_monthly(from, tz, day, at)),
+            Trigger::Yearly { attr, at } => {
+                match self.customers[c as usize].profile.get(attr.index()) {
+                    Some(Value::Date(d)) => Some(time::next_yearly(from, tz, *d, at)),
+                    Some(Value::Timestamp(t)) => {
+                        Some(time::next_yearly(from, tz, time::date_of(*t, tz), at))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The scheduled entries of customer `c` that an update of `attrs` moves: all of them
+    /// when the time zone changes, the yearly ones on a changed date attribute.
+    fn moved_entries(&self, c: CustomerIx, attrs: &[(AttrId, Value)]) -> Vec<(JourneyId, u16)> {
+        let profile = &self.customers[c as usize].profile;
+        let changed = |a: AttrId| {
+            attrs
+                .iter()
+                .any(|(x, v)| *x == a && profile.get(a.index()).is_some_and(|old| !old.equals(v)))
+        };
+        let tz_changed = self.program.meta.timezone_attr.is_some_and(changed);
+        self.d
+            .scheduled
+            .iter()
+            .copied()
+            .filter(|&(j, e)| {
+                tz_changed
+                    || self.program.journeys[j]
+                        .entries
+                        .get(e as usize)
+                        .is_some_and(|entry| {
+                            matches!(entry.trigger, Trigger::Yearly { attr, .. } if changed(attr))
+                        })
+            })
+            .collect()
+    }
+
+    /// Schedules entry `e` of journey `j` again from the customer's current values, unless
+    /// its timer is due at this very instant (a `set` runs before the customer's timers due
+    /// at the same instant: those still run, and schedule the next one themselves).
+    fn reschedule_entry(&mut self, c: CustomerIx, j: JourneyId, e: u16) {
+        let now = self.now;
+        let schedules = &mut self.customers[c as usize].schedules;
+        if let Some(k) = schedules
+            .iter()
+            .position(|&(jj, ee, ..)| jj == j && ee == e)
+        {
+            let (_, _, id, at) = schedules[k];
+            if at <= now {
+                return;
+            }
+            schedules.swap_remove(k);
+            self.timers.cancel(id);
+        }
+        self.schedule_entry(c, j, e);
     }
 
     pub(crate) fn reached(&mut self, c: CustomerIx, step: StepId) {
