@@ -1470,8 +1470,9 @@ fn derive(p: &Program) -> Derived {
             d.segs_by_agg[*a].push(s);
         }
     }
-    // Rechecks: only for the windows and clock reads something depends on. An aggregate read only by
-    // templates or journey conditions is evaluated when they run, at the current clock.
+    // Rechecks: only for the windows and clock reads something depends on. An aggregate
+    // read only by templates or journey conditions is evaluated when they run, at the
+    // current clock.
     let reads_clock = |pc: Pc| {
         function_code(p, pc)
             .iter()
