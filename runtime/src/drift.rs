@@ -17,10 +17,13 @@
 //!   values are none negative or NaN. The comparison then flips at most once, at the instant
 //!   found by going back from the newest occurrence; if it does not flip before the window
 //!   is empty, never;
-//! - `days_since(x) op k` and `years_since(x) op k`, the same comparisons, where `x` does not
-//!   move with time (constants, attributes): the value only grows, so the comparison flips at
-//!   most once, at the local midnight where the value reaches the first whole number that
-//!   flips it;
+//! - `days_since(x) op k` and `years_since(x) op k`, where `x` does not move with time
+//!   (constants, attributes) and `op k` compares with a number (any comparison) or is `in` a
+//!   list of numbers: the value only grows, one whole number at a local midnight, and a
+//!   comparison with `n` can only change its answer at the whole numbers `ceil(n)` and
+//!   `floor(n) + 1`; the answer changes at the local midnight where the value reaches the
+//!   first of those, above the value now, that gives another answer (`> 30` once, `== 7` at
+//!   day 7 and day 8, then never);
 //! - `days_since` and `years_since` anywhere else: the next local midnight;
 //! - `not`, `and`, `or`, operators and calls: the earliest of their operands;
 //! - another segment: never here, since that segment, if it moves with time, is itself
@@ -186,22 +189,22 @@ impl<'a> Drift<'a> {
         }
     }
 
-    /// `x op number` (or the mirror) with an order comparison, where `x` only moves one way
-    /// with time (see the module documentation): `Some(answer)`. `None` for any other shape
-    /// (the caller then takes the earliest of the operands).
+    /// `x op constant` (or the mirror) where `x` only moves one way with time (see the
+    /// module documentation): `Some(answer)`. `None` for any other shape (the caller then
+    /// takes the earliest of the operands).
     fn threshold(&self, op: BinOp, l: &Expr, r: &Expr) -> Option<Option<Instant>> {
         let (op, x, k) = match (l, r) {
             (x, Expr::Const(k)) => (op, x, k),
             (Expr::Const(k), x) => (mirror(op)?, x, k),
             _ => return None,
         };
-        if !matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
-            || !matches!(k, Value::Number(_))
-        {
-            return None;
-        }
         match x {
-            Expr::Aggregate(a) => self.window_threshold(op, *a, k),
+            Expr::Aggregate(a)
+                if matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+                    && matches!(k, Value::Number(_)) =>
+            {
+                self.window_threshold(op, *a, k)
+            }
             Expr::Call(b @ (Builtin::DaysSince | Builtin::YearsSince), args) => {
                 self.clock_threshold(op, *b, args, k)
             }
@@ -262,8 +265,11 @@ impl<'a> Drift<'a> {
         None
     }
 
-    /// `days_since(x) op k` or `years_since(x) op k`, with `x` fixed: the value only grows,
-    /// one whole number at a local midnight.
+    /// `days_since(x) op k` or `years_since(x) op k`, with `x` fixed and `op` a comparison
+    /// with a number, or `in` a list of numbers. The value only grows, one whole number at a
+    /// local midnight; for whole numbers, a comparison with `n` can only change its answer
+    /// at `ceil(n)` or `floor(n) + 1`. So the answer changes at the first of those points,
+    /// above the value now, where it differs from the answer now.
     fn clock_threshold(
         &self,
         op: BinOp,
@@ -272,31 +278,48 @@ impl<'a> Drift<'a> {
         k: &Value,
     ) -> Option<Option<Instant>> {
         let [arg] = args else { return None };
-        let &Value::Number(k) = k else { return None };
+        let numbers: Vec<f64> = match (op, k) {
+            (
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne,
+                &Value::Number(n),
+            ) => vec![n],
+            (BinOp::In, Value::List(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::Number(n) => Some(*n),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?,
+            _ => return None,
+        };
         if !fixed(arg) {
             return None;
         }
         let env = &self.env;
         let arg = arg.eval(env, &mut 0);
-        let holds_at = |now: Instant| {
+        let value_at = |now: Instant| {
             let at = Env { now, ..*env };
-            compare_op(
-                op,
-                &at.builtin(b, std::slice::from_ref(&arg)),
-                &Value::Number(k),
-            )
+            at.builtin(b, std::slice::from_ref(&arg))
         };
-        let holds = holds_at(env.now);
-        // The first whole number at which the comparison gives the other answer: a value
-        // that only grows turns `>`/`>=` true and `<`/`<=` false, once.
-        let target = match op {
-            BinOp::Gt | BinOp::Le => k.floor() + 1.0,
-            _ => k.ceil(),
-        };
-        let turns_true = matches!(op, BinOp::Gt | BinOp::Ge);
-        if holds == turns_true || !target.is_finite() {
+        let holds = |v: &Value| compare_op(op, v, k);
+        let now_value = value_at(env.now);
+        // An absent value (no date): the comparison keeps its answer.
+        let Value::Number(v) = now_value else {
             return Some(None);
-        }
+        };
+        let answer = holds(&now_value);
+        let mut points: Vec<f64> = numbers
+            .iter()
+            .flat_map(|n| [n.ceil(), n.floor() + 1.0])
+            .filter(|p| p.is_finite() && *p > v)
+            .collect();
+        points.sort_by(f64::total_cmp);
+        let Some(target) = points
+            .into_iter()
+            .find(|p| holds(&Value::Number(*p)) != answer)
+        else {
+            return Some(None);
+        };
         // Beyond the representable years, never; the cast saturates.
         let target = target as i64;
         let at = match (b, &arg) {
@@ -308,16 +331,19 @@ impl<'a> Drift<'a> {
             (Builtin::YearsSince, &Value::Timestamp(t)) => {
                 time::birthday_reaching(time::date_of(t, env.tz), target, env.tz)
             }
-            // An absent value: the comparison is false and stays false.
             _ => return Some(None),
         };
         let Some(at) = at else {
             return Some(None);
         };
-        // The value only grows, so the same answer one second before means the same answer
-        // all along until then. Where a zone's dates do not run as expected, the next
-        // midnight is always right.
-        if at > env.now && holds_at(at - 1) == holds {
+        // The value only grows: still below the target one second before means every value
+        // until then is one where the answer is the same. Where a zone's dates do not run
+        // as expected, the next midnight is always right.
+        let before = match value_at(at - 1) {
+            Value::Number(x) => x < target as f64,
+            _ => false,
+        };
+        if at > env.now && before {
             Some(Some(at))
         } else {
             Some(Some(self.next_day()))
@@ -349,6 +375,8 @@ fn fixed(e: &Expr) -> bool {
 /// `k op x` as `x op' k`.
 fn mirror(op: BinOp) -> Option<BinOp> {
     Some(match op {
+        BinOp::Eq => BinOp::Eq,
+        BinOp::Ne => BinOp::Ne,
         BinOp::Lt => BinOp::Gt,
         BinOp::Le => BinOp::Ge,
         BinOp::Gt => BinOp::Lt,
@@ -378,8 +406,8 @@ mod tests {
     /// `exit when` reads windows and days that no segment reads.
     ///
     /// With `anywhere`, a segment and the `exit when` also read days where no threshold can
-    /// be found (`in`, `==`): every customer is then rechecked at every local midnight, which
-    /// would hide a late answer for the other shapes; hence the two programs.
+    /// be found (`years_since(..) + 3`): every customer is then rechecked at every local
+    /// midnight, which would hide a late answer for the other shapes; hence the two programs.
     fn program(anywhere: bool) -> Arc<Program> {
         let segments = [
             ("a", "count(e over last 3 days) >= 2"),
@@ -400,17 +428,20 @@ mod tests {
             ),
             ("r", "years_since(profile.born) >= 1"),
             ("s", "3.5 >= days_since(profile.born) and profile.limit < 2"),
-        ];
-        let mut source = String::from(
-            "profile {\n  limit: number = 0\n  seen: timestamp = 2000-01-01 00:00\n  born: date = 2000-01-01\n  timezone: timezone = \"Europe/Paris\"\n}\nevent e {\n  x: number\n  flag: bool\n}\nevent f\nchannel email uses \"email\" { }\n",
-        );
-        let generic = [
+            // Comparisons that give another answer more than once.
             (
                 "q",
                 "days_since(profile.seen) in [1, 4] or count(f over last 1 days) > 1",
             ),
-            ("t", "2 < years_since(profile.seen) + 3"),
+            (
+                "u",
+                "2 == days_since(profile.born) or years_since(profile.seen) != 0",
+            ),
         ];
+        let mut source = String::from(
+            "profile {\n  limit: number = 0\n  seen: timestamp = 2000-01-01 00:00\n  born: date = 2000-01-01\n  timezone: timezone = \"Europe/Paris\"\n}\nevent e {\n  x: number\n  flag: bool\n}\nevent f\nchannel email uses \"email\" { }\n",
+        );
+        let generic = [("t", "2 < years_since(profile.seen) + 3")];
         let segments = segments
             .iter()
             .chain(if anywhere { &generic[..] } else { &[] });
@@ -425,7 +456,7 @@ mod tests {
         // `exit when` over windows, read by no segment, while the instance waits.
         source.push_str(&format!(
             "journey busy {{\n  entry on e\n  exit when count(e over last 2 days) >= 3 or avg(e.x over last 1 days) > 3 or days_since(profile.seen) {}\n  wait 4 days\n  send email \"busy done\"\n}}\n",
-            if anywhere { "== 6" } else { ">= 6" }
+            if anywhere { "+ 0 == 6" } else { "== 6" }
         ));
         crate::test_program(&source)
     }
@@ -566,6 +597,29 @@ mod tests {
         assert_eq!(recheck(&engine), Some(t0 + 10 * DAY - 9 * 3600));
         engine.advance_to(t0 + 10 * DAY);
         // Nothing left to flip.
+        assert_eq!(recheck(&engine), None);
+    }
+
+    /// `== 7` gives another answer twice: on day 7, and on day 8; then never.
+    #[test]
+    fn an_equality_on_days_is_answered_at_both_midnights() {
+        let p = crate::test_program(
+            "profile {\n  seen: timestamp = 2000-01-01 00:00\n}\nsegment j7 = days_since(profile.seen) == 7\n",
+        );
+        let utc = time::Zones::new("UTC");
+        let tz = utc.default_zone();
+        let t0: Instant = 1_800_003_600;
+        let mut engine = Engine::new(p.clone(), Config::default(), t0);
+        let Some((seen, _)) = p.attributes.iter().find(|(_, a)| a.name == "seen") else {
+            panic!("attribute missing");
+        };
+        let recheck = |engine: &Engine| engine.customers[0].recheck.map(|(at, _)| at);
+        engine.set_attribute("c", seen, Value::Timestamp(t0), t0);
+        let (day7, day8) = (time::day_reaching(t0, 7, tz), time::day_reaching(t0, 8, tz));
+        assert_eq!(recheck(&engine), day7);
+        engine.advance_to(day7.unwrap_or_default());
+        assert_eq!(recheck(&engine), day8);
+        engine.advance_to(day8.unwrap_or_default());
         assert_eq!(recheck(&engine), None);
     }
 
