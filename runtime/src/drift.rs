@@ -17,6 +17,10 @@
 //!   values are none negative or NaN. The comparison then flips at most once, at the instant
 //!   found by going back from the newest occurrence; if it does not flip before the window
 //!   is empty, never;
+//! - `count(..)` or `sum(..)` with any other comparison with a number (`==`, `!=`), `in` a
+//!   list of numbers, or over values of both signs: as occurrences leave, oldest first, the
+//!   aggregate takes the totals of the newest ones, so the answer changes when the first
+//!   occurrence leaves after which it differs (found going over the whole window);
 //! - `days_since(x) op k` and `years_since(x) op k`, where `x` does not move with time
 //!   (constants, attributes) and `op k` compares with a number (any comparison) or is `in` a
 //!   list of numbers: the value only grows, one whole number at a local midnight, and a
@@ -199,12 +203,7 @@ impl<'a> Drift<'a> {
             _ => return None,
         };
         match x {
-            Expr::Aggregate(a)
-                if matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
-                    && matches!(k, Value::Number(_)) =>
-            {
-                self.window_threshold(op, *a, k)
-            }
+            Expr::Aggregate(a) if numeric_comparison(op, k) => self.window_threshold(op, *a, k),
             Expr::Call(b @ (Builtin::DaysSince | Builtin::YearsSince), args) => {
                 self.clock_threshold(op, *b, args, k)
             }
@@ -212,8 +211,9 @@ impl<'a> Drift<'a> {
         }
     }
 
-    /// `aggregate op k` over a windowed count, or over a windowed sum of values none
-    /// negative or NaN.
+    /// `aggregate op k` over a windowed count or sum: its value only changes as occurrences
+    /// leave, oldest first, so the values it takes until the next event are the totals of
+    /// the newest occurrences.
     fn window_threshold(&self, op: BinOp, a: AggId, k: &Value) -> Option<Option<Instant>> {
         let (program, now) = (self.env.program, self.env.now);
         let def = program.aggregates.get(a)?;
@@ -227,42 +227,56 @@ impl<'a> Drift<'a> {
         let Some(state) = self.env.customer.agg(a) else {
             return Some(None);
         };
-        if sum && !state.kept.as_ref()?.sum_only_decreases() {
-            return None;
-        }
         let holds = |x: f64| compare_op(op, &Value::Number(x), k);
-        // The value only decreases, down to zero when the window is empty: if the
-        // comparison is the same now and then, it is the same all along.
         let (count, total, ..) = segments::window_totals(state, w, now, false);
-        let when_empty = holds(0.0);
-        if holds(if sum { total } else { count as f64 }) == when_empty {
-            return Some(None);
-        }
-        // Going back from the newest occurrence: with it and those after it inside (and the
-        // older ones gone), does the comparison still give what it gives now? The first
-        // time it does not, it changes when this occurrence leaves.
+        let answer = holds(if sum { total } else { count as f64 });
         let from = now.saturating_sub(w as i64);
         let (mut n, mut acc) = (0u64, ExactSum::default());
+        let mut total_of_newest = |o: &(Instant, u32, f64, f64, f64)| {
+            if sum {
+                acc.add(o.2);
+                acc.is_exact().then(|| acc.total())
+            } else {
+                n += u64::from(o.1);
+                Some(n as f64)
+            }
+        };
+        let order = matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
+        if order && (!sum || state.kept.as_ref()?.sum_only_decreases()) {
+            // The value only decreases, down to zero when the window is empty, and the
+            // comparison flips at most once: if it is the same now and then, it is the same
+            // all along. Otherwise, going back from the newest occurrence, the first total
+            // (of it and those newer) that gives the answer of now flips when it leaves.
+            let when_empty = holds(0.0);
+            if answer == when_empty {
+                return Some(None);
+            }
+            for o in state.occurrences().rev() {
+                if o.0 <= from {
+                    break;
+                }
+                if holds(total_of_newest(&o)?) != when_empty {
+                    return Some(Some(o.0.saturating_add(w as i64)));
+                }
+            }
+            // Not reached when the totals and the walk agree; the plain answer otherwise.
+            return None;
+        }
+        // Any comparison, any values: each occurrence, when it leaves, leaves the total of
+        // those newer than it; the answer changes at the first departure (the oldest
+        // occurrence, so the last one walked) after which it differs.
+        let mut first = None;
+        let mut after = 0.0;
         for o in state.occurrences().rev() {
             if o.0 <= from {
                 break;
             }
-            let x = if sum {
-                acc.add(o.2);
-                if !acc.is_exact() {
-                    return None;
-                }
-                acc.total()
-            } else {
-                n += u64::from(o.1);
-                n as f64
-            };
-            if holds(x) != when_empty {
-                return Some(Some(o.0.saturating_add(w as i64)));
+            if holds(after) != answer {
+                first = Some(o.0.saturating_add(w as i64));
             }
+            after = total_of_newest(&o)?;
         }
-        // Not reached when the totals and the walk agree; the plain answer otherwise.
-        None
+        Some(first)
     }
 
     /// `days_since(x) op k` or `years_since(x) op k`, with `x` fixed and `op` a comparison
@@ -278,23 +292,20 @@ impl<'a> Drift<'a> {
         k: &Value,
     ) -> Option<Option<Instant>> {
         let [arg] = args else { return None };
-        let numbers: Vec<f64> = match (op, k) {
-            (
-                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne,
-                &Value::Number(n),
-            ) => vec![n],
-            (BinOp::In, Value::List(items)) => items
+        if !numeric_comparison(op, k) || !fixed(arg) {
+            return None;
+        }
+        let numbers: Vec<f64> = match k {
+            Value::List(items) => items
                 .iter()
-                .map(|v| match v {
+                .filter_map(|v| match v {
                     Value::Number(n) => Some(*n),
                     _ => None,
                 })
-                .collect::<Option<_>>()?,
+                .collect(),
+            &Value::Number(n) => vec![n],
             _ => return None,
         };
-        if !fixed(arg) {
-            return None;
-        }
         let env = &self.env;
         let arg = arg.eval(env, &mut 0);
         let value_at = |now: Instant| {
@@ -348,6 +359,19 @@ impl<'a> Drift<'a> {
         } else {
             Some(Some(self.next_day()))
         }
+    }
+}
+
+/// Whether `op k` compares a number with a number (`==`, `!=`, `<`, `<=`, `>`, `>=`) or is
+/// `in` a list of numbers.
+fn numeric_comparison(op: BinOp, k: &Value) -> bool {
+    match (op, k) {
+        (
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne,
+            Value::Number(_),
+        ) => true,
+        (BinOp::In, Value::List(items)) => items.iter().all(|v| matches!(v, Value::Number(_))),
+        _ => false,
     }
 }
 
@@ -437,6 +461,11 @@ mod tests {
                 "u",
                 "2 == days_since(profile.born) or years_since(profile.seen) != 0",
             ),
+            (
+                "v",
+                "count(e over last 2 days) == 1 or sum(e.x over last 3 days) in [1, 2.5]",
+            ),
+            ("w", "0 != count(f over last 3 days)"),
         ];
         let mut source = String::from(
             "profile {\n  limit: number = 0\n  seen: timestamp = 2000-01-01 00:00\n  born: date = 2000-01-01\n  timezone: timezone = \"Europe/Paris\"\n}\nevent e {\n  x: number\n  flag: bool\n}\nevent f\nchannel email uses \"email\" { }\n",
