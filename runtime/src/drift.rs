@@ -544,16 +544,23 @@ mod tests {
         effects
     }
 
+    /// The attribute `name` of `p`.
+    fn attr(p: &Program, name: &str) -> AttrId {
+        p.attributes
+            .iter()
+            .find(|(_, a)| a.name == name)
+            .map(|(id, _)| id)
+            .unwrap_or_else(|| panic!("no attribute {name}"))
+    }
+
+    /// When the first customer's recheck timer is due.
+    fn recheck(engine: &Engine) -> Option<Instant> {
+        engine.customers[0].recheck.map(|(at, _)| at)
+    }
+
     /// An attribute change at `at`, chosen by `x` and `flag`: when the customer was last seen
     /// or born (some days before `at`), or their time zone.
     fn attribute_change(p: &Program, at: Instant, x: f64, flag: bool) -> (AttrId, Value) {
-        let attr = |name: &str| {
-            p.attributes
-                .iter()
-                .find(|(_, a)| a.name == name)
-                .map(|(id, _)| id)
-                .unwrap_or_else(|| panic!("no attribute {name}"))
-        };
         let days = if x.is_nan() {
             0
         } else {
@@ -568,13 +575,13 @@ mod tests {
                 "Europe/Paris",
             ];
             let zone = zones[usize::from(flag) * 2 + usize::from(x.is_nan())];
-            (attr("timezone"), Value::text(zone))
+            (attr(p, "timezone"), Value::text(zone))
         } else if flag {
-            (attr("seen"), Value::Timestamp(at - days))
+            (attr(p, "seen"), Value::Timestamp(at - days))
         } else {
             let born = at - 363 * DAY - days;
             (
-                attr("born"),
+                attr(p, "born"),
                 Value::Date(time::date_of(born, paris.default_zone())),
             )
         }
@@ -593,16 +600,7 @@ mod tests {
         // 2027-01-15 09:00.
         let t0: Instant = 1_800_003_600;
         let mut engine = Engine::new(p.clone(), Config::default(), t0);
-        let attr = |name: &str| {
-            p.attributes
-                .iter()
-                .find(|(_, a)| a.name == name)
-                .map(|(id, _)| id)
-        };
-        let (Some(seen), Some(born)) = (attr("seen"), attr("born")) else {
-            panic!("attributes missing");
-        };
-        let recheck = |engine: &Engine| engine.customers[0].recheck.map(|(at, _)| at);
+        let (seen, born) = (attr(&p, "seen"), attr(&p, "born"));
         engine.set_attribute("c", seen, Value::Timestamp(t0 - DAY), t0);
         // Born long ago, so only `a` can flip: four local days after the day before t0.
         engine.set_attribute(
@@ -639,10 +637,7 @@ mod tests {
         let tz = utc.default_zone();
         let t0: Instant = 1_800_003_600;
         let mut engine = Engine::new(p.clone(), Config::default(), t0);
-        let Some((seen, _)) = p.attributes.iter().find(|(_, a)| a.name == "seen") else {
-            panic!("attribute missing");
-        };
-        let recheck = |engine: &Engine| engine.customers[0].recheck.map(|(at, _)| at);
+        let seen = attr(&p, "seen");
         engine.set_attribute("c", seen, Value::Timestamp(t0), t0);
         let (day7, day8) = (time::day_reaching(t0, 7, tz), time::day_reaching(t0, 8, tz));
         assert_eq!(recheck(&engine), day7);
