@@ -822,3 +822,64 @@ proptest! {
 thread_local! {
     static TELECOM: Arc<Program> = telecom();
 }
+
+// ------------------------------------------------------------------- profile rows
+
+/// Attribute values live in one engine-wide array, a row per customer: each customer's row
+/// starts at the schema's defaults, an update changes that row only, conditions read the
+/// row of the customer they are asked about, and an index past the last customer has none.
+#[test]
+fn each_customer_reads_and_updates_its_own_profile_row() {
+    let program = telecom();
+    let p = program.as_ref();
+    let (age, children, first_name) = (
+        attr_named(p, "age"),
+        attr_named(p, "household_children"),
+        attr_named(p, "first_name"),
+    );
+    let jeune = p
+        .segments
+        .iter()
+        .find(|(_, s)| s.name == "jeune")
+        .map(|(id, _)| id)
+        .expect("segment jeune");
+    let start = paris(2027, 1, 1, 0, 0);
+    let mut engine = Engine::new(program.clone(), Config::default(), start);
+    let a = engine.upsert_customer(
+        "A",
+        &[(age, Value::Number(22.0)), (first_name, Value::text("Ana"))],
+        start,
+    );
+    let b = engine.upsert_customer("B", &[(age, Value::Number(40.0))], start);
+    let row = |e: &Engine, c| e.profile(c).expect("a row").to_vec();
+    assert_eq!(row(&engine, a).len(), p.attributes.len());
+    assert_eq!(
+        row(&engine, a)[first_name.as_u32() as usize],
+        Value::text("Ana")
+    );
+    assert_eq!(row(&engine, b)[first_name.as_u32() as usize], Value::None);
+    // The schema's default (`household_children: number = 0`), for both.
+    assert_eq!(
+        row(&engine, b)[children.as_u32() as usize],
+        Value::Number(0.0)
+    );
+    assert_eq!(
+        row(&engine, a)[children.as_u32() as usize],
+        Value::Number(0.0)
+    );
+    assert!(engine.evaluate_segment(a, jeune));
+    assert!(!engine.evaluate_segment(b, jeune));
+    // Updating B leaves A as it was.
+    engine.set_attribute("B", age, Value::Number(19.0), start + 60);
+    engine.set_attribute("B", first_name, Value::text("Bea"), start + 60);
+    assert_eq!(row(&engine, b)[age.as_u32() as usize], Value::Number(19.0));
+    assert_eq!(row(&engine, a)[age.as_u32() as usize], Value::Number(22.0));
+    assert_eq!(
+        row(&engine, a)[first_name.as_u32() as usize],
+        Value::text("Ana")
+    );
+    assert!(engine.evaluate_segment(b, jeune));
+    assert!(engine.in_segment("B", jeune));
+    assert!(engine.profile(2).is_none());
+    assert!(engine.profile(u32::MAX).is_none());
+}

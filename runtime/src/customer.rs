@@ -193,8 +193,6 @@ pub struct JourneyHistory {
 pub struct Customer {
     /// External id.
     pub id: String,
-    /// Attribute values, indexed by attribute.
-    pub profile: Vec<Value>,
     /// Aggregate states, indexed by aggregate (set on the first occurrence). In one
     /// allocation: an event reaches each state it updates at a computed address, not through
     /// a pointer of its own, so the memory reads of several states overlap.

@@ -293,12 +293,7 @@ impl Expr {
     fn place<'e>(&'e self, env: &'e Env<'_>) -> Option<&'e Value> {
         match self {
             Expr::Const(v) => Some(v),
-            Expr::Attr(a) => Some(
-                env.customer
-                    .profile
-                    .get(a.as_u32() as usize)
-                    .unwrap_or(&NONE),
-            ),
+            Expr::Attr(a) => Some(env.profile.get(a.as_u32() as usize).unwrap_or(&NONE)),
             Expr::EventProp(e, i) => Some(
                 env.event(*e)
                     .and_then(|d| d.props.get(*i as usize))

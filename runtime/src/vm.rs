@@ -20,6 +20,8 @@ pub(crate) struct Env<'a> {
     pub program: &'a Program,
     pub consts: &'a [Value],
     pub customer: &'a Customer,
+    /// The customer's attribute values (see [`crate::Engine::profile`]).
+    pub profile: &'a [Value],
     pub tz: &'a TimeZone,
     pub scope: &'a [Arc<EventData>],
     /// An event that takes precedence over the scope (the candidate of a filter).
@@ -164,8 +166,7 @@ impl Env<'_> {
         match *insn {
             Insn::Const(c) => stack.push(self.constant(c)),
             Insn::Attr(a) => stack.push(
-                self.customer
-                    .profile
+                self.profile
                     .get(a.as_u32() as usize)
                     .cloned()
                     .unwrap_or_default(),
