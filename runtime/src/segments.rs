@@ -28,6 +28,10 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
     state.window.push_back((at, x));
     if let Some(k) = &mut state.kept {
         k.enter(1, x);
+        k.newest = at;
+        if k.count == 1 {
+            k.oldest = at;
+        }
     }
     if state.window.len() > AGG_CAP {
         // Merge the two oldest: counts stay exact; the merged occurrence leaves the window
@@ -55,11 +59,17 @@ fn irregular(x: f64) -> u32 {
 /// An occurrence in a window: (instant, count, sum, min, max).
 type Occurrence = (Instant, u32, f64, f64, f64);
 
-/// The count and the exact sum of a window's occurrences.
+/// The count and the exact sum of a window's occurrences, and the instants of its oldest
+/// and newest: a question about the window that they answer reads no occurrence (a cold
+/// customer's occurrences are another cache miss away from its state).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Kept {
     count: u64,
     sum: ExactSum,
+    /// The oldest occurrence's instant (meaningless while `count` is 0).
+    oldest: Instant,
+    /// The newest occurrence's instant (meaningless while `count` is 0).
+    newest: Instant,
     /// Occurrences whose value is negative or NaN: while there are none, the window's sum
     /// can only decrease as occurrences leave (see [`crate::drift`]).
     irregular: u32,
@@ -86,13 +96,22 @@ impl Kept {
         self.irregular -= irregular(x);
     }
 
-    /// The totals of some occurrences.
+    /// The totals of some occurrences, in time order.
     fn of(occurrences: impl Iterator<Item = Occurrence>) -> Kept {
         let mut k = Kept::default();
         for o in occurrences {
+            if k.count == 0 {
+                k.oldest = o.0;
+            }
+            k.newest = o.0;
             k.enter(o.1, o.2);
         }
         k
+    }
+
+    /// Whether every occurrence is inside `(from, now]` (an empty window is).
+    fn all_inside(&self, from: Instant, now: Instant) -> bool {
+        self.count == 0 || (self.oldest > from && self.newest <= now)
     }
 }
 
@@ -227,15 +246,30 @@ impl ExactSum {
 /// totals if the state has none yet).
 pub(crate) fn prune(state: &mut AggState, window: u64, now: Instant) {
     let from = now.saturating_sub(window as i64);
+    // The kept bounds tell when nothing left: the occurrences are not read.
+    if state
+        .kept
+        .as_ref()
+        .is_some_and(|k| k.count == 0 || k.oldest > from)
+    {
+        return;
+    }
+    let mut left = false;
     while let Some(o) = state.oldest().filter(|o| o.0 <= from) {
         state.window.pop_front();
         state.merged = None;
+        left = true;
         if let Some(k) = &mut state.kept {
             k.leave(o.1, o.2);
         }
     }
-    if state.kept.is_none() {
-        state.kept = Some(Kept::of(state.occurrences()));
+    match &mut state.kept {
+        None => state.kept = Some(Kept::of(state.occurrences())),
+        Some(k) => {
+            if left && let Some(&(at, _)) = state.window.front() {
+                k.oldest = at;
+            }
+        }
     }
 }
 
@@ -290,12 +324,7 @@ pub(crate) fn window_totals(
     match &s.kept {
         // Occurrences are in time order: when the oldest and the newest are inside, all
         // are, and the kept totals are the answer.
-        Some(k)
-            if s.window.front().is_none_or(|o| inside(o.0))
-                && s.window.back().is_none_or(|o| inside(o.0)) =>
-        {
-            (k.count, k.sum.total(), min, max)
-        }
+        Some(k) if k.all_inside(from, now) => (k.count, k.sum.total(), min, max),
         _ => {
             let k = Kept::of(s.occurrences().filter(|o| inside(o.0)));
             (k.count, k.sum.total(), min, max)
@@ -324,7 +353,20 @@ pub(crate) fn expiry(
     now: Instant,
 ) -> Option<Instant> {
     let w = program.aggregates.get(a)?.window_secs? as i64;
-    let state = customer.agg(a)?;
+    leaves_at(customer.agg(a)?, w, now)
+}
+
+/// The next instant an occurrence leaves a window of `w` seconds, after `now`.
+fn leaves_at(state: &AggState, w: i64, now: Instant) -> Option<Instant> {
+    if let Some(k) = &state.kept {
+        if k.count == 0 {
+            return None;
+        }
+        let leaves = k.oldest.saturating_add(w);
+        if leaves > now {
+            return Some(leaves);
+        }
+    }
     // Occurrences are in time order; those that already left may not be pruned yet.
     let first = state
         .window
@@ -407,7 +449,17 @@ mod tests {
                 }
                 for later in [now, now + dt, now + window as i64 / 2] {
                     let kept = window_totals(&state, window, later, true);
-                    let over = window_totals(&AggState { kept: None, ..state.clone() }, window, later, true);
+                    // The kept bounds are the window's (what lets a read skip it).
+                    if let Some(k) = &state.kept && k.count > 0 {
+                        prop_assert_eq!(Some(k.oldest), state.window.front().map(|o| o.0));
+                        prop_assert_eq!(Some(k.newest), state.window.back().map(|o| o.0));
+                    }
+                    let bare = AggState { kept: None, ..state.clone() };
+                    let over = window_totals(&bare, window, later, true);
+                    prop_assert_eq!(
+                        leaves_at(&state, window as i64, later),
+                        leaves_at(&bare, window as i64, later)
+                    );
                     prop_assert_eq!(
                         (kept.0, kept.1.to_bits(), kept.2.to_bits(), kept.3.to_bits()),
                         (over.0, over.1.to_bits(), over.2.to_bits(), over.3.to_bits())
