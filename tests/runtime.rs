@@ -883,3 +883,108 @@ fn each_customer_reads_and_updates_its_own_profile_row() {
     assert!(engine.profile(2).is_none());
     assert!(engine.profile(u32::MAX).is_none());
 }
+
+/// An instance keeps an event in its scope only when its own code reads it later: the
+/// compiler lists those events per journey (`kept_events`), reads in filters of their own
+/// event (entry, exit on, goal, wait) excluded, reads in the templates a journey sends
+/// included. A journey that reads none keeps no event while it waits; one that reads its
+/// trigger in a template renders the trigger's values a month later.
+#[test]
+fn instances_keep_only_the_events_their_code_reads() {
+    let (_, program) = program_of(
+        compile_case(&root().join("cases/runtime/kept-events")),
+        "kept-events",
+    );
+    let p = program.as_ref();
+    let inscription = event_named(p, "inscription");
+    let achat = event_named(p, "achat");
+    let kept = |name: &str| p.journeys[journey_named(p, name)].kept_events.clone();
+    assert_eq!(kept("sans_lecture"), Vec::<EventId>::new());
+    assert_eq!(kept("filtres_seuls"), Vec::<EventId>::new());
+    for name in [
+        "par_modele",
+        "par_etapes",
+        "par_objectif",
+        "par_emission",
+        "lecture_puis_attente",
+    ] {
+        assert_eq!(kept(name), vec![inscription], "{name}");
+    }
+    // `achat` is read in the message after its wait: the awaited occurrence is kept too.
+    assert_eq!(kept("par_attente"), vec![inscription, achat]);
+    assert_eq!(
+        kept("confirmee"),
+        vec![event_named(p, "confirmation")],
+        "read in a step right after entry"
+    );
+
+    let start = paris(2027, 1, 4, 10, 0);
+    let mut engine = Engine::new(program.clone(), Config::default(), start);
+    engine.event(
+        "C1",
+        inscription,
+        props(
+            p,
+            inscription,
+            &[("offre", Value::text("5G")), ("prix", Value::Number(25.0))],
+        ),
+        start,
+    );
+    let c = engine.customer_ix("C1").expect("customer");
+    // The events an instance of `name` keeps in its scope; `None` once it has ended.
+    let scope_of = |e: &Engine, name: &str| {
+        let j = journey_named(p, name);
+        e.customer(c)
+            .expect("customer")
+            .instances
+            .iter()
+            .find(|i| i.journey == j)
+            .map(|i| i.scope.iter().map(|d| d.event).collect::<Vec<_>>())
+    };
+    let none = Some(Vec::<EventId>::new());
+    let entry = Some(vec![inscription]);
+    // Statically: these never read their trigger after the entry condition.
+    assert_eq!(scope_of(&engine, "sans_lecture"), none);
+    assert_eq!(scope_of(&engine, "filtres_seuls"), none);
+    for name in ["par_modele", "par_etapes", "par_objectif", "par_emission"] {
+        assert_eq!(scope_of(&engine, name), entry, "{name} on entry");
+    }
+    // By liveness: its only read was the welcome, made at entry; it waits two months with
+    // nothing.
+    assert_eq!(scope_of(&engine, "lecture_puis_attente"), none);
+    // Day 8: `par_etapes` read it for the last time on day 7 and waits for nothing else
+    // that reads it; the others still have a read ahead (a template on day 30, goal and
+    // exit conditions for the instance's life, a timeline entry in week 2).
+    engine.advance_to(paris(2027, 1, 12, 12, 0));
+    assert_eq!(
+        scope_of(&engine, "par_etapes"),
+        None,
+        "ended after its last send"
+    );
+    for name in ["par_modele", "par_objectif", "par_emission"] {
+        assert_eq!(scope_of(&engine, name), entry, "{name} on day 8");
+    }
+    // Day 20: the week-2 entry has run; `par_modele` still has its template ahead.
+    engine.advance_to(paris(2027, 1, 24, 12, 0));
+    assert_eq!(scope_of(&engine, "par_modele"), entry);
+    assert_eq!(scope_of(&engine, "par_objectif"), entry);
+    assert_eq!(
+        scope_of(&engine, "par_emission"),
+        none,
+        "month 2 reads nothing"
+    );
+    engine.advance_to(paris(2027, 2, 10, 0, 0));
+    let subjects: Vec<String> = engine
+        .drain_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Send(s) if s.template.as_deref() == Some("rappel_offre") => s
+                .parts
+                .iter()
+                .find(|(k, _)| k == "subject")
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subjects, vec!["Votre offre 5G".to_string()]);
+}

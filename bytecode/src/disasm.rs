@@ -657,6 +657,13 @@ impl<'p> Disasm<'p> {
                 join(&j.entry_events, |e| idn(&p.events, *e))
             )?;
         }
+        if !j.kept_events.is_empty() {
+            writeln!(
+                f,
+                "    keeps {}",
+                join(&j.kept_events, |e| idn(&p.events, *e))
+            )?;
+        }
         let reentry = match j.reentry {
             Reentry::Never => "never".to_owned(),
             Reentry::AfterExit => "after exit".to_owned(),

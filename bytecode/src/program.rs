@@ -317,6 +317,11 @@ pub struct JourneyDef {
     pub timeline: Vec<TimelineDef>,
     /// The entry events whose properties the body may read.
     pub entry_events: Vec<EventId>,
+    /// The events whose latest occurrence an instance keeps in its scope: those
+    /// that code running in the instance reads properties of (its steps, the templates it
+    /// sends, its wait, goal and exit conditions), not counting a filter's own candidate. An
+    /// instance of a journey that reads none keeps no event while it waits.
+    pub kept_events: Vec<EventId>,
     /// Where declared.
     pub loc: Loc,
 }
@@ -708,6 +713,37 @@ pub enum Expect {
         /// Time, if given.
         at: Option<Civil>,
     },
+}
+
+impl Program {
+    /// The instructions execution may continue at after the instruction `insn` at `pc`,
+    /// pushed onto `out`: none after `return`, `end` and `exit`; the target of a jump; both
+    /// ways of a conditional jump; every variant and the join point of a split; the next
+    /// instruction and the timeout path of a wait for an event; the next instruction
+    /// otherwise. Targets are not checked against the code's length (the validator does).
+    pub fn successors(&self, pc: usize, insn: &Insn, out: &mut Vec<usize>) {
+        match *insn {
+            Insn::Return | Insn::End | Insn::Exit(_) => {}
+            Insn::Jump(t) => out.push(t as usize),
+            Insn::JumpIfFalse(t) | Insn::JumpIfFalseOrPop(t) | Insn::JumpIfTrueOrPop(t) => {
+                out.push(t as usize);
+                out.push(pc + 1);
+            }
+            Insn::Split(x) => {
+                if let Some(exp) = self.experiments.get(x) {
+                    out.extend(exp.variants.iter().map(|v| v.target as usize));
+                    out.push(exp.after as usize);
+                }
+            }
+            Insn::WaitEvent(w) => {
+                out.push(pc + 1);
+                if let Some(wait) = self.waits.get(w) {
+                    out.push(wait.on_timeout as usize);
+                }
+            }
+            _ => out.push(pc + 1),
+        }
+    }
 }
 
 impl CalendarOffset {

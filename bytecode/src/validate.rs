@@ -667,6 +667,9 @@ impl<'p> Validator<'p> {
             self.ids(&p.events, &journey.entry_events, || {
                 format!("the entry events of {}", at())
             })?;
+            self.ids(&p.events, &journey.kept_events, || {
+                format!("the events kept by {}", at())
+            })?;
             self.loc(&journey.loc, at)?;
         }
         self.unique_entities(&p.journeys)
@@ -1175,32 +1178,6 @@ impl Validator<'_> {
         out
     }
 
-    /// The instructions execution may continue at after `pc` (all in range once
-    /// [`Validator::instructions`] and [`Validator::code_shape`] passed).
-    fn successors(&self, pc: usize, insn: &Insn, out: &mut Vec<usize>) {
-        match *insn {
-            Insn::Return | Insn::End | Insn::Exit(_) => {}
-            Insn::Jump(t) => out.push(t as usize),
-            Insn::JumpIfFalse(t) | Insn::JumpIfFalseOrPop(t) | Insn::JumpIfTrueOrPop(t) => {
-                out.push(t as usize);
-                out.push(pc + 1);
-            }
-            Insn::Split(x) => {
-                if let Some(exp) = self.p.experiments.get(x) {
-                    out.extend(exp.variants.iter().map(|v| v.target as usize));
-                    out.push(exp.after as usize);
-                }
-            }
-            Insn::WaitEvent(w) => {
-                out.push(pc + 1);
-                if let Some(wait) = self.p.waits.get(w) {
-                    out.push(wait.on_timeout as usize);
-                }
-            }
-            _ => out.push(pc + 1),
-        }
-    }
-
     /// Follow the control flow from each entry point and check what it reaches.
     fn flow(&self) -> Result {
         let p = self.p;
@@ -1256,7 +1233,8 @@ impl Validator<'_> {
                     ));
                 }
                 next.clear();
-                self.successors(pc, insn, &mut next);
+                // All in range once `instructions` and `code_shape` passed.
+                p.successors(pc, insn, &mut next);
                 stack.extend_from_slice(&next);
             }
         }

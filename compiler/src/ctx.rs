@@ -96,6 +96,8 @@ pub(crate) struct Needs {
 #[derive(Debug, Clone)]
 pub(crate) struct TemplateUse {
     pub template: TemplateId,
+    /// The journey that sends it: the events the template reads are kept in its instances.
+    pub journey: JourneyId,
     pub file: FileId,
     pub span: Span,
     pub scope: Vec<EventId>,
@@ -117,6 +119,9 @@ pub(crate) struct Ctx<'a> {
     pub consts: HashMap<String, ConstId>,
     pub template_needs: SecondaryMap<TemplateId, Needs>,
     pub template_uses: Vec<TemplateUse>,
+    /// Events whose properties the journey being compiled reads from its instances' scope
+    /// (not from the candidate of a filter); they become its `kept_events`.
+    pub scope_reads: Vec<EventId>,
     pub segment_deps: SecondaryMap<SegmentId, Vec<(SegmentId, FileId, Span)>>,
     pub channel_sends: SecondaryMap<ChannelId, Vec<(FileId, Span)>>,
     pub consent_missing: SecondaryMap<ChannelId, Option<(FileId, Span, String)>>,
@@ -154,6 +159,7 @@ impl<'a> Ctx<'a> {
             consts: HashMap::new(),
             template_needs: SecondaryMap::new(),
             template_uses: Vec::new(),
+            scope_reads: Vec::new(),
             segment_deps: SecondaryMap::new(),
             channel_sends: SecondaryMap::new(),
             consent_missing: SecondaryMap::new(),

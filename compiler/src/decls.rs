@@ -186,6 +186,7 @@ impl<'a> Ctx<'a> {
                             body: 0,
                             timeline: Vec::new(),
                             entry_events: Vec::new(),
+                            kept_events: Vec::new(),
                             loc,
                         });
                     }

@@ -40,6 +40,9 @@ pub(crate) struct Env {
     pub used_events: Vec<(EventId, Span)>,
     /// Recorded offer read.
     pub used_offer: Option<Span>,
+    /// The event a filter is tested against (an entry, exit, goal, wait or aggregate
+    /// condition): reading it reads that occurrence, not the instance's scope.
+    pub candidate: Option<EventId>,
 }
 
 impl Env {
@@ -53,7 +56,14 @@ impl Env {
             consent_of: None,
             used_events: Vec::new(),
             used_offer: None,
+            candidate: None,
         }
+    }
+
+    /// The same environment for a filter tested against an occurrence of `event`.
+    pub(crate) fn with_candidate(mut self, event: EventId) -> Env {
+        self.candidate = Some(event);
+        self
     }
 }
 
@@ -567,6 +577,9 @@ impl Ctx<'_> {
         match &env.scope {
             Scope::Record => env.used_events.push((event, path.span)),
             Scope::Events(list) => {
+                if env.candidate != Some(event) && list.binary_search(&event).is_ok() {
+                    self.scope_reads.push(event);
+                }
                 if list.binary_search(&event).is_err() {
                     let ev = first.text.clone();
                     let mut d = self
@@ -855,7 +868,8 @@ impl Ctx<'_> {
                 Scope::Events(vec![event]),
                 OfferScope::Forbidden,
                 "an aggregate filter",
-            );
+            )
+            .with_candidate(event);
             fenv.segment = env.segment;
             self.condition_function(f, &mut fenv)
         });

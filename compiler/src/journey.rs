@@ -117,6 +117,8 @@ impl Ctx<'_> {
     }
 
     fn journey(&mut self, file: FileId, j: &ast::JourneyDecl, id: JourneyId, def: u32) {
+        // What this journey's code reads from its instances' scope is recorded from here on.
+        self.scope_reads.clear();
         // Entries.
         let mut entries = Vec::new();
         let mut entry_events: Option<Vec<EventId>> = None;
@@ -219,6 +221,10 @@ impl Ctx<'_> {
                     OfferScope::Forbidden,
                     "an entry condition",
                 );
+                // Tested before the instance exists: what it reads is the trigger.
+                if let Some(&ev) = scope.first() {
+                    env = env.with_candidate(ev);
+                }
                 self.condition_function(c, &mut env)
             });
             entry_events = Some(match entry_events {
@@ -302,7 +308,8 @@ impl Ctx<'_> {
                             Scope::Events(vec![ev]),
                             OfferScope::Forbidden,
                             "an exit condition",
-                        );
+                        )
+                        .with_candidate(ev);
                         self.condition_function(c, &mut env)
                     });
                     let loc = self.loc(file, *span);
@@ -407,7 +414,8 @@ impl Ctx<'_> {
                     Scope::Events(scope),
                     OfferScope::Forbidden,
                     "a goal condition",
-                );
+                )
+                .with_candidate(ev);
                 self.condition_function(c, &mut env)
             });
             let window = self.duration_secs(file, &g.within).unwrap_or(0);
@@ -533,6 +541,11 @@ impl Ctx<'_> {
         jd.max_lifetime_secs = max_lifetime.map(|(s, _)| s);
         jd.body = body;
         jd.entry_events = entry_events;
+        // Templates add what they read when their sends are checked (`template_scopes`).
+        let mut kept = std::mem::take(&mut self.scope_reads);
+        kept.sort();
+        kept.dedup();
+        jd.kept_events = kept;
         let labels = std::mem::take(&mut jc.labels);
         self.journey_labels[id] = labels;
         self.index.defs[def as usize].detail = format!("journey {}", j.name.text);
@@ -1128,6 +1141,7 @@ impl Ctx<'_> {
                         }
                         self.template_uses.push(crate::ctx::TemplateUse {
                             template: tid,
+                            journey: self.p.steps[step].journey,
                             file,
                             span: t.span,
                             scope: flow.events.clone(),
@@ -1331,7 +1345,8 @@ impl Ctx<'_> {
                 Scope::Events(with_event.events.clone()),
                 OfferScope::Forbidden,
                 "a wait condition",
-            );
+            )
+            .with_candidate(ev);
             self.condition_function(c, &mut env)
         });
         let timeout = match &w.timeout {

@@ -152,7 +152,13 @@ impl Ctx<'_> {
             let needs = self.template_needs[u.template].clone();
             let tname = self.p.templates[u.template].name.clone();
             for (ev, span) in &needs.events {
-                if u.scope.binary_search(ev).is_err() {
+                if u.scope.binary_search(ev).is_ok() {
+                    // Read at the send, from the instance's scope: its instances keep it.
+                    let kept = &mut self.p.journeys[u.journey].kept_events;
+                    if let Err(i) = kept.binary_search(ev) {
+                        kept.insert(i, *ev);
+                    }
+                } else {
                     let ename = self.p.events[*ev].name.clone();
                     let mut d = self
                         .diag(&codes::EVENT_NOT_IN_SCOPE, u.file, u.span, format!("the template `{tname}` reads `{ename}`, which has not happened here"))

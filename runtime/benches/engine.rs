@@ -22,7 +22,9 @@
 //! `signup` within the first hours, so that they wait in `premiere_annee` (timeline entries,
 //! a `wait for login within 3 days`, deferred SMS), and reports ΔRSS over the instances
 //! created, next to a structural estimate (`size_of::<Instance>()`, the heap of its vectors,
-//! its scope events and its timers).
+//! its scope events and its timers). It then advances the clock a month with no other input
+//! (the week-1 call made, the instances waiting for their timeline) and reports the live
+//! heap per instance and its structure again: what a long wait costs.
 //!
 //! Run: `cargo bench -p journey-runtime --bench engine -- [--customers N] [--usage-every D]
 //! [--no-probe]`. Linux only for the memory figures (`/proc/self/status`).
@@ -791,26 +793,8 @@ fn probe(customers: usize) {
     let timers2 = engine.pending_timers();
     let timer_mem2 = engine.timer_memory();
     // Structure of what was created.
-    let (mut instances, mut waiting, mut slots, mut vecs, mut scope, mut sends_heap) =
-        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
-    for c in 0..engine.customer_count() {
-        let cu = engine.customer(c as u32).expect("customer");
-        sends_heap += cu.recent_sends.capacity() * 16;
-        let k = cu.instances.len();
-        for inst in &cu.instances {
-            instances += 1;
-            if inst.threads.iter().any(|t| t.state != ThreadState::Done)
-                || !inst.timeline.is_empty()
-            {
-                waiting += 1;
-            }
-            let (sl, v, sc) =
-                instance_bytes(inst, cu.instances.capacity() * size_of::<Instance>() / k);
-            slots += sl;
-            vecs += v;
-            scope += sc;
-        }
-    }
+    let shape = Shape::of(&engine);
+    let (instances, waiting) = (shape.instances, shape.waiting);
     let inst = instances.max(1) as f64;
     println!("probe customers {customers}");
     println!("probe rss_profiles {}", rss1.saturating_sub(rss0));
@@ -827,13 +811,69 @@ fn probe(customers: usize) {
         "probe timer_bytes {}",
         (timer_mem2 as f64 / timers2.max(1) as f64).max(timer_mem1 as f64 / timers1.max(1) as f64)
     );
-    println!("probe slot {}", slots as f64 / inst);
-    println!("probe vecs {}", vecs as f64 / inst);
-    println!("probe scope {}", scope as f64 / inst);
-    println!("probe recent_sends {}", sends_heap as f64 / inst);
+    println!("probe slot {}", shape.slots as f64 / inst);
+    println!("probe vecs {}", shape.vecs as f64 / inst);
+    println!("probe scope {}", shape.scope as f64 / inst);
+    println!("probe recent_sends {}", shape.sends_heap as f64 / inst);
     println!("probe sends {}", counts.sends);
     println!("probe deferred {}", counts.deferred);
+    // A month later, with no other input: the week-1 call has been made, and the instances
+    // wait for their timeline (months 3 to 10) holding only what they will still read. Live
+    // heap only (RSS does not give back what was freed meanwhile).
+    engine.advance_to(T0 + 30 * DAY);
+    counts.add(engine.drain_effects());
+    let heap3 = live_heap();
+    let later = Shape::of(&engine);
+    let waiting3 = later.waiting.max(1) as f64;
+    println!("probe waiting_m1 {}", later.waiting);
+    println!(
+        "probe heap_m1 {}",
+        (heap3.0 - heap1.0) as f64 / later.instances.max(1) as f64
+    );
+    println!("probe slot_m1 {}", later.slots as f64 / waiting3);
+    println!("probe vecs_m1 {}", later.vecs as f64 / waiting3);
+    println!("probe scope_m1 {}", later.scope as f64 / waiting3);
+    println!(
+        "probe timers_m1 {}",
+        engine.pending_timers().saturating_sub(timers1) as f64 / waiting3
+    );
     black_box(&engine);
+}
+
+/// The structure of the instances an engine holds, summed over them.
+#[derive(Default)]
+struct Shape {
+    instances: usize,
+    waiting: usize,
+    slots: usize,
+    vecs: usize,
+    scope: usize,
+    sends_heap: usize,
+}
+
+impl Shape {
+    fn of(engine: &Engine) -> Shape {
+        let mut s = Shape::default();
+        for c in 0..engine.customer_count() {
+            let cu = engine.customer(c as u32).expect("customer");
+            s.sends_heap += cu.recent_sends.capacity() * 16;
+            let k = cu.instances.len();
+            for inst in &cu.instances {
+                s.instances += 1;
+                if inst.threads.iter().any(|t| t.state != ThreadState::Done)
+                    || !inst.timeline.is_empty()
+                {
+                    s.waiting += 1;
+                }
+                let (sl, v, sc) =
+                    instance_bytes(inst, cu.instances.capacity() * size_of::<Instance>() / k);
+                s.slots += sl;
+                s.vecs += v;
+                s.scope += sc;
+            }
+        }
+        s
+    }
 }
 
 fn run_probe(customers: usize) -> BTreeMap<String, f64> {
@@ -1128,6 +1168,15 @@ fn main() {
             g("timer_bytes"),
             timer_bytes,
             g("recent_sends")
+        );
+        println!(
+            "                   a month later (week-1 call made, no other input): {} waiting, live heap {:.0} bytes per instance; structure: slot {:.0} + vectors {:.0} + scope events {:.0}, {:.1} timers",
+            n(g("waiting_m1") as u64),
+            g("heap_m1"),
+            g("slot_m1"),
+            g("vecs_m1"),
+            g("scope_m1"),
+            g("timers_m1")
         );
         per_instance = Some(measured);
     }

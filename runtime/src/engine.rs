@@ -110,6 +110,8 @@ struct Derived {
     /// Expression functions as trees, indexed by entry pc (`None` where no function starts
     /// or where the interpreter runs it).
     exprs: Vec<Option<Box<crate::expr::Function>>>,
+    /// What execution may still read from an instance's scope.
+    liveness: crate::liveness::Liveness,
 }
 
 /// The engine.
@@ -640,6 +642,7 @@ impl Engine {
                 .is_none_or(|pc| self.test(c, pc, &scope, Some(data)))
             {
                 if let Some(i) = self.instance_mut(c, j) {
+                    i.converted.reserve_exact(1);
                     i.converted.push(g);
                 }
                 self.effects.push(Effect::Goal {
@@ -711,8 +714,10 @@ impl Engine {
                 self.timers.cancel(timer);
             }
             if let Some(i) = self.instance_mut(c, j) {
-                i.scope.retain(|e| e.event != event);
-                i.scope.push(data.clone());
+                if jd.kept_events.contains(&event) {
+                    i.scope.retain(|e| e.event != event);
+                    i.scope.push(data.clone());
+                }
                 if let Some(th) = i.threads.get_mut(t) {
                     th.state = ThreadState::Ready;
                     th.pc += 1;
@@ -741,6 +746,23 @@ impl Engine {
             .instances
             .iter_mut()
             .find(|i| i.journey == j)
+    }
+
+    /// Drops from the instance's scope the events none of its code may read any more
+    /// ([`crate::liveness`]): a suspended instance keeps only what it will need.
+    pub(crate) fn forget_unread(&mut self, c: CustomerIx, j: JourneyId) {
+        let Some(inst) = self.customers[c as usize]
+            .instances
+            .iter_mut()
+            .find(|i| i.journey == j)
+        else {
+            return;
+        };
+        if !inst.scope.is_empty() {
+            let needed = self.d.liveness.needed(&self.program, inst);
+            inst.scope
+                .retain(|e| crate::liveness::Liveness::contains(&needed, e.event));
+        }
     }
 
     /// Starts an instance if the re-entry rule allows it.
@@ -779,8 +801,13 @@ impl Engine {
         let hist = &mut self.customers[c as usize].history[j.index()];
         hist.last_entry = Some(now);
         hist.entries += 1;
+        // The trigger is kept only when the journey's code reads it later (most instances
+        // then keep no event while they wait).
         let mut scope = Scope::new();
-        if let Some(t) = &trigger {
+        if let Some(t) = trigger
+            .as_ref()
+            .filter(|t| jd.kept_events.contains(&t.event))
+        {
             scope.push(t.clone());
         }
         let tz = self.timezone(c);
@@ -935,6 +962,9 @@ impl Engine {
             return;
         };
         let inst = customer.instances.swap_remove(pos);
+        // The customer's other instances may wait for months: their vector gives back the
+        // slot (an instance slot unused costs as much as a live one).
+        customer.instances.shrink_to_fit();
         for th in &inst.threads {
             match th.state {
                 ThreadState::Sleeping(t)
@@ -1418,6 +1448,7 @@ fn derive(p: &Program) -> Derived {
         entries_on_leave: SecondaryMap::new(),
         scheduled: Vec::new(),
         aggs_by_event: SecondaryMap::new(),
+        liveness: crate::liveness::Liveness::new(p),
         segs_by_attr: SecondaryMap::new(),
         segs_by_agg: SecondaryMap::new(),
         seg_order: Vec::new(),

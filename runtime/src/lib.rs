@@ -19,6 +19,7 @@ pub mod effects;
 pub mod engine;
 mod expr;
 mod intern;
+mod liveness;
 pub mod scheduler;
 mod segments;
 mod sending;

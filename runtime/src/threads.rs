@@ -257,6 +257,9 @@ impl Engine {
                     let now = self.now();
                     if let Some(i) = self.instance_mut(c, j) {
                         i.goals.retain(|(x, _)| *x != g);
+                        // Exact growth, like the instance's other lists: a goal window
+                        // stays open for the rest of a long wait.
+                        i.goals.reserve_exact(1);
                         i.goals.push((g, now));
                     }
                     pc += 1;
@@ -310,6 +313,7 @@ impl Engine {
             th.state = state;
             th.saved = saved;
         }
+        self.forget_unread(c, j);
     }
 
     fn sleep(
@@ -330,6 +334,7 @@ impl Engine {
         if let Some(th) = self.instance_mut(c, j).and_then(|i| i.threads.get_mut(t)) {
             th.state = ThreadState::Done;
         }
+        self.forget_unread(c, j);
         self.maybe_complete(c, j);
     }
 

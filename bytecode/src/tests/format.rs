@@ -39,7 +39,8 @@ fn empty_program_round_trips() {
 fn header_layout() {
     let bytes = encode(&sample::program());
     assert_eq!(bytes[..8], MAGIC);
-    assert_eq!(bytes[8..12], 1u32.to_le_bytes());
+    assert_eq!(bytes[8..12], FORMAT_VERSION.to_le_bytes());
+    assert_eq!(FORMAT_VERSION, 2);
     let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
     assert_eq!(len as usize, bytes.len() - HEADER_LEN);
     let checksum = u64::from_le_bytes(bytes[20..28].try_into().expect("8 bytes"));
@@ -98,10 +99,10 @@ fn unsupported_version() {
     assert!(msg.contains("rebuild with `journey build`"), "{msg}");
     // The version is checked before the rest of the header.
     let mut short = MAGIC.to_vec();
-    short.extend_from_slice(&2u32.to_le_bytes());
+    short.extend_from_slice(&1u32.to_le_bytes());
     assert!(matches!(
         decode(&short),
-        Err(LoadError::UnsupportedVersion { found: 2, .. })
+        Err(LoadError::UnsupportedVersion { found: 1, .. })
     ));
 }
 

@@ -421,6 +421,7 @@ pub fn sample() -> (Program, Pcs) {
             loc: loc(46, 5),
         }],
         entry_events: vec![event(0)],
+        kept_events: vec![event(0)],
         loc: loc(19, 1),
     });
 
