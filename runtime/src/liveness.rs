@@ -64,8 +64,11 @@ impl Liveness {
                 let insn = &p.code[pc];
                 match *insn {
                     Insn::EventProp(e, _) => {
+                        // An id past the table (a program not validated) reads nothing.
                         let (w, m) = bit(e);
-                        acc[w] |= m;
+                        if let Some(a) = acc.get_mut(w) {
+                            *a |= m;
+                        }
                     }
                     Insn::Send(s) => {
                         if let Some(send) = p.sends.get(s) {
@@ -80,7 +83,9 @@ impl Liveness {
                         {
                             or_at(&live, &mut acc, f as usize);
                             let (w, m) = bit(wait.event);
-                            acc[w] &= !m;
+                            if let Some(a) = acc.get_mut(w) {
+                                *a &= !m;
+                            }
                         }
                     }
                     _ => {}
@@ -108,7 +113,9 @@ impl Liveness {
                 or_at(&live, &mut read, pc as usize);
                 if let Some(e) = candidate {
                     let (w, m) = bit(e);
-                    read[w] &= !m;
+                    if let Some(r) = read.get_mut(w) {
+                        *r &= !m;
+                    }
                 }
                 set.iter_mut().zip(&read).for_each(|(a, r)| *a |= r);
             };
@@ -190,4 +197,50 @@ fn message_functions<'a>(p: &'a Program, m: &'a MessageRef) -> impl Iterator<Ite
             Piece::Text(_) => None,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journey_bytecode::Insn;
+
+    /// The pc of the first instruction of `kind` in the journey's code.
+    fn first(p: &Program, f: impl Fn(&Insn) -> bool) -> usize {
+        p.code.iter().position(f).expect("instruction")
+    }
+
+    /// Past 64 events, sets take several words: an event in the second word is live before
+    /// its last read and not after, and a wait's filter does not make its own event live.
+    #[test]
+    fn live_sets_span_several_words_and_end_at_the_last_read() {
+        let mut src = String::from("channel email uses \"email\" { }\n");
+        for i in 0..70 {
+            src.push_str(&format!("event e{i} {{ p: string }}\n"));
+        }
+        src.push_str(
+            "journey j {\n  entry on e69\n  wait 1 day\n  send email \"{e69.p}\"\n  \
+             wait for e3 where e3.p == \"x\" within 2 days else { exit }\n  wait 1 day\n  \
+             send email \"fin\"\n}\n",
+        );
+        let p = crate::test_program(&src);
+        let l = Liveness::new(&p);
+        assert_eq!(l.words, 2);
+        let at = |pc: usize| l.live[pc * l.words..(pc + 1) * l.words].to_vec();
+        let e = |i: u32| EventId::from_u32(i);
+        let sleep = first(&p, |i| matches!(i, Insn::Wait(..)));
+        let wait_event = first(&p, |i| matches!(i, Insn::WaitEvent(_)));
+        assert!(
+            Liveness::contains(&at(sleep), e(69)),
+            "read after the first wait"
+        );
+        assert!(
+            !Liveness::contains(&at(wait_event), e(69)),
+            "no read after the send"
+        );
+        assert!(
+            !Liveness::contains(&at(wait_event), e(3)),
+            "the filter reads the arriving occurrence"
+        );
+        assert_eq!(at(wait_event), vec![0, 0]);
+    }
 }
