@@ -153,6 +153,10 @@ pub struct Engine {
     /// can change: the plain rule, kept as the reference the tests compare with.
     #[cfg(test)]
     pub(crate) plain_rechecks: bool,
+    /// Keep every entry and awaited event for the instance's life: the plain rule, kept as
+    /// the reference the tests compare [`crate::liveness`] with.
+    #[cfg(test)]
+    pub(crate) keep_all_events: bool,
 }
 
 impl Engine {
@@ -193,6 +197,8 @@ impl Engine {
             texts,
             #[cfg(test)]
             plain_rechecks: false,
+            #[cfg(test)]
+            keep_all_events: false,
         }
     }
 
@@ -713,8 +719,9 @@ impl Engine {
             if let Some(timer) = timer {
                 self.timers.cancel(timer);
             }
+            let keep = self.keeps_all() || jd.kept_events.contains(&event);
             if let Some(i) = self.instance_mut(c, j) {
-                if jd.kept_events.contains(&event) {
+                if keep {
                     i.scope.retain(|e| e.event != event);
                     i.scope.push(data.clone());
                 }
@@ -751,6 +758,9 @@ impl Engine {
     /// Drops from the instance's scope the events none of its code may read any more
     /// ([`crate::liveness`]): a suspended instance keeps only what it will need.
     pub(crate) fn forget_unread(&mut self, c: CustomerIx, j: JourneyId) {
+        if self.keeps_all() {
+            return;
+        }
         let Some(inst) = self.customers[c as usize]
             .instances
             .iter_mut()
@@ -763,6 +773,15 @@ impl Engine {
             inst.scope
                 .retain(|e| crate::liveness::Liveness::contains(&needed, e.event));
         }
+    }
+
+    /// Whether instances keep every event (the tests' reference rule).
+    fn keeps_all(&self) -> bool {
+        #[cfg(test)]
+        let keep = self.keep_all_events;
+        #[cfg(not(test))]
+        let keep = false;
+        keep
     }
 
     /// Starts an instance if the re-entry rule allows it.
@@ -806,7 +825,7 @@ impl Engine {
         let mut scope = Scope::new();
         if let Some(t) = trigger
             .as_ref()
-            .filter(|t| jd.kept_events.contains(&t.event))
+            .filter(|t| self.keeps_all() || jd.kept_events.contains(&t.event))
         {
             scope.push(t.clone());
         }

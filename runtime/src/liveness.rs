@@ -243,4 +243,75 @@ mod tests {
         );
         assert_eq!(at(wait_event), vec![0, 0]);
     }
+
+    /// Inputs for one customer of the `kept-events` case: (what, seconds since the previous
+    /// input, which offer, which amount).
+    type Input = (u8, i64, usize, usize);
+
+    /// Effects of `inputs` for two customers, keeping every event or only what liveness
+    /// keeps.
+    fn run(p: &std::sync::Arc<Program>, keep_all: bool, inputs: &[(bool, Input)]) -> Vec<String> {
+        use crate::{Config, Engine, Value};
+        let offers = ["5G", "Box", "test"];
+        let amounts = [0.0, 9.99, 25.0, 30.0, 150.0];
+        let event = |name: &str| {
+            p.events
+                .iter()
+                .find(|(_, e)| e.name == name)
+                .map(|(id, _)| id)
+                .expect("event")
+        };
+        let attr = |name: &str| {
+            p.attributes
+                .iter()
+                .find(|(_, a)| a.name == name)
+                .map(|(id, _)| id)
+                .expect("attribute")
+        };
+        // 2027-01-04 10:00 UTC.
+        let mut t: crate::time::Instant = 1_799_056_800;
+        let mut engine = Engine::new(p.clone(), Config::default(), t);
+        engine.keep_all_events = keep_all;
+        let mut out = Vec::new();
+        for &(second, (what, gap, offer, amount)) in inputs {
+            t += gap;
+            let id = if second { "b" } else { "a" };
+            let offre = Value::text(offers[offer % offers.len()]);
+            let n = Value::Number(amounts[amount % amounts.len()]);
+            match what % 5 {
+                0 => engine.event(id, event("inscription"), vec![offre, n], t),
+                1 => engine.event(id, event("achat"), vec![n, offre], t),
+                2 => engine.event(id, event("changement"), vec![offre], t),
+                3 => engine.set_attribute(id, attr("derniere_offre"), offre, t),
+                _ => engine.advance_to(t),
+            }
+            out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+        }
+        engine.advance_to(t + 120 * 86_400);
+        out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Letting events go changes nothing a customer sees: the same inputs give the same
+        /// effects (sends with their rendered texts, goals, exits) as keeping every event.
+        #[test]
+        fn letting_events_go_changes_no_effect(
+            inputs in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<bool>(),
+                    (0u8..5, 0i64..4 * 86_400, 0usize..3, 0usize..5),
+                ),
+                1..40,
+            ),
+        ) {
+            let p = crate::test_program(include_str!(
+                "../../tests/cases/runtime/kept-events/kept.journey"
+            ));
+            let reference = run(&p, true, &inputs);
+            proptest::prop_assert_eq!(run(&p, false, &inputs), reference);
+        }
+    }
 }
