@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use journey_bytecode::{Civil, Date, EventId, JourneyId, Program, TimeOfDay, Type};
+use journey_bytecode::{Civil, Date, EventId, JourneyId, KeptEvent, Program, TimeOfDay, Type};
 use journey_compiler::{Compilation, compile};
 use journey_runtime::effects::Effect;
 use journey_runtime::testing::{TestOutcome, run_tests};
@@ -899,22 +899,38 @@ fn instances_keep_only_the_events_their_code_reads() {
     let inscription = event_named(p, "inscription");
     let achat = event_named(p, "achat");
     let kept = |name: &str| p.journeys[journey_named(p, name)].kept_events.clone();
-    assert_eq!(kept("sans_lecture"), Vec::<EventId>::new());
-    assert_eq!(kept("filtres_seuls"), Vec::<EventId>::new());
-    for name in [
-        "par_modele",
-        "par_etapes",
-        "par_objectif",
-        "par_emission",
-        "lecture_puis_attente",
-    ] {
-        assert_eq!(kept(name), vec![inscription], "{name}");
+    // A kept event with the named properties.
+    let k = |event: EventId, names: &[&str]| KeptEvent {
+        event,
+        props: names
+            .iter()
+            .map(|n| {
+                let i = p.events[event].props.iter().position(|x| x.name == *n);
+                1u32 << i.expect("property")
+            })
+            .fold(0, |a, b| a | b),
+    };
+    assert_eq!(kept("sans_lecture"), Vec::<KeptEvent>::new());
+    assert_eq!(kept("filtres_seuls"), Vec::<KeptEvent>::new());
+    let both = k(inscription, &["offre", "prix"]);
+    let offre = k(inscription, &["offre"]);
+    // The template reads both properties; the `if` the price, the messages the plan; the
+    // goal the price, the `exit when` the plan.
+    for name in ["par_modele", "par_etapes", "par_objectif"] {
+        assert_eq!(kept(name), vec![both], "{name}");
     }
-    // `achat` is read in the message after its wait: the awaited occurrence is kept too.
-    assert_eq!(kept("par_attente"), vec![inscription, achat]);
+    for name in ["par_emission", "lecture_puis_attente"] {
+        assert_eq!(kept(name), vec![offre], "{name}");
+    }
+    // `achat` is read in the message after its wait: the awaited occurrence is kept too,
+    // both of its properties; of `inscription`, the wait filter reads only the plan.
+    assert_eq!(
+        kept("par_attente"),
+        vec![offre, k(achat, &["montant", "offre"])]
+    );
     assert_eq!(
         kept("confirmee"),
-        vec![event_named(p, "confirmation")],
+        vec![k(event_named(p, "confirmation"), &["offre"])],
         "read in a step right after entry"
     );
 
@@ -949,6 +965,29 @@ fn instances_keep_only_the_events_their_code_reads() {
     for name in ["par_modele", "par_etapes", "par_objectif", "par_emission"] {
         assert_eq!(scope_of(&engine, name), entry, "{name} on entry");
     }
+    // The values held: both properties where both are read (the incoming occurrence,
+    // shared), only the plan where only the plan is.
+    let held = |e: &Engine, name: &str| {
+        let j = journey_named(p, name);
+        let cu = e.customer(c).expect("customer");
+        let i = cu.instances.iter().find(|i| i.journey == j).expect(name);
+        let d = i.scope.first().expect("scope event");
+        let read = |prop: &str| {
+            let ix = p.events[inscription]
+                .props
+                .iter()
+                .position(|x| x.name == prop);
+            d.prop(ix.expect("property") as u16).cloned()
+        };
+        (d.props.len(), read("offre"), read("prix"))
+    };
+    let five_g = Some(Value::text("5G"));
+    assert_eq!(
+        held(&engine, "par_modele"),
+        (2, five_g.clone(), Some(Value::Number(25.0)))
+    );
+    assert_eq!(held(&engine, "par_emission"), (1, five_g.clone(), None));
+    assert_eq!(held(&engine, "par_attente"), (1, five_g, None));
     // By liveness: its only read was the welcome, made at entry; it waits two months with
     // nothing.
     assert_eq!(scope_of(&engine, "lecture_puis_attente"), none);

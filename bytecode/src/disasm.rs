@@ -56,6 +56,22 @@ fn idn<K: EntityRef + Display, V: Named>(map: &PrimaryMap<K, V>, k: K) -> String
     format!("{k} ({})", name_of(map, k))
 }
 
+/// A kept event with the properties kept: `e0 (signup) [plan, price]`, or `[all]`.
+fn kept_event(p: &Program, k: &KeptEvent) -> String {
+    let props = match p.events.get(k.event) {
+        Some(ev) if !KeptEvent::keeps_all_of(k.props, ev.props.len()) => ev
+            .props
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i < 32 && k.props & (1 << i) != 0)
+            .map(|(_, pr)| pr.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "all".to_owned(),
+    };
+    format!("{} [{props}]", idn(&p.events, k.event))
+}
+
 /// A duration in seconds, readably: `3d`, `1h30m`, `45s`, `-2h`.
 fn duration(secs: i64) -> String {
     if secs == 0 {
@@ -661,7 +677,7 @@ impl<'p> Disasm<'p> {
             writeln!(
                 f,
                 "    keeps {}",
-                join(&j.kept_events, |e| idn(&p.events, *e))
+                join(&j.kept_events, |k| kept_event(p, k))
             )?;
         }
         let reentry = match j.reentry {

@@ -26,7 +26,7 @@ pub const MAGIC: [u8; 8] = *b"JOURNEY\0";
 
 /// The version of the layout and of the payload encoding. Bumped on any change to the
 /// [`Program`] data model.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Size of the fixed header: magic, version, payload length, checksum.
 pub const HEADER_LEN: usize = 8 + 4 + 8 + 8;

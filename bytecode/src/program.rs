@@ -317,13 +317,65 @@ pub struct JourneyDef {
     pub timeline: Vec<TimelineDef>,
     /// The entry events whose properties the body may read.
     pub entry_events: Vec<EventId>,
-    /// The events whose latest occurrence an instance keeps in its scope: those
-    /// that code running in the instance reads properties of (its steps, the templates it
-    /// sends, its wait, goal and exit conditions), not counting a filter's own candidate. An
-    /// instance of a journey that reads none keeps no event while it waits.
-    pub kept_events: Vec<EventId>,
+    /// The events whose latest occurrence an instance keeps in its scope, sorted by event:
+    /// those that code running in the instance reads properties of (its steps, the templates
+    /// it sends, its wait, goal and exit conditions), not counting a filter's own candidate,
+    /// each with the properties read. An instance of a journey that reads none keeps no
+    /// event while it waits.
+    pub kept_events: Vec<KeptEvent>,
     /// Where declared.
     pub loc: Loc,
+}
+
+/// An event a journey's instances keep in their scope, and which of its properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct KeptEvent {
+    /// The event.
+    pub event: EventId,
+    /// The properties read: bit `i` for the property at index `i` of the event's schema, or
+    /// [`KeptEvent::ALL`] for every property (also when one read has an index of 32 or more).
+    pub props: u32,
+}
+
+impl KeptEvent {
+    /// Every property of the event.
+    pub const ALL: u32 = u32::MAX;
+
+    /// The mask that keeps the property at index `prop` ([`KeptEvent::ALL`] past the 32
+    /// properties a mask can name).
+    pub fn prop_bit(prop: u16) -> u32 {
+        if prop < 32 { 1 << prop } else { Self::ALL }
+    }
+
+    /// The kept events of a list of property reads `(event, property index)`: one per
+    /// event, sorted by event, with the properties read.
+    pub fn of_reads(reads: impl IntoIterator<Item = (EventId, u16)>) -> Vec<KeptEvent> {
+        let mut kept = Vec::new();
+        for (event, prop) in reads {
+            KeptEvent::add(
+                &mut kept,
+                KeptEvent {
+                    event,
+                    props: KeptEvent::prop_bit(prop),
+                },
+            );
+        }
+        kept
+    }
+
+    /// Adds `k` to a list sorted by event, joining its properties to the event's entry.
+    pub fn add(list: &mut Vec<KeptEvent>, k: KeptEvent) {
+        match list.binary_search_by_key(&k.event, |x| x.event) {
+            Ok(i) => list[i].props |= k.props,
+            Err(i) => list.insert(i, k),
+        }
+    }
+
+    /// Whether the mask keeps every one of `count` properties (so that nothing is dropped).
+    pub fn keeps_all_of(props: u32, count: usize) -> bool {
+        count >= 32 && props == Self::ALL
+            || count < 32 && props & ((1u32 << count) - 1) == (1u32 << count) - 1
+    }
 }
 
 /// What starts a journey.

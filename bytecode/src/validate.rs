@@ -667,9 +667,8 @@ impl<'p> Validator<'p> {
             self.ids(&p.events, &journey.entry_events, || {
                 format!("the entry events of {}", at())
             })?;
-            self.ids(&p.events, &journey.kept_events, || {
-                format!("the events kept by {}", at())
-            })?;
+            let kept: Vec<EventId> = journey.kept_events.iter().map(|k| k.event).collect();
+            self.ids(&p.events, &kept, || format!("the events kept by {}", at()))?;
             self.loc(&journey.loc, at)?;
         }
         self.unique_entities(&p.journeys)

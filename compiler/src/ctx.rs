@@ -87,7 +87,10 @@ impl Names {
 /// What a template needs at the sends that use it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Needs {
+    /// The events read, once each, with the first place each is read.
     pub events: Vec<(EventId, Span)>,
+    /// The same events with the properties read.
+    pub kept: Vec<KeptEvent>,
     pub offer: Option<Span>,
     pub file: Option<FileId>,
 }
@@ -121,7 +124,7 @@ pub(crate) struct Ctx<'a> {
     pub template_uses: Vec<TemplateUse>,
     /// Events whose properties the journey being compiled reads from its instances' scope
     /// (not from the candidate of a filter); they become its `kept_events`.
-    pub scope_reads: Vec<EventId>,
+    pub scope_reads: Vec<(EventId, u16)>,
     pub segment_deps: SecondaryMap<SegmentId, Vec<(SegmentId, FileId, Span)>>,
     pub channel_sends: SecondaryMap<ChannelId, Vec<(FileId, Span)>>,
     pub consent_missing: SecondaryMap<ChannelId, Option<(FileId, Span, String)>>,

@@ -515,11 +515,17 @@ impl<'a> Ctx<'a> {
             }
             parts.push(self.text(&part.name.text, &part.text, &mut env));
         }
-        let mut events = env.used_events;
+        let kept = KeptEvent::of_reads(env.used_events.iter().map(|&(e, p, _)| (e, p)));
+        let mut events: Vec<(EventId, Span)> = env
+            .used_events
+            .iter()
+            .map(|&(e, _, span)| (e, span))
+            .collect();
         events.sort_by_key(|(e, _)| *e);
         events.dedup_by_key(|(e, _)| *e);
         self.template_needs[id] = crate::ctx::Needs {
             events,
+            kept,
             offer: env.used_offer,
             file: Some(file),
         };

@@ -36,8 +36,8 @@ pub(crate) struct Env {
     pub segment: Option<SegmentId>,
     /// Set when compiling a channel's consent condition.
     pub consent_of: Option<ChannelId>,
-    /// Recorded event reads.
-    pub used_events: Vec<(EventId, Span)>,
+    /// Recorded event property reads: event, property index, where.
+    pub used_events: Vec<(EventId, u16, Span)>,
     /// Recorded offer read.
     pub used_offer: Option<Span>,
     /// The event a filter is tested against (an entry, exit, goal, wait or aggregate
@@ -575,10 +575,10 @@ impl Ctx<'_> {
             return Ty::Error;
         }
         match &env.scope {
-            Scope::Record => env.used_events.push((event, path.span)),
+            Scope::Record => env.used_events.push((event, prop, path.span)),
             Scope::Events(list) => {
                 if env.candidate != Some(event) && list.binary_search(&event).is_ok() {
-                    self.scope_reads.push(event);
+                    self.scope_reads.push((event, prop));
                 }
                 if list.binary_search(&event).is_err() {
                     let ev = first.text.clone();

@@ -542,10 +542,7 @@ impl Ctx<'_> {
         jd.body = body;
         jd.entry_events = entry_events;
         // Templates add what they read when their sends are checked (`template_scopes`).
-        let mut kept = std::mem::take(&mut self.scope_reads);
-        kept.sort();
-        kept.dedup();
-        jd.kept_events = kept;
+        jd.kept_events = KeptEvent::of_reads(std::mem::take(&mut self.scope_reads));
         let labels = std::mem::take(&mut jc.labels);
         self.journey_labels[id] = labels;
         self.index.defs[def as usize].detail = format!("journey {}", j.name.text);

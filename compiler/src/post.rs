@@ -153,10 +153,11 @@ impl Ctx<'_> {
             let tname = self.p.templates[u.template].name.clone();
             for (ev, span) in &needs.events {
                 if u.scope.binary_search(ev).is_ok() {
-                    // Read at the send, from the instance's scope: its instances keep it.
+                    // Read at the send, from the instance's scope: its instances keep it,
+                    // with the properties the template reads.
                     let kept = &mut self.p.journeys[u.journey].kept_events;
-                    if let Err(i) = kept.binary_search(ev) {
-                        kept.insert(i, *ev);
+                    for k in needs.kept.iter().filter(|k| k.event == *ev) {
+                        KeptEvent::add(kept, *k);
                     }
                 } else {
                     let ename = self.p.events[*ev].name.clone();

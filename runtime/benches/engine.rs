@@ -750,6 +750,11 @@ fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
     (slot, vecs, scope)
 }
 
+/// How often the probe drains the engine's effects, in events: a server hands sends to their
+/// channels as they come, so the probe holds no more than a few dozen rendered messages at
+/// once (holding thousands would leave their freed memory between the instances).
+const DRAIN_EVERY: usize = 64;
+
 /// The child: profiles, then every signup within the first hours; prints `probe <key> <value>`.
 fn probe(customers: usize) {
     let program = load_telecom();
@@ -764,7 +769,7 @@ fn probe(customers: usize) {
     for (i, id) in ids.iter().enumerate() {
         let (attrs, _) = customer(i, &s.attrs);
         engine.upsert_customer(id, &attrs, T0);
-        if i % 4096 == 0 {
+        if i % DRAIN_EVERY == 0 {
             counts.add(engine.drain_effects());
         }
     }
@@ -783,7 +788,7 @@ fn probe(customers: usize) {
             Value::Number(PRICES[t.plan as usize]),
         ]);
         engine.event(id, s.signup.id, props, at);
-        if i % 4096 == 0 {
+        if i % DRAIN_EVERY == 0 {
             counts.add(engine.drain_effects());
         }
     }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use journey_bytecode::{
-    AggId, EventId, ExperimentId, GoalId, JourneyId, Pc, SendId, StepId, WaitId,
+    AggId, EventId, ExperimentId, GoalId, JourneyId, KeptEvent, Pc, SendId, StepId, WaitId,
 };
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -16,15 +16,82 @@ use crate::scheduler::TimerId;
 use crate::time::Instant;
 use crate::value::Value;
 
-/// An event occurrence kept in an instance's scope.
+/// An event occurrence: as it came in (every property), or as an instance keeps it in its
+/// scope (only the properties its journey reads).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventData {
     /// Which event.
     pub event: EventId,
-    /// Property values, in schema order.
+    /// Which properties [`EventData::props`] holds: [`KeptEvent::ALL`] for every one, in
+    /// schema order; otherwise bit `i` for the property at schema index `i`, held in index
+    /// order. Read them with [`EventData::prop`].
+    #[serde(default = "all_props")]
+    pub present: u32,
+    /// Property values (see [`EventData::present`]).
     pub props: Vec<Value>,
     /// When it happened.
     pub at: Instant,
+}
+
+fn all_props() -> u32 {
+    KeptEvent::ALL
+}
+
+impl EventData {
+    /// An occurrence with every property, in schema order.
+    pub fn new(event: EventId, props: Vec<Value>, at: Instant) -> EventData {
+        EventData {
+            event,
+            present: KeptEvent::ALL,
+            props,
+            at,
+        }
+    }
+
+    /// The property at schema index `i`; `None` when the occurrence does not hold it.
+    #[inline]
+    pub fn prop(&self, i: u16) -> Option<&Value> {
+        if self.present == KeptEvent::ALL {
+            return self.props.get(usize::from(i));
+        }
+        let bit = KeptEvent::prop_bit(i);
+        if bit == KeptEvent::ALL || self.present & bit == 0 {
+            return None;
+        }
+        self.props
+            .get((self.present & (bit - 1)).count_ones() as usize)
+    }
+
+    /// The occurrence holding only the properties in `keep` (a [`KeptEvent::props`] mask):
+    /// this one, shared, when that would drop nothing; otherwise a copy with fewer values.
+    pub fn keeping(self: &Arc<EventData>, keep: u32) -> Arc<EventData> {
+        let full = self.present == KeptEvent::ALL;
+        if keep == KeptEvent::ALL
+            || (full && KeptEvent::keeps_all_of(keep, self.props.len()))
+            || (!full && self.present & keep == self.present)
+        {
+            return Arc::clone(self);
+        }
+        let held: Vec<u16> = if full {
+            (0..self.props.len().min(32) as u16).collect()
+        } else {
+            (0..32).filter(|&i| self.present & (1 << i) != 0).collect()
+        };
+        let mut props = Vec::with_capacity((self.present & keep).count_ones() as usize);
+        let mut present = 0;
+        for (v, i) in self.props.iter().zip(held) {
+            if keep & (1 << i) != 0 {
+                props.push(v.clone());
+                present |= 1 << i;
+            }
+        }
+        Arc::new(EventData {
+            event: self.event,
+            present,
+            props,
+            at: self.at,
+        })
+    }
 }
 
 /// The running summary of one aggregate for one customer: the occurrences still inside the
@@ -226,6 +293,37 @@ impl Customer {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// A copy keeping some properties reads exactly those, at their schema index, and
+        /// nothing else; keeping again keeps what both masks keep; a mask that drops nothing
+        /// shares the occurrence.
+        #[test]
+        fn kept_properties_read_as_in_the_occurrence(
+            count in 0usize..40,
+            first in proptest::prelude::any::<u32>(),
+            second in proptest::prelude::any::<u32>(),
+            all_first in proptest::prelude::any::<bool>(),
+        ) {
+            let first = if all_first { KeptEvent::ALL } else { first };
+            let props: Vec<Value> = (0..count).map(|i| Value::Number(i as f64)).collect();
+            let full = Arc::new(EventData::new(EventId::from_u32(3), props, 7));
+            let once = full.keeping(first);
+            let twice = once.keeping(second);
+            for i in 0..(count as u16 + 2) {
+                let bit = KeptEvent::prop_bit(i);
+                let expect = |mask: u32| (mask & bit == bit).then(|| full.prop(i)).flatten();
+                proptest::prop_assert_eq!(once.prop(i), expect(first));
+                proptest::prop_assert_eq!(twice.prop(i), expect(first & second));
+            }
+            proptest::prop_assert_eq!((once.event, once.at), (full.event, full.at));
+            let drops = (0..count as u16).any(|i| first & KeptEvent::prop_bit(i) != KeptEvent::prop_bit(i));
+            proptest::prop_assert_eq!(Arc::ptr_eq(&once, &full), !drops);
+            if drops {
+                proptest::prop_assert!(once.props.len() < count);
+            }
+        }
+    }
+
     /// Millions of instances wait at once: their layout is part of the memory budget.
     #[test]
     fn instance_layout_stays_small() {
@@ -234,11 +332,7 @@ mod tests {
         assert_eq!(size_of::<Thread>(), 32);
         assert!(size_of::<Instance>() <= 120, "{}", size_of::<Instance>());
         // The body thread and one scope event are inline: no heap allocation.
-        let event = Arc::new(EventData {
-            event: EventId::from_u32(0),
-            props: Vec::new(),
-            at: 0,
-        });
+        let event = Arc::new(EventData::new(EventId::from_u32(0), Vec::new(), 0));
         let mut threads = Threads::new();
         threads.push(Thread {
             pc: 0,

@@ -390,11 +390,7 @@ impl Engine {
             Some(&c) => c,
             None => self.upsert_customer(id, &[], at),
         };
-        let data = Arc::new(EventData {
-            event,
-            props,
-            at: self.now,
-        });
+        let data = Arc::new(EventData::new(event, props, self.now));
         self.pending.push_back((c, data, 0));
         self.run_pending();
     }
@@ -547,11 +543,7 @@ impl Engine {
             props: props.clone(),
             at: self.now,
         });
-        let data = Arc::new(EventData {
-            event,
-            props,
-            at: self.now,
-        });
+        let data = Arc::new(EventData::new(event, props, self.now));
         self.pending.push_back((c, data, depth + 1));
     }
 
@@ -573,7 +565,7 @@ impl Engine {
             }
             let value = def
                 .prop
-                .and_then(|i| data.props.get(i as usize))
+                .and_then(|i| data.prop(i))
                 .cloned()
                 .unwrap_or_default();
             let window = def.window_secs;
@@ -719,11 +711,11 @@ impl Engine {
             if let Some(timer) = timer {
                 self.timers.cancel(timer);
             }
-            let keep = self.keeps_all() || jd.kept_events.contains(&event);
+            let keep = self.kept_props(jd, event).map(|props| data.keeping(props));
             if let Some(i) = self.instance_mut(c, j) {
-                if keep {
+                if let Some(data) = keep {
                     i.scope.retain(|e| e.event != event);
-                    i.scope.push(data.clone());
+                    i.scope.push(data);
                 }
                 if let Some(th) = i.threads.get_mut(t) {
                     th.state = ThreadState::Ready;
@@ -776,6 +768,18 @@ impl Engine {
     }
 
     /// Whether instances keep every event (the tests' reference rule).
+    /// The properties of `event` that instances of `jd` keep (a [`KeptEvent::props`] mask);
+    /// `None` when they keep no occurrence of it.
+    fn kept_props(&self, jd: &JourneyDef, event: EventId) -> Option<u32> {
+        if self.keeps_all() {
+            return Some(KeptEvent::ALL);
+        }
+        jd.kept_events
+            .binary_search_by_key(&event, |k| k.event)
+            .ok()
+            .map(|i| jd.kept_events[i].props)
+    }
+
     fn keeps_all(&self) -> bool {
         #[cfg(test)]
         let keep = self.keep_all_events;
@@ -823,11 +827,10 @@ impl Engine {
         // The trigger is kept only when the journey's code reads it later (most instances
         // then keep no event while they wait).
         let mut scope = Scope::new();
-        if let Some(t) = trigger
-            .as_ref()
-            .filter(|t| self.keeps_all() || jd.kept_events.contains(&t.event))
+        if let Some(t) = &trigger
+            && let Some(props) = self.kept_props(jd, t.event)
         {
-            scope.push(t.clone());
+            scope.push(t.keeping(props));
         }
         let tz = self.timezone(c);
         // Every entry's time is fixed now, in the customer's time zone; only the next one gets

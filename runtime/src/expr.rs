@@ -294,11 +294,7 @@ impl Expr {
         match self {
             Expr::Const(v) => Some(v),
             Expr::Attr(a) => Some(env.profile.get(a.as_u32() as usize).unwrap_or(&NONE)),
-            Expr::EventProp(e, i) => Some(
-                env.event(*e)
-                    .and_then(|d| d.props.get(*i as usize))
-                    .unwrap_or(&NONE),
-            ),
+            Expr::EventProp(e, i) => Some(env.event(*e).and_then(|d| d.prop(*i)).unwrap_or(&NONE)),
             _ => None,
         }
     }

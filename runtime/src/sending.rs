@@ -118,15 +118,12 @@ impl Engine {
             }
             for cap in &policy.caps {
                 let from = now.saturating_sub(cap.window_secs as i64);
-                let counted: Vec<Instant> = self.customers[c as usize]
-                    .recent_sends
-                    .iter()
-                    .filter(|(t, ch)| {
-                        *t > from && cap.channel.is_none_or(|x| x.index() as u32 == *ch)
-                    })
-                    .map(|(t, _)| *t)
-                    .collect();
-                if counted.len() < cap.max as usize {
+                let counted = |t: &Instant, ch: &u32| {
+                    *t > from && cap.channel.is_none_or(|x| x.index() as u32 == *ch)
+                };
+                let recent = &self.customers[c as usize].recent_sends;
+                let count = recent.iter().filter(|(t, ch)| counted(t, ch)).count();
+                if count < cap.max as usize {
                     continue;
                 }
                 let what = match cap.channel {
@@ -151,11 +148,12 @@ impl Engine {
                     );
                 }
                 // The send fits once the oldest counted send leaves the window.
-                let idx = counted.len() + 1 - cap.max as usize;
-                let until = counted
-                    .get(idx - 1)
-                    .copied()
-                    .unwrap_or(now)
+                let until = self.customers[c as usize]
+                    .recent_sends
+                    .iter()
+                    .filter(|(t, ch)| counted(t, ch))
+                    .nth(count - cap.max as usize)
+                    .map_or(now, |&(t, _)| t)
                     .saturating_add(cap.window_secs as i64);
                 if deferral.as_ref().is_none_or(|(u, _)| until > *u) {
                     deferral = Some((until, why));
@@ -206,6 +204,11 @@ impl Engine {
             .max()
             .unwrap_or(0) as i64;
         let recent = &mut self.customers[c as usize].recent_sends;
+        // Most customers hold a send or two in the window: grow by one up to four, then
+        // double as usual (amortized).
+        if recent.len() == recent.capacity() && recent.len() < 4 {
+            recent.reserve_exact(1);
+        }
         recent.push_back((now, sd.channel.index() as u32));
         while recent
             .front()
@@ -215,11 +218,8 @@ impl Engine {
         }
         self.stats
             .sent(step, sd.channel, record.template.as_deref());
-        let what = record
-            .template
-            .clone()
-            .unwrap_or_else(|| "a message".into());
         self.decide(c, Some(j), loc, || {
+            let what = record.template.as_deref().unwrap_or("a message");
             format!("send `{what}` on `{}`", chan.name)
         });
         self.effects.push(Effect::Send(record));
@@ -301,23 +301,33 @@ impl Engine {
             .unwrap_or_default();
         let mut stack = std::mem::take(&mut self.stack);
         let text = |this: &Engine, stack: &mut Vec<Value>, t: &TextDef| -> (String, String) {
-            let mut out = String::new();
+            // Sized for the literal text and a short value per interpolation, so that most
+            // messages render without growing the buffer.
+            let size = t.pieces.iter().fold(0, |n, piece| {
+                n + match piece {
+                    Piece::Text(s) => s.len(),
+                    Piece::Expr(_) => 16,
+                }
+            });
+            let mut out = String::with_capacity(size);
             for piece in &t.pieces {
                 match piece {
                     Piece::Text(s) => out.push_str(s),
                     Piece::Expr(pc) => {
                         let env = this.env(c, &scope, None, offer);
-                        out.push_str(&this.value_of(&env, *pc, stack).render())
+                        this.value_of(&env, *pc, stack).render_into(&mut out);
                     }
                 }
             }
             (t.name.clone(), out)
         };
+        // The program is shared: its templates are read in place, not copied per send.
+        let program = self.program.clone();
         let result = match m {
             MessageRef::Template(t) => {
-                let td = self.program.templates[*t].clone();
+                let td = &program.templates[*t];
                 let parts = td.parts.iter().map(|p| text(self, &mut stack, p)).collect();
-                (Some(td.name), false, parts)
+                (Some(td.name.clone()), false, parts)
             }
             MessageRef::External(id) => (Some(id.clone()), true, Vec::new()),
             MessageRef::Inline(t) => (None, false, vec![text(self, &mut stack, t)]),

@@ -87,22 +87,40 @@ impl Value {
 
     /// The value as text for interpolation (absent is empty; numbers without a useless `.0`).
     pub fn render(&self) -> String {
-        match self {
-            Value::None => String::new(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => format_number(*n),
-            Value::String(s) => s.to_string(),
-            Value::Date(d) => d.to_string(),
-            Value::Timestamp(t) => jiff::Timestamp::from_second(*t)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            Value::Duration(d) => format!("{d}s"),
-            Value::List(items) => items
-                .iter()
-                .map(Value::render)
-                .collect::<Vec<_>>()
-                .join(", "),
-        }
+        let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    /// Appends [`Value::render`]'s text to `out`, allocating nothing of its own for texts,
+    /// integers, dates and timestamps (templates render every send this way).
+    pub fn render_into(&self, out: &mut String) {
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Value::None => Ok(()),
+            Value::Bool(b) => write!(out, "{b}"),
+            Value::Number(n) => write_number(out, *n),
+            Value::String(s) => {
+                out.push_str(s);
+                Ok(())
+            }
+            Value::Date(d) => write!(out, "{d}"),
+            Value::Timestamp(t) => match jiff::Timestamp::from_second(*t) {
+                Ok(t) => write!(out, "{t}"),
+                Err(_) => Ok(()),
+            },
+            Value::Duration(d) => write!(out, "{d}s"),
+            Value::List(items) => {
+                for (k, item) in items.iter().enumerate() {
+                    if k > 0 {
+                        out.push_str(", ");
+                    }
+                    item.render_into(out);
+                }
+                Ok(())
+            }
+        };
     }
 
     /// A JSON form for reports and traces.
@@ -123,10 +141,25 @@ impl Value {
 
 /// A number as people write it: `12`, `12.5`, `0.333333`.
 pub fn format_number(n: f64) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_number(&mut out, n);
+    out
+}
+
+/// Appends [`format_number`]'s text to `out`.
+fn write_number(out: &mut String, n: f64) -> std::fmt::Result {
+    use std::fmt::Write;
     if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
+        write!(out, "{}", n as i64)
     } else {
-        let s = format!("{n:.6}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        let start = out.len();
+        write!(out, "{n:.6}")?;
+        let kept = out[start..]
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .len();
+        out.truncate(start + kept);
+        Ok(())
     }
 }

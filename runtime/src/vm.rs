@@ -174,7 +174,7 @@ impl Env<'_> {
             Insn::EventProp(e, i) => {
                 let v = self
                     .event(e)
-                    .and_then(|d| d.props.get(i as usize))
+                    .and_then(|d| d.prop(i))
                     .cloned()
                     .unwrap_or_default();
                 stack.push(v);

@@ -13,7 +13,7 @@ use crate::value::{Const, Date, TimeOfDay, Type};
 fn listing_has_expected_lines() {
     let text = disassemble(&sample::program());
     for expected in [
-        "journey bytecode, format version 2\n",
+        "journey bytecode, format version 3\n",
         "project:     first_year\n",
         "compiler:    journey 0.1.0\n",
         "default tz:  Europe/Paris\n",
@@ -26,7 +26,7 @@ fn listing_has_expected_lines() {
         "    quiet 21:00 to 08:00 on chan0 (sms)  ; first_year.journey:15:5\n",
         "  journey0  premiere_annee  body @0041  ; first_year.journey:19:1\n",
         "    timeline[0] month 6 at 10:00 -> @0067  ; first_year.journey:46:5\n",
-        "    keeps event0 (signup)\n",
+        "    keeps event0 (signup) [plan]\n",
         "  step0  key feed000000000000  journey0  send_email_welcome  send  critical  \
          ; first_year.journey:30:5\n",
         "  step2  key feed000000002222  journey0  if_jeune  if  arms [then, else]  \
@@ -84,7 +84,7 @@ fn deterministic() {
 #[test]
 fn empty_program() {
     let text = disassemble(&Program::default());
-    assert!(text.starts_with("journey bytecode, format version 2\n"));
+    assert!(text.starts_with("journey bytecode, format version 3\n"));
     assert!(!text.contains("code:\n"));
 }
 

@@ -40,7 +40,7 @@ fn header_layout() {
     let bytes = encode(&sample::program());
     assert_eq!(bytes[..8], MAGIC);
     assert_eq!(bytes[8..12], FORMAT_VERSION.to_le_bytes());
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
     let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
     assert_eq!(len as usize, bytes.len() - HEADER_LEN);
     let checksum = u64::from_le_bytes(bytes[20..28].try_into().expect("8 bytes"));

@@ -421,7 +421,10 @@ pub fn sample() -> (Program, Pcs) {
             loc: loc(46, 5),
         }],
         entry_events: vec![event(0)],
-        kept_events: vec![event(0)],
+        kept_events: vec![KeptEvent {
+            event: event(0),
+            props: 0b1,
+        }],
         loc: loc(19, 1),
     });
 
