@@ -767,7 +767,6 @@ impl Engine {
         }
     }
 
-    /// Whether instances keep every event (the tests' reference rule).
     /// The properties of `event` that instances of `jd` keep (a [`KeptEvent::props`] mask);
     /// `None` when they keep no occurrence of it.
     fn kept_props(&self, jd: &JourneyDef, event: EventId) -> Option<u32> {
@@ -780,6 +779,7 @@ impl Engine {
             .map(|i| jd.kept_events[i].props)
     }
 
+    /// Whether instances keep every event (the tests' reference rule).
     fn keeps_all(&self) -> bool {
         #[cfg(test)]
         let keep = self.keep_all_events;
