@@ -667,8 +667,11 @@ impl<'p> Validator<'p> {
             self.ids(&p.events, &journey.entry_events, || {
                 format!("the entry events of {}", at())
             })?;
-            let kept: Vec<EventId> = journey.kept_events.iter().map(|k| k.event).collect();
-            self.ids(&p.events, &kept, || format!("the events kept by {}", at()))?;
+            journey.kept_events.iter().try_for_each(|k| {
+                self.id(&p.events, k.event, || {
+                    format!("the events kept by {}", at())
+                })
+            })?;
             self.loc(&journey.loc, at)?;
         }
         self.unique_entities(&p.journeys)

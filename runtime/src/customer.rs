@@ -72,17 +72,16 @@ impl EventData {
         {
             return Arc::clone(self);
         }
-        let held: Vec<u16> = if full {
-            (0..self.props.len().min(32) as u16).collect()
-        } else {
-            (0..32).filter(|&i| self.present & (1 << i) != 0).collect()
-        };
-        let mut props = Vec::with_capacity((self.present & keep).count_ones() as usize);
+        let held = (self.present & keep).count_ones() as usize;
+        let mut props = Vec::with_capacity(held.min(self.props.len()));
         let mut present = 0;
-        for (v, i) in self.props.iter().zip(held) {
-            if keep & (1 << i) != 0 {
+        for i in 0..32 {
+            let bit = 1 << i;
+            if keep & bit != 0
+                && let Some(v) = self.prop(i)
+            {
                 props.push(v.clone());
-                present |= 1 << i;
+                present |= bit;
             }
         }
         Arc::new(EventData {

@@ -164,7 +164,7 @@ impl Engine {
             return self.defer(c, j, step, Reason::Cap, until.max(now + 1), why);
         }
         // Render and record.
-        let (template, external, parts) = self.render(c, j, &sd.message, offer);
+        let (template, external, parts) = self.render(&program, c, j, &sd.message, offer);
         let id = self.customers[c as usize].id.clone();
         let (entered, sends) = match self.instance_mut(c, j) {
             Some(i) => {
@@ -288,8 +288,10 @@ impl Engine {
         best.map(|(_, o)| o)
     }
 
+    /// The rendered message, read in place from `program` (the engine's, shared).
     fn render(
         &mut self,
+        program: &Program,
         c: CustomerIx,
         j: JourneyId,
         m: &MessageRef,
@@ -321,8 +323,6 @@ impl Engine {
             }
             (t.name.clone(), out)
         };
-        // The program is shared: its templates are read in place, not copied per send.
-        let program = self.program.clone();
         let result = match m {
             MessageRef::Template(t) => {
                 let td = &program.templates[*t];
