@@ -32,6 +32,46 @@ fn the_misbehaving_plugin_loads_and_behaves_when_asked() {
     assert_eq!(d.outcome, Outcome::Accepted("ok-0123456789abcdef".into()));
 }
 
+/// A call that runs straight through is finished without the scheduler; one that waits on
+/// HTTP is handed over to it, and the instance then expects the next call to wait too. Both
+/// kinds, in any order on one instance, must deliver.
+#[test]
+fn one_instance_serves_calls_that_wait_and_calls_that_do_not() {
+    let sink = journey_host::sink::Sink::start().expect("sink");
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    let declared = setup(
+        "misbehaving",
+        &[("mode", "declared"), ("url", &sink.url("/hook"))],
+        &[],
+        &[&sink.addr().to_string()],
+    );
+    let order = ["ok", "declared", "declared", "ok", "ok", "declared", "ok"];
+    for (n, m) in order.iter().enumerate() {
+        let s = if *m == "ok" {
+            mode("ok")
+        } else {
+            declared.clone()
+        };
+        let d = i
+            .deliver(&s, &msg())
+            .unwrap_or_else(|f| panic!("call {n} ({m}): {}", f.error));
+        assert!(
+            matches!(d.outcome, Outcome::Accepted(_)),
+            "call {n} ({m}): {:?}",
+            d.outcome
+        );
+        assert_eq!(
+            d.http.len(),
+            usize::from(*m == "declared"),
+            "call {n} ({m})"
+        );
+    }
+    assert_eq!(sink.requests().len(), 3);
+    assert!(i.is_usable());
+}
+
 /// Delivers in `mode`, which never returns by itself: the call must end with the 400 ms
 /// deadline, poison its instance, and leave the plugin able to serve from a fresh one.
 fn assert_stopped_at_the_deadline(mode_name: &str) {
