@@ -25,7 +25,14 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
     if !matches!(value, Value::None) || state.last.is_none() {
         state.last = Some((at, value.clone()));
     }
-    state.window.push_back((at, x));
+    let window = &mut state.window;
+    if window.len() == window.capacity() {
+        // A window fills up to the occurrences of its length (a daily event over 183 days
+        // holds 183) and stays there: grow by an eighth, not by doubling, so that it ends
+        // with at most an eighth unused instead of up to half (183 in a buffer of 256).
+        window.reserve_exact((window.len() / 8).max(4));
+    }
+    window.push_back((at, x));
     if let Some(k) = &mut state.kept {
         k.enter(1, x);
         k.newest = at;
@@ -521,6 +528,31 @@ mod serde_tests {
 #[cfg(test)]
 mod merge_tests {
     use super::*;
+
+    /// A daily event over a 183-day window fills it with 183 occurrences and stays there:
+    /// the buffer ends at most an eighth (and four) above that, not at the next power of two
+    /// (256), and the occurrences are all there, in order.
+    #[test]
+    fn a_full_window_wastes_at_most_an_eighth() {
+        const DAY: Instant = 86_400;
+        let window = 183 * 86_400u64;
+        let mut state = AggState::default();
+        for day in 0..400 {
+            let at = day * DAY;
+            prune(&mut state, window, at);
+            record(&mut state, at, &Value::Number(day as f64));
+        }
+        let len = state.window.len();
+        assert_eq!(len, 183);
+        assert!(
+            state.window.capacity() <= len + len / 8 + 4,
+            "{len} occurrences in a buffer of {}",
+            state.window.capacity()
+        );
+        let days: Vec<f64> = state.window.iter().map(|o| o.1).collect();
+        let want: Vec<f64> = (217..400).map(|d| d as f64).collect();
+        assert_eq!(days, want);
+    }
 
     /// Past the cap, the two oldest occurrences merge into one: the window keeps the cap,
     /// and its count, sum, min and max stay those of every occurrence recorded.
