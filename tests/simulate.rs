@@ -66,6 +66,16 @@ fn report_counts_are_consistent() {
     for c in &r.channels {
         let per_template: u64 = c.templates.iter().map(|t| t.sent).sum();
         assert_eq!(per_template, c.sent, "templates of {} add up", c.name);
+        // One row per template name, in name order, none of them empty.
+        assert!(
+            c.templates
+                .windows(2)
+                .all(|w| w[0].template < w[1].template),
+            "templates of {}: {:?}",
+            c.name,
+            c.templates.iter().map(|t| &t.template).collect::<Vec<_>>()
+        );
+        assert!(c.templates.iter().all(|t| t.sent > 0), "{}", c.name);
     }
     let per_step: u64 = r
         .journeys

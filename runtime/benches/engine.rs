@@ -1112,10 +1112,11 @@ fn main() {
             );
         }
     }
-    let mut sends: Vec<String> = stats
-        .sends
-        .iter()
-        .map(|((_, t), c)| format!("{t} {}", n(*c)))
+    let mut sends: Vec<String> = program
+        .channels
+        .keys()
+        .flat_map(|ch| stats.sends_by_template(&program, ch))
+        .map(|(t, c)| format!("{t} {}", n(c)))
         .collect();
     sends.sort();
     println!("  sends by template  {}", sends.join(", "));

@@ -107,6 +107,9 @@ struct Derived {
     /// The schema's attributes among [`crate::effects::ADDRESS_ATTRIBUTES`], handed to
     /// channels with each send.
     pub(crate) address_attrs: Vec<(AttrId, &'static str)>,
+    /// The longest frequency-cap window of all policies, in seconds: how long a customer's
+    /// recent sends are kept.
+    cap_window: i64,
     /// Expression functions as trees, indexed by entry pc (`None` where no function starts
     /// or where the interpreter runs it).
     exprs: Vec<Option<Box<crate::expr::Function>>>,
@@ -279,6 +282,11 @@ impl Engine {
 
     /// The customer's addresses for a channel: the [`crate::effects::ADDRESS_ATTRIBUTES`] that
     /// the schema has (found once, in the derived indexes) and the profile sets.
+    /// The longest frequency-cap window of all policies, in seconds.
+    pub(crate) fn cap_window(&self) -> i64 {
+        self.d.cap_window
+    }
+
     pub(crate) fn recipient(&self, c: CustomerIx) -> Vec<(&'static str, String)> {
         let profile = self.profile_of(c);
         self.d
@@ -1489,6 +1497,16 @@ fn derive(p: &Program) -> Derived {
                     .map(|n| (id, *n))
             })
             .collect(),
+        cap_window: p
+            .policies
+            .values()
+            .flat_map(|p| {
+                p.caps
+                    .iter()
+                    .map(|c| i64::try_from(c.window_secs).unwrap_or(i64::MAX))
+            })
+            .max()
+            .unwrap_or(0),
         exprs: Vec::new(),
     };
     d.exprs = vec![None; p.code.len()];

@@ -196,13 +196,7 @@ impl Engine {
             recipient: self.recipient(c),
             time_zone: tz_name(&tz),
         };
-        let max_window = self
-            .program
-            .policies
-            .values()
-            .flat_map(|p| p.caps.iter().map(|c| c.window_secs))
-            .max()
-            .unwrap_or(0) as i64;
+        let max_window = self.cap_window();
         let recent = &mut self.customers[c as usize].recent_sends;
         // Most customers hold a send or two in the window: grow by one up to four, then
         // double as usual (amortized).
@@ -216,8 +210,7 @@ impl Engine {
         {
             recent.pop_front();
         }
-        self.stats
-            .sent(step, sd.channel, record.template.as_deref());
+        self.stats.sent(step, s);
         self.decide(c, Some(j), loc, || {
             let what = record.template.as_deref().unwrap_or("a message");
             format!("send `{what}` on `{}`", chan.name)

@@ -2032,7 +2032,11 @@ fn build_report(
                 at: loc_label(p, jd.loc),
                 entered: js.entered,
                 active: active[j.index()],
-                exits: js.exited.clone(),
+                exits: js
+                    .exited
+                    .iter()
+                    .map(|(reason, n)| (reason.to_string(), *n))
+                    .collect(),
                 goals,
                 steps,
             }
@@ -2043,13 +2047,9 @@ fn build_report(
         .iter()
         .map(|(ch, cd)| {
             let templates: Vec<TemplateReport> = stats
-                .sends
-                .iter()
-                .filter(|((c, _), _)| *c == ch)
-                .map(|((_, t), n)| TemplateReport {
-                    template: t.clone(),
-                    sent: *n,
-                })
+                .sends_by_template(p, ch)
+                .into_iter()
+                .map(|(template, sent)| TemplateReport { template, sent })
                 .collect();
             let sent = templates.iter().map(|t| t.sent).sum();
             totals.sends += sent;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cranelift_entity::SecondaryMap;
-use journey_bytecode::{ChannelId, GoalId, JourneyId, Program, StepId};
+use journey_bytecode::{ChannelId, GoalId, JourneyId, MessageRef, Program, SendId, StepId};
 use serde::Serialize;
 
 use crate::effects::{ExitReason, Reason};
@@ -14,8 +14,9 @@ use crate::effects::{ExitReason, Reason};
 pub struct JourneyStats {
     /// Instances started.
     pub entered: u64,
-    /// Instances ended, by reason.
-    pub exited: BTreeMap<String, u64>,
+    /// Instances ended, by reason (`completed`, `exit-step`, `exit-event`, `exit-condition`,
+    /// `lifetime`).
+    pub exited: BTreeMap<&'static str, u64>,
 }
 
 /// Per-step counters.
@@ -44,9 +45,10 @@ pub struct Stats {
     /// Per step.
     #[serde(skip)]
     pub steps: SecondaryMap<StepId, StepStats>,
-    /// Messages per (channel, template or `inline`).
+    /// Messages per `send` instruction ([`Stats::sends_by_template`] groups them by channel
+    /// and template): counting one costs no lookup by name.
     #[serde(skip)]
-    pub sends: BTreeMap<(ChannelId, String), u64>,
+    pub sends: SecondaryMap<SendId, u64>,
     /// Conversions per goal.
     #[serde(skip)]
     pub goals: SecondaryMap<GoalId, u64>,
@@ -72,7 +74,7 @@ impl Stats {
             ExitReason::Condition => "exit-condition",
             ExitReason::Lifetime => "lifetime",
         };
-        *self.journeys[j].exited.entry(key.to_string()).or_insert(0) += 1;
+        *self.journeys[j].exited.entry(key).or_insert(0) += 1;
     }
     pub(crate) fn reached(&mut self, step: StepId) {
         self.steps[step].reached += 1;
@@ -84,12 +86,31 @@ impl Stats {
         }
         arms[arm as usize] += 1;
     }
-    pub(crate) fn sent(&mut self, step: StepId, channel: ChannelId, template: Option<&str>) {
+    pub(crate) fn sent(&mut self, step: StepId, send: SendId) {
         self.steps[step].sent += 1;
-        *self
-            .sends
-            .entry((channel, template.unwrap_or("inline").to_string()))
-            .or_insert(0) += 1;
+        self.sends[send] += 1;
+    }
+    /// The messages sent on `channel`, by template name (the provider's id for an external
+    /// template, `inline` for inline content), in name order, leaving out templates never
+    /// sent.
+    pub fn sends_by_template(&self, p: &Program, channel: ChannelId) -> Vec<(String, u64)> {
+        let mut by_name: BTreeMap<&str, u64> = BTreeMap::new();
+        for (s, sd) in p.sends.iter() {
+            let n = self.sends[s];
+            if sd.channel != channel || n == 0 {
+                continue;
+            }
+            let name = match &sd.message {
+                MessageRef::Template(t) => p.templates[*t].name.as_str(),
+                MessageRef::External(id) => id.as_str(),
+                MessageRef::Inline(_) => "inline",
+            };
+            *by_name.entry(name).or_insert(0) += n;
+        }
+        by_name
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect()
     }
     pub(crate) fn deferred(&mut self, step: StepId, reason: Reason) {
         *self.steps[step].deferred.entry(reason).or_insert(0) += 1;
