@@ -541,6 +541,18 @@ pub enum MessageRef {
     Inline(TextDef),
 }
 
+impl MessageRef {
+    /// The template's name in records and reports: a declared template's name, the
+    /// provider's id of an external one; `None` for inline content.
+    pub fn template_name<'a>(&'a self, p: &'a Program) -> Option<&'a str> {
+        match self {
+            MessageRef::Template(t) => Some(p.templates[*t].name.as_str()),
+            MessageRef::External(id) => Some(id.as_str()),
+            MessageRef::Inline(_) => None,
+        }
+    }
+}
+
 /// Offer selection of a send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OfferSel {

@@ -18,6 +18,17 @@ fn msg() -> journey_plugin_api::Message {
     message(&[("text", "bonjour")], &[], &[])
 }
 
+/// `mode_name` with the sink's URL as `url` and the sink's address declared (resolved into
+/// the allow-list).
+fn with_sink(mode_name: &str, sink: &journey_host::sink::Sink) -> Arc<journey_host::ChannelSetup> {
+    setup(
+        "misbehaving",
+        &[("mode", mode_name), ("url", &sink.url("/hook"))],
+        &[],
+        &[&sink.addr().to_string()],
+    )
+}
+
 #[test]
 fn the_misbehaving_plugin_loads_and_behaves_when_asked() {
     let h = host();
@@ -41,12 +52,7 @@ fn one_instance_serves_calls_that_wait_and_calls_that_do_not() {
     let h = host();
     let p = load(&h, "misbehave");
     let mut i = p.instantiate().expect("instantiates");
-    let declared = setup(
-        "misbehaving",
-        &[("mode", "declared"), ("url", &sink.url("/hook"))],
-        &[],
-        &[&sink.addr().to_string()],
-    );
+    let declared = with_sink("declared", &sink);
     let order = ["ok", "declared", "declared", "ok", "ok", "declared", "ok"];
     for (n, m) in order.iter().enumerate() {
         let s = if *m == "ok" {
@@ -235,22 +241,12 @@ fn a_request_to_an_undeclared_host_is_denied() {
     let p = load(&h, "misbehave");
     let mut i = p.instantiate().expect("instantiates");
     // Declared: the sink's URL (as `url`, resolved into the allow-list).
-    let declared = setup(
-        "misbehaving",
-        &[("mode", "declared"), ("url", &sink.url("/hook"))],
-        &[],
-        &[&sink.addr().to_string()],
-    );
+    let declared = with_sink("declared", &sink);
     let d = i.deliver(&declared, &msg()).expect("declared host works");
     assert!(matches!(d.outcome, Outcome::Accepted(_)), "{:?}", d.outcome);
     assert_eq!(sink.requests().len(), 1);
     // Undeclared: refused by the host before any connection.
-    let sneaky = setup(
-        "misbehaving",
-        &[("mode", "sneaky"), ("url", &sink.url("/hook"))],
-        &[],
-        &[&sink.addr().to_string()],
-    );
+    let sneaky = with_sink("sneaky", &sink);
     let d = i
         .deliver(&sneaky, &msg())
         .expect("the call itself completes");

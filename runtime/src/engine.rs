@@ -280,13 +280,13 @@ impl Engine {
         self.timers.next_due()
     }
 
-    /// The customer's addresses for a channel: the [`crate::effects::ADDRESS_ATTRIBUTES`] that
-    /// the schema has (found once, in the derived indexes) and the profile sets.
     /// The longest frequency-cap window of all policies, in seconds.
     pub(crate) fn cap_window(&self) -> i64 {
         self.d.cap_window
     }
 
+    /// The customer's addresses for a channel: the [`crate::effects::ADDRESS_ATTRIBUTES`] that
+    /// the schema has (found once, in the derived indexes) and the profile sets.
     pub(crate) fn recipient(&self, c: CustomerIx) -> Vec<(&'static str, String)> {
         let profile = self.profile_of(c);
         self.d

@@ -316,18 +316,22 @@ impl Engine {
             }
             (t.name.clone(), out)
         };
-        let result = match m {
+        let (external, parts) = match m {
             MessageRef::Template(t) => {
                 let td = &program.templates[*t];
                 let parts = td.parts.iter().map(|p| text(self, &mut stack, p)).collect();
-                (Some(td.name.clone()), false, parts)
+                (false, parts)
             }
-            MessageRef::External(id) => (Some(id.clone()), true, Vec::new()),
-            MessageRef::Inline(t) => (None, false, vec![text(self, &mut stack, t)]),
+            MessageRef::External(_) => (true, Vec::new()),
+            MessageRef::Inline(t) => (false, vec![text(self, &mut stack, t)]),
         };
         stack.clear();
         self.stack = stack;
-        result
+        (
+            m.template_name(program).map(str::to_string),
+            external,
+            parts,
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cranelift_entity::SecondaryMap;
-use journey_bytecode::{ChannelId, GoalId, JourneyId, MessageRef, Program, SendId, StepId};
+use journey_bytecode::{ChannelId, GoalId, JourneyId, Program, SendId, StepId};
 use serde::Serialize;
 
 use crate::effects::{ExitReason, Reason};
@@ -100,11 +100,7 @@ impl Stats {
             if sd.channel != channel || n == 0 {
                 continue;
             }
-            let name = match &sd.message {
-                MessageRef::Template(t) => p.templates[*t].name.as_str(),
-                MessageRef::External(id) => id.as_str(),
-                MessageRef::Inline(_) => "inline",
-            };
+            let name = sd.message.template_name(p).unwrap_or("inline");
             *by_name.entry(name).or_insert(0) += n;
         }
         by_name
