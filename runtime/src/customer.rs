@@ -93,49 +93,231 @@ impl EventData {
     }
 }
 
-/// The running summary of one aggregate for one customer: the occurrences still inside the
-/// window (instant, value), oldest first, plus the latest value for `last`. Occurrences that
-/// leave the window are dropped, so memory follows the window, not the history. At most
-/// [`AGG_CAP`] occurrences are kept: beyond that the two oldest are merged (the count stays
-/// exact, the merged occurrence leaves the window with the newer of the two).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The occurrences of one event (those that passed one filter) still inside the longest
+/// window of the aggregates that read them, oldest first: each one's instant once, and one
+/// value per aggregated property (a column). The aggregates over the same event share it,
+/// each from its own first row ([`AggState::skip`]): `sum(usage.data_gb over last 90 days)`,
+/// `sum(usage.data_gb over last 183 days)` and `sum(usage.voice_minutes over last 183 days)`
+/// keep 24 bytes per daily occurrence for 183 days, not 16 for 90 and 32 for 183; a count
+/// keeps 8. Occurrences that leave the longest window are dropped, so memory follows the
+/// window, not the history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "LogData", try_from = "LogData")]
+pub struct Log {
+    /// Values per row (set by the first row).
+    columns: u16,
+    /// The rows, flattened in one buffer (an occurrence is written at one place): the
+    /// instant, then the values as `f64` bits.
+    cells: VecDeque<u64>,
+}
+
+/// A [`Log`] as it is serialized: the instants, and the values row after row.
+#[derive(Serialize, Deserialize)]
+struct LogData {
+    columns: u16,
+    at: Vec<Instant>,
+    values: Vec<f64>,
+}
+
+impl From<Log> for LogData {
+    fn from(log: Log) -> LogData {
+        let rows = log.len();
+        let columns = usize::from(log.columns);
+        LogData {
+            columns: log.columns,
+            at: (0..rows).map(|i| log.at(i)).collect(),
+            values: (0..rows)
+                .flat_map(|i| (0..columns).map(move |c| (i, c)))
+                .map(|(i, c)| log.value(i, c as u16))
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<LogData> for Log {
+    type Error = String;
+
+    fn try_from(data: LogData) -> Result<Log, String> {
+        let columns = usize::from(data.columns);
+        if data.values.len() != data.at.len() * columns {
+            return Err(format!(
+                "an occurrence log of {} rows with {} columns holds {} values, not {}",
+                data.at.len(),
+                columns,
+                data.values.len(),
+                data.at.len() * columns
+            ));
+        }
+        if let Some(i) = data.at.windows(2).position(|w| w[0] > w[1]) {
+            return Err(format!(
+                "an occurrence log must be in time order: row {} ({}) comes after row {} ({})",
+                i + 1,
+                data.at[i + 1],
+                i,
+                data.at[i]
+            ));
+        }
+        let mut log = Log {
+            columns: data.columns,
+            cells: VecDeque::with_capacity(data.at.len() * (columns + 1)),
+        };
+        for (i, at) in data.at.iter().enumerate() {
+            log.cells.push_back(*at as u64);
+            log.cells.extend(
+                data.values[i * columns..(i + 1) * columns]
+                    .iter()
+                    .map(|x| x.to_bits()),
+            );
+        }
+        Ok(log)
+    }
+}
+
+impl Log {
+    /// Cells per row: the instant and the values.
+    #[inline]
+    fn stride(&self) -> usize {
+        usize::from(self.columns) + 1
+    }
+
+    /// Rows (occurrences).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.cells.len() / self.stride()
+    }
+
+    /// No occurrence.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Values per row.
+    pub fn columns(&self) -> u16 {
+        self.columns
+    }
+
+    /// The instant of row `row`.
+    #[inline]
+    pub fn at(&self, row: usize) -> Instant {
+        self.cells
+            .get(row * self.stride())
+            .map_or(0, |&c| c as Instant)
+    }
+
+    /// The value of row `row` in column `column` (0 outside the log).
+    #[inline]
+    pub fn value(&self, row: usize, column: u16) -> f64 {
+        if column >= self.columns {
+            return 0.0;
+        }
+        self.cells
+            .get(row * self.stride() + 1 + usize::from(column))
+            .map_or(0.0, |&c| f64::from_bits(c))
+    }
+
+    /// The buffer's capacity in rows.
+    pub fn capacity(&self) -> usize {
+        self.cells.capacity() / self.stride()
+    }
+
+    /// Adds a row, newest. A row added to an empty log sets the number of columns (those
+    /// of a group's log are always the same); a row of another width is cut or padded with
+    /// zeros.
+    pub(crate) fn push(&mut self, at: Instant, values: &[f64]) {
+        if self.cells.is_empty() {
+            self.columns = u16::try_from(values.len()).unwrap_or(u16::MAX - 1);
+        }
+        let stride = self.stride();
+        if self.cells.len() + stride > self.cells.capacity() {
+            // A log fills up to the occurrences of its window (a daily event over 183 days
+            // holds 183) and stays there: grow by an eighth, not by doubling, so that it ends
+            // with at most an eighth unused instead of up to half (183 in room for 256).
+            let rows = (self.len() / 8).max(4);
+            self.cells.reserve_exact(rows * stride);
+        }
+        self.cells.push_back(at as u64);
+        for c in 0..stride - 1 {
+            self.cells
+                .push_back(values.get(c).copied().unwrap_or(0.0).to_bits());
+        }
+    }
+
+    /// Drops the `rows` oldest rows.
+    pub(crate) fn pop_front(&mut self, rows: usize) {
+        let cells = (rows * self.stride()).min(self.cells.len());
+        self.cells.drain(..cells);
+    }
+
+    /// Merges the two oldest rows into one, at the instant of the newer, with the sums of
+    /// their values.
+    pub(crate) fn merge_front(&mut self) {
+        if self.len() < 2 {
+            return;
+        }
+        let stride = self.stride();
+        for c in 1..stride {
+            let sum = f64::from_bits(self.cells[c]) + f64::from_bits(self.cells[stride + c]);
+            self.cells[stride + c] = sum.to_bits();
+        }
+        self.cells.drain(..stride);
+    }
+}
+
+/// [`AggState::log`] of an aggregate without window: it keeps only its totals and latest
+/// value.
+pub const NO_LOG: u16 = u16::MAX;
+
+/// [`AggState::column`] of an aggregate that reads no value of the occurrences (a count):
+/// each counts with the value 0.
+pub const NO_COLUMN: u16 = u16::MAX;
+
+/// An occurrence in a window: (instant, count, sum, min, max). It stands for `count`
+/// occurrences once merged (past [`AGG_CAP`]).
+pub type Occurrence = (Instant, u32, f64, f64, f64);
+
+/// The running summary of one aggregate for one customer. A windowed aggregate reads its
+/// occurrences from a [`Log`] it shares with the other aggregates over the same event, from
+/// row [`AggState::skip`] on. At most [`AGG_CAP`] occurrences are kept per log: beyond that
+/// the two oldest are merged (the count stays exact, the merged occurrence leaves the window
+/// with the newer of the two).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AggState {
-    /// (instant, value) of the occurrences in the window, oldest first (16 bytes each).
-    pub window: VecDeque<(Instant, f64)>,
-    /// When the oldest occurrence stands for several merged ones (past [`AGG_CAP`]): their
-    /// (count, min, max); its value is their sum. Only the oldest can be merged: a merge
-    /// takes the two oldest.
+    /// Which of the customer's logs holds the occurrences ([`Customer::logs`]), or
+    /// [`NO_LOG`].
+    pub log: u16,
+    /// Which column of the log holds the aggregated values, or [`NO_COLUMN`].
+    pub column: u16,
+    /// Rows at the front of the log that have left this aggregate's window (it is shorter
+    /// than the log's longest).
+    pub skip: u32,
+    /// When the first occurrence of the window is not the log's row as it is: it stands
+    /// for several merged ones (past [`AGG_CAP`]), or the log's row has merged an
+    /// occurrence that had already left this window. Its (count, sum, min, max).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<(u32, f64, f64)>,
+    pub head: Option<(u32, f64, f64, f64)>,
     /// Latest value and instant.
     pub last: Option<(Instant, Value)>,
     /// Occurrences ever counted (for aggregates without window).
     pub total: (u64, f64, f64, f64),
-    /// The count and the exact sum of the whole of [`AggState::window`], kept as
-    /// occurrences come and go, so that a `count`, `sum` or `avg` over the window does not go
-    /// over it. Derived: not serialized (rebuilt on the next update; until then evaluations
-    /// go over the window).
+    /// The count and the exact sum of the whole window, kept as occurrences come and go,
+    /// so that a `count`, `sum` or `avg` over the window does not go over it. Derived: not
+    /// serialized (rebuilt on the next update; until then evaluations go over the window).
     #[serde(skip)]
     pub(crate) kept: Option<crate::segments::Kept>,
 }
 
 impl AggState {
-    /// The oldest occurrence in the window, as (instant, count, sum, min, max).
-    pub fn oldest(&self) -> Option<(Instant, u32, f64, f64, f64)> {
-        self.occurrences().next()
-    }
-
-    /// The occurrences in the window, oldest first, as (instant, count, sum, min, max).
-    pub fn occurrences(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = (Instant, u32, f64, f64, f64)> + '_ {
-        self.window
-            .iter()
-            .enumerate()
-            .map(|(i, &(at, x))| match self.merged {
-                Some((count, min, max)) if i == 0 => (at, count, x, min, max),
-                _ => (at, 1, x, x, x),
-            })
+    /// A state with no occurrence yet, reading `column` of log `log`.
+    pub fn new(log: u16, column: u16) -> AggState {
+        AggState {
+            log,
+            column,
+            skip: 0,
+            head: None,
+            last: None,
+            total: (0, 0.0, 0.0, 0.0),
+            kept: None,
+        }
     }
 }
 
@@ -143,14 +325,54 @@ impl AggState {
 /// from its serialized form has none yet, and is still the same state).
 impl PartialEq for AggState {
     fn eq(&self, other: &AggState) -> bool {
-        self.window == other.window
-            && self.merged == other.merged
+        self.log == other.log
+            && self.column == other.column
+            && self.skip == other.skip
+            && self.head == other.head
             && self.last == other.last
             && self.total == other.total
     }
 }
 
-/// Occurrences kept per aggregate before the oldest are merged.
+/// A windowed aggregate's occurrences: its state and the log it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The aggregate's state.
+    pub state: &'a AggState,
+    /// The log it reads from row [`AggState::skip`] on.
+    pub log: &'a Log,
+}
+
+impl<'a> Window<'a> {
+    /// The occurrence at row `row` of the log, as this aggregate sees it.
+    #[inline]
+    fn occurrence(&self, row: usize) -> Occurrence {
+        let at = self.log.at(row);
+        match self.state.head {
+            Some((count, sum, min, max)) if row == self.state.skip as usize => {
+                (at, count, sum, min, max)
+            }
+            _ => {
+                let x = self.log.value(row, self.state.column);
+                (at, 1, x, x, x)
+            }
+        }
+    }
+
+    /// The occurrences in the window, oldest first.
+    pub fn occurrences(self) -> impl DoubleEndedIterator<Item = Occurrence> + 'a {
+        let rows = (self.state.skip as usize).min(self.log.len())..self.log.len();
+        rows.map(move |row| self.occurrence(row))
+    }
+
+    /// The oldest occurrence in the window.
+    pub fn oldest(self) -> Option<Occurrence> {
+        ((self.state.skip as usize) < self.log.len())
+            .then(|| self.occurrence(self.state.skip as usize))
+    }
+}
+
+/// Occurrences kept per log before the oldest are merged.
 pub const AGG_CAP: usize = 1024;
 
 /// What a thread of an instance is doing.
@@ -263,6 +485,10 @@ pub struct Customer {
     /// allocation: an event reaches each state it updates at a computed address, not through
     /// a pointer of its own, so the memory reads of several states overlap.
     pub aggs: Vec<Option<AggState>>,
+    /// Occurrence logs, one per group of aggregates over the same event and filter (see
+    /// [`Log`]); as many as the groups that had an occurrence, up to the last.
+    #[serde(default)]
+    pub logs: Vec<Log>,
     /// Segment membership, indexed by segment.
     pub segments: Vec<bool>,
     /// Active instances.
@@ -285,6 +511,13 @@ impl Customer {
     /// The state of aggregate `a`, once it has had an occurrence.
     pub fn agg(&self, a: AggId) -> Option<&AggState> {
         self.aggs.get(a.as_u32() as usize).and_then(Option::as_ref)
+    }
+
+    /// The occurrences of windowed aggregate `a`, once it has had one.
+    pub fn window(&self, a: AggId) -> Option<Window<'_>> {
+        let state = self.agg(a)?;
+        let log = self.logs.get(usize::from(state.log))?;
+        Some(Window { state, log })
     }
 }
 

@@ -224,11 +224,11 @@ impl<'a> Drift<'a> {
             _ => return None,
         };
         // No occurrence yet: the value stays what it is (zero) until an event.
-        let Some(state) = self.env.customer.agg(a) else {
+        let Some(win) = self.env.customer.window(a) else {
             return Some(None);
         };
         let holds = |x: f64| compare_op(op, &Value::Number(x), k);
-        let (count, total, ..) = segments::window_totals(state, w, now, false);
+        let (count, total, ..) = segments::window_totals(win, w, now, false);
         let answer = holds(if sum { total } else { count as f64 });
         let from = now.saturating_sub(w as i64);
         let (mut n, mut acc) = (0u64, ExactSum::default());
@@ -242,7 +242,7 @@ impl<'a> Drift<'a> {
             }
         };
         let order = matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
-        if order && (!sum || state.kept.as_ref()?.sum_only_decreases()) {
+        if order && (!sum || win.state.kept.as_ref()?.sum_only_decreases()) {
             // The value only decreases, down to zero when the window is empty, and the
             // comparison flips at most once: if it is the same now and then, it is the same
             // all along. Otherwise, going back from the newest occurrence, the first total
@@ -251,7 +251,7 @@ impl<'a> Drift<'a> {
             if answer == when_empty {
                 return Some(None);
             }
-            for o in state.occurrences().rev() {
+            for o in win.occurrences().rev() {
                 if o.0 <= from {
                     break;
                 }
@@ -267,7 +267,7 @@ impl<'a> Drift<'a> {
         // occurrence, so the last one walked) after which it differs.
         let mut first = None;
         let mut after = 0.0;
-        for o in state.occurrences().rev() {
+        for o in win.occurrences().rev() {
             if o.0 <= from {
                 break;
             }

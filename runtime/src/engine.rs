@@ -88,7 +88,11 @@ struct Derived {
     entries_on_enter: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
     entries_on_leave: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
     scheduled: Vec<(JourneyId, u16)>,
-    aggs_by_event: SecondaryMap<EventId, Vec<AggId>>,
+    /// The aggregates grouped by event and filter: each group's occurrences go in one log
+    /// per customer (`Customer::logs`, indexed like this).
+    groups: Vec<crate::segments::Group>,
+    /// The groups over each event.
+    groups_by_event: SecondaryMap<EventId, Vec<u16>>,
     segs_by_attr: SecondaryMap<AttrId, Vec<SegmentId>>,
     segs_by_agg: SecondaryMap<AggId, Vec<SegmentId>>,
     /// Segments in dependency order (a segment after those it uses).
@@ -96,6 +100,8 @@ struct Derived {
     /// Windowed aggregates whose expiries can change something: read by a segment or by an
     /// `exit when` condition.
     windowed_aggs: Vec<AggId>,
+    /// The groups of [`Derived::windowed_aggs`]: the logs a recheck prunes.
+    windowed_groups: Vec<u16>,
     /// What segment and `exit when` conditions read of the clock.
     clock_reads: ClockReads,
     /// Segments a recheck re-evaluates: those over a windowed aggregate or reading the clock
@@ -444,6 +450,7 @@ impl Engine {
         self.customers.push(Customer {
             id: id.to_string(),
             aggs: vec![None; p.aggregates.len()],
+            logs: Vec::new(),
             segments: vec![false; p.segments.len()],
             instances: Vec::new(),
             history: vec![JourneyHistory::default(); p.journeys.len()],
@@ -564,25 +571,26 @@ impl Engine {
         let program = self.program.clone();
         let mut changed: SmallVec<[SegmentId; 8]> = SmallVec::new();
         let mut recorded = false;
-        for a in &d.aggs_by_event[event] {
-            let def = &program.aggregates[*a];
-            if let Some(f) = def.filter
+        for &gi in &d.groups_by_event[event] {
+            let g = &d.groups[usize::from(gi)];
+            if let Some(f) = g.filter
                 && !self.test(c, f, &[], Some(&data))
             {
                 continue;
             }
-            let value = def
-                .prop
-                .and_then(|i| data.prop(i))
-                .cloned()
-                .unwrap_or_default();
-            let window = def.window_secs;
             let now = self.now;
-            let slot = &mut self.customers[c as usize].aggs[a.index()];
-            let state = slot.get_or_insert_with(Default::default);
-            segments::prune(state, window.unwrap_or(u64::MAX / 4), now);
-            segments::record(state, now, &value);
-            changed.extend(d.segs_by_agg[*a].iter().copied());
+            let customer = &mut self.customers[c as usize];
+            if customer.logs.len() <= usize::from(gi) {
+                customer
+                    .logs
+                    .resize_with(usize::from(gi) + 1, Default::default);
+            }
+            let log = &mut customer.logs[usize::from(gi)];
+            segments::prune(g, log, &mut customer.aggs, now);
+            segments::record(g, gi, log, &mut customer.aggs, now, &data);
+            for m in &g.members {
+                changed.extend(d.segs_by_agg[m.agg].iter().copied());
+            }
             recorded = true;
         }
         if recorded {
@@ -1054,12 +1062,11 @@ impl Engine {
                     let d = self.d.clone();
                     // Occurrences that left their windows go now: the evaluations below
                     // then read the kept totals instead of going over the windows.
-                    for a in &d.windowed_aggs {
-                        let Some(window) = self.program.aggregates[*a].window_secs else {
-                            continue;
-                        };
-                        if let Some(state) = self.customers[c as usize].aggs[a.index()].as_mut() {
-                            segments::prune(state, window, self.now);
+                    let customer = &mut self.customers[c as usize];
+                    for &gi in &d.windowed_groups {
+                        if let Some(log) = customer.logs.get_mut(usize::from(gi)) {
+                            let g = &d.groups[usize::from(gi)];
+                            segments::prune(g, log, &mut customer.aggs, self.now);
                         }
                     }
                     self.reevaluate(c, &d.time_segs, false);
@@ -1477,12 +1484,14 @@ fn derive(p: &Program) -> Derived {
         entries_on_enter: SecondaryMap::new(),
         entries_on_leave: SecondaryMap::new(),
         scheduled: Vec::new(),
-        aggs_by_event: SecondaryMap::new(),
+        groups: crate::segments::groups(p),
+        groups_by_event: SecondaryMap::new(),
         liveness: crate::liveness::Liveness::new(p),
         segs_by_attr: SecondaryMap::new(),
         segs_by_agg: SecondaryMap::new(),
         seg_order: Vec::new(),
         windowed_aggs: Vec::new(),
+        windowed_groups: Vec::new(),
         clock_reads: ClockReads::Nothing,
         time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
@@ -1542,8 +1551,8 @@ fn derive(p: &Program) -> Derived {
             })
             .collect();
     }
-    for (a, agg) in p.aggregates.iter() {
-        d.aggs_by_event[agg.event].push(a);
+    for (gi, g) in d.groups.iter().enumerate() {
+        d.groups_by_event[g.event].push(gi as u16);
     }
     d.exit_conditions = p
         .journeys
@@ -1608,6 +1617,14 @@ fn derive(p: &Program) -> Derived {
     for (a, agg) in p.aggregates.iter() {
         if agg.window_secs.is_some() && (!d.segs_by_agg[a].is_empty() || exit_aggs.contains(&a)) {
             d.windowed_aggs.push(a);
+            if let Some(gi) = d
+                .groups
+                .iter()
+                .position(|g| g.members.iter().any(|m| m.agg == a))
+                && !d.windowed_groups.contains(&(gi as u16))
+            {
+                d.windowed_groups.push(gi as u16);
+            }
         }
     }
     for (s, seg) in p.segments.iter() {

@@ -3,58 +3,200 @@
 //! customer whose membership can change by the passage of time alone gets one timer at the
 //! next instant an occurrence leaves a window (no scanning).
 
-use journey_bytecode::{AggFn, AggId, Program};
+use cranelift_entity::EntityRef;
+use journey_bytecode::{AggFn, AggId, EventId, Pc, Program};
 use smallvec::{SmallVec, smallvec};
 
-use crate::customer::{AGG_CAP, AggState, Customer};
+use crate::customer::{
+    AGG_CAP, AggState, Customer, EventData, Log, NO_COLUMN, NO_LOG, Occurrence, Window,
+};
 use crate::time::Instant;
 use crate::value::Value;
 
-/// Adds an occurrence (with the aggregated property's value, if any) to an aggregate.
-pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
-    let x = match value {
-        Value::Number(n) => *n,
-        _ => 0.0,
-    };
-    let (n, sum, min, max) = state.total;
-    state.total = if n == 0 {
-        (1, x, x, x)
-    } else {
-        (n + 1, sum + x, min.min(x), max.max(x))
-    };
-    if !matches!(value, Value::None) || state.last.is_none() {
-        state.last = Some((at, value.clone()));
+/// Aggregates over the same event through the same filter (or none): their occurrences go
+/// in one [`Log`] per customer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Group {
+    /// The event.
+    pub(crate) event: EventId,
+    /// The filter every occurrence must pass.
+    pub(crate) filter: Option<Pc>,
+    /// The aggregates.
+    pub(crate) members: Vec<Member>,
+    /// The property each column of the log holds.
+    pub(crate) columns: Vec<u16>,
+}
+
+/// An aggregate in a [`Group`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Member {
+    /// The aggregate.
+    pub(crate) agg: AggId,
+    /// Its property (none for `count`).
+    pub(crate) prop: Option<u16>,
+    /// Its window in seconds (none: all history, no log).
+    pub(crate) window: Option<u64>,
+    /// Its column in the log, or [`NO_COLUMN`].
+    pub(crate) column: u16,
+}
+
+impl Group {
+    /// The members with a window, which read the log.
+    fn windowed(&self) -> impl Iterator<Item = (&Member, u64)> {
+        self.members.iter().filter_map(|m| m.window.map(|w| (m, w)))
     }
-    let window = &mut state.window;
-    if window.len() == window.capacity() {
-        // A window fills up to the occurrences of its length (a daily event over 183 days
-        // holds 183) and stays there: grow by an eighth, not by doubling, so that it ends
-        // with at most an eighth unused instead of up to half (183 in a buffer of 256).
-        window.reserve_exact((window.len() / 8).max(4));
+
+    /// Whether occurrences are logged (a member has a window).
+    pub(crate) fn logs(&self) -> bool {
+        self.windowed().next().is_some()
     }
-    window.push_back((at, x));
-    if let Some(k) = &mut state.kept {
-        k.enter(1, x);
-        k.newest = at;
-        if k.count == 1 {
-            k.oldest = at;
-        }
-    }
-    if state.window.len() > AGG_CAP {
-        // Merge the two oldest: counts stay exact; the merged occurrence leaves the window
-        // with the newer one. Its sum is rounded once, so the kept totals are rebuilt from
-        // the window as it now is.
-        let pair = {
-            let mut two = state.occurrences();
-            (two.next(), two.next())
+}
+
+/// The program's aggregates grouped by event and filter, in the order of their first
+/// aggregate.
+pub(crate) fn groups(p: &Program) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (agg, def) in p.aggregates.iter() {
+        let g = match groups
+            .iter()
+            .position(|g| g.event == def.event && g.filter == def.filter)
+        {
+            Some(g) => g,
+            None => {
+                groups.push(Group {
+                    event: def.event,
+                    filter: def.filter,
+                    members: Vec::new(),
+                    columns: Vec::new(),
+                });
+                groups.len() - 1
+            }
         };
-        if let (Some(a), Some(b)) = pair {
-            state.window.pop_front();
-            state.window.pop_front();
-            state.window.push_front((b.0, a.2 + b.2));
-            state.merged = Some((a.1 + b.1, a.3.min(b.3), a.4.max(b.4)));
+        let group = &mut groups[g];
+        // A count counts occurrences and `last` keeps its own latest value: neither reads
+        // a column.
+        let column = match (def.prop, def.func, def.window_secs) {
+            (Some(prop), AggFn::Sum | AggFn::Avg | AggFn::Min | AggFn::Max, Some(_)) => {
+                match group.columns.iter().position(|c| *c == prop) {
+                    Some(c) => c as u16,
+                    None => {
+                        group.columns.push(prop);
+                        (group.columns.len() - 1) as u16
+                    }
+                }
+            }
+            _ => NO_COLUMN,
+        };
+        group.members.push(Member {
+            agg,
+            prop: def.prop,
+            window: def.window_secs,
+            column,
+        });
+    }
+    groups
+}
+
+/// The number an occurrence adds to a sum: its property's, or 0.
+fn number(value: Option<&Value>) -> f64 {
+    match value {
+        Some(Value::Number(n)) => *n,
+        _ => 0.0,
+    }
+}
+
+/// Adds an occurrence to the aggregates of group `g` (number `gi`, whose log is `log`):
+/// one row in the log, and each member's totals.
+pub(crate) fn record(
+    g: &Group,
+    gi: u16,
+    log: &mut Log,
+    aggs: &mut [Option<AggState>],
+    at: Instant,
+    data: &EventData,
+) {
+    let logged = g.logs();
+    if logged {
+        let values: SmallVec<[f64; 4]> = g.columns.iter().map(|p| number(data.prop(*p))).collect();
+        log.push(at, &values);
+    }
+    for m in &g.members {
+        let Some(slot) = aggs.get_mut(m.agg.index()) else {
+            continue;
+        };
+        let state = slot.get_or_insert_with(|| {
+            let mut state = AggState::new(if m.window.is_some() { gi } else { NO_LOG }, m.column);
+            // Its window is the log so far (this occurrence comes in below).
+            state.kept = m.window.is_some().then(|| {
+                let rows = log.len().saturating_sub(1);
+                let all = Window { state: &state, log };
+                Kept::of(all.occurrences().take(rows))
+            });
+            state
+        });
+        let value = m.prop.and_then(|i| data.prop(i));
+        let x = number(value);
+        let (n, sum, min, max) = state.total;
+        state.total = if n == 0 {
+            (1, x, x, x)
+        } else {
+            (n + 1, sum + x, min.min(x), max.max(x))
+        };
+        let value = value.unwrap_or(&Value::None);
+        if !matches!(value, Value::None) || state.last.is_none() {
+            state.last = Some((at, value.clone()));
         }
-        state.kept = Some(Kept::of(state.occurrences()));
+        if m.window.is_some()
+            && let Some(k) = &mut state.kept
+        {
+            k.enter(1, log.value(log.len() - 1, m.column));
+            k.newest = at;
+            if k.count == 1 {
+                k.oldest = at;
+            }
+        }
+    }
+    if logged && log.len() > AGG_CAP {
+        merge_front(g, log, aggs);
+    }
+}
+
+/// Merges the log's two oldest rows: counts stay exact; the merged occurrence leaves the
+/// windows with the newer one. A member whose window starts at the newer row keeps its
+/// own view of it (its head); one whose window holds both now has a head standing for
+/// them. Its sum is rounded once, so its kept totals are rebuilt.
+fn merge_front(g: &Group, log: &mut Log, aggs: &mut [Option<AggState>]) {
+    if log.len() < 2 {
+        return;
+    }
+    let plain = |row: usize, column: u16| {
+        let x = log.value(row, column);
+        (1, x, x, x)
+    };
+    let mut rebuild: SmallVec<[usize; 4]> = SmallVec::new();
+    for (m, _) in g.windowed() {
+        let Some(s) = aggs.get_mut(m.agg.index()).and_then(Option::as_mut) else {
+            continue;
+        };
+        match s.skip {
+            0 => {
+                let a = s.head.unwrap_or_else(|| plain(0, s.column));
+                let b = plain(1, s.column);
+                s.head = Some((a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3)));
+                rebuild.push(m.agg.index());
+            }
+            1 => {
+                s.head = Some(s.head.unwrap_or_else(|| plain(1, s.column)));
+                s.skip = 0;
+            }
+            _ => s.skip -= 1,
+        }
+    }
+    log.merge_front();
+    for i in rebuild {
+        if let Some(s) = aggs.get_mut(i).and_then(Option::as_mut) {
+            s.kept = Some(Kept::of(Window { state: s, log }.occurrences()));
+        }
     }
 }
 
@@ -62,9 +204,6 @@ pub(crate) fn record(state: &mut AggState, at: Instant, value: &Value) {
 fn irregular(x: f64) -> u32 {
     u32::from(x.is_nan() || x < 0.0)
 }
-
-/// An occurrence in a window: (instant, count, sum, min, max).
-type Occurrence = (Instant, u32, f64, f64, f64);
 
 /// The count and the exact sum of a window's occurrences, and the instants of its oldest
 /// and newest: a question about the window that they answer reads no occurrence (a cold
@@ -249,32 +388,55 @@ impl ExactSum {
     }
 }
 
-/// Drops occurrences that left a window of `window` seconds at `now` (and builds the kept
-/// totals if the state has none yet).
-pub(crate) fn prune(state: &mut AggState, window: u64, now: Instant) {
+/// Drops the occurrences that left the windows of group `g`'s members at `now` (and
+/// builds the kept totals of those that have none yet): each member's window starts later
+/// in the log, and the rows that left every window leave the log.
+pub(crate) fn prune(g: &Group, log: &mut Log, aggs: &mut [Option<AggState>], now: Instant) {
+    let mut gone = usize::MAX;
+    for (m, w) in g.windowed() {
+        let Some(s) = aggs.get_mut(m.agg.index()).and_then(Option::as_mut) else {
+            // Not created yet: it reads the whole log when it is.
+            gone = 0;
+            continue;
+        };
+        prune_one(s, log, w, now);
+        gone = gone.min(s.skip as usize);
+    }
+    if gone > 0 && gone != usize::MAX {
+        log.pop_front(gone);
+        for (m, _) in g.windowed() {
+            if let Some(s) = aggs.get_mut(m.agg.index()).and_then(Option::as_mut) {
+                s.skip -= gone as u32;
+            }
+        }
+    }
+}
+
+/// Moves one member's window start past the occurrences that left a window of `window`
+/// seconds at `now`.
+fn prune_one(s: &mut AggState, log: &Log, window: u64, now: Instant) {
     let from = now.saturating_sub(window as i64);
     // The kept bounds tell when nothing left: the occurrences are not read.
-    if state
-        .kept
+    if s.kept
         .as_ref()
         .is_some_and(|k| k.count == 0 || k.oldest > from)
     {
         return;
     }
     let mut left = false;
-    while let Some(o) = state.oldest().filter(|o| o.0 <= from) {
-        state.window.pop_front();
-        state.merged = None;
+    while let Some(o) = (Window { state: s, log }).oldest().filter(|o| o.0 <= from) {
+        s.skip += 1;
+        s.head = None;
         left = true;
-        if let Some(k) = &mut state.kept {
+        if let Some(k) = &mut s.kept {
             k.leave(o.1, o.2);
         }
     }
-    match &mut state.kept {
-        None => state.kept = Some(Kept::of(state.occurrences())),
+    match &mut s.kept {
+        None => s.kept = Some(Kept::of(Window { state: s, log }.occurrences())),
         Some(k) => {
-            if left && let Some(&(at, _)) = state.window.front() {
-                k.oldest = at;
+            if left && (s.skip as usize) < log.len() {
+                k.oldest = log.at(s.skip as usize);
             }
         }
     }
@@ -291,10 +453,14 @@ pub(crate) fn aggregate_value(
         return Value::None;
     };
     let state = customer.agg(agg);
+    let none = (0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
     let (count, sum, min, max) = match (state, def.window_secs) {
-        (None, _) => (0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
+        (None, _) => none,
         (Some(s), None) => (s.total.0, s.total.1, s.total.2, s.total.3),
-        (Some(s), Some(w)) => window_totals(s, w, now, matches!(def.func, AggFn::Min | AggFn::Max)),
+        (Some(_), Some(w)) => match customer.window(agg) {
+            Some(win) => window_totals(win, w, now, matches!(def.func, AggFn::Min | AggFn::Max)),
+            None => none,
+        },
     };
     match def.func {
         AggFn::Count => Value::Number(count as f64),
@@ -314,7 +480,7 @@ pub(crate) fn aggregate_value(
 /// (count, exact sum, min, max) of the occurrences inside a window of `w` seconds ending at
 /// `now`; min and max only when `extremes` (else infinite).
 pub(crate) fn window_totals(
-    s: &AggState,
+    s: Window<'_>,
     w: u64,
     now: Instant,
     extremes: bool,
@@ -328,7 +494,7 @@ pub(crate) fn window_totals(
             max = max.max(o.4);
         }
     }
-    match &s.kept {
+    match &s.state.kept {
         // Occurrences are in time order: when the oldest and the newest are inside, all
         // are, and the kept totals are the answer.
         Some(k) if k.all_inside(from, now) => (k.count, k.sum.total(), min, max),
@@ -360,12 +526,12 @@ pub(crate) fn expiry(
     now: Instant,
 ) -> Option<Instant> {
     let w = program.aggregates.get(a)?.window_secs? as i64;
-    leaves_at(customer.agg(a)?, w, now)
+    leaves_at(customer.window(a)?, w, now)
 }
 
 /// The next instant an occurrence leaves a window of `w` seconds, after `now`.
-fn leaves_at(state: &AggState, w: i64, now: Instant) -> Option<Instant> {
-    if let Some(k) = &state.kept {
+fn leaves_at(win: Window<'_>, w: i64, now: Instant) -> Option<Instant> {
+    if let Some(k) = &win.state.kept {
         if k.count == 0 {
             return None;
         }
@@ -374,11 +540,18 @@ fn leaves_at(state: &AggState, w: i64, now: Instant) -> Option<Instant> {
             return Some(leaves);
         }
     }
-    // Occurrences are in time order; those that already left may not be pruned yet.
-    let first = state
-        .window
-        .partition_point(|o| o.0.saturating_add(w) <= now);
-    state.window.get(first).map(|o| o.0.saturating_add(w))
+    // Occurrences are in time order; those that already left may not be pruned yet: the
+    // first that has not, by bisection.
+    let (mut lo, mut hi) = (win.state.skip as usize, win.log.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if win.log.at(mid).saturating_add(w) <= now {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo < win.log.len()).then(|| win.log.at(lo).saturating_add(w))
 }
 
 #[cfg(test)]
@@ -417,60 +590,76 @@ mod tests {
             prop_assert_eq!(s.total().to_bits(), exact(&values[cut..]).to_bits());
         }
 
-        /// The kept totals give what going over the window gives: after additions, expiries
-        /// and merges, at any later instant.
+        /// Members of one group, sharing one log, each give what going over its own
+        /// window of everything recorded gives (count, sum, min, max), and their kept
+        /// totals give what going over their occurrences in the log gives: after
+        /// additions, expiries and merges, at any later instant.
         #[test]
-        fn kept_totals_are_the_window_totals(
-            steps in proptest::collection::vec((0i64..200, grid(), any::<bool>()), 1..120),
-            window in 1u64..600,
+        fn shared_logs_give_each_window_its_totals(
+            steps in proptest::collection::vec((0i64..200, grid(), grid(), any::<bool>()), 1..120),
+            windows in proptest::collection::vec(1u64..600, 3),
             cap_merge in any::<bool>(),
         ) {
-            let mut state = AggState::default();
+            let h = Harness::new(&[
+                (Some(windows[0]), Some(0)),
+                (Some(windows[1]), Some(1)),
+                (Some(windows[2]), None),
+                (None, Some(0)),
+            ]);
+            let (mut log, mut aggs) = (Log::default(), h.states());
             let mut now = 1_000;
-            // Every occurrence recorded, for the count, min and max a window must give.
-            let mut all: Vec<(Instant, f64)> = Vec::new();
-            for (dt, x, prune_first) in steps {
+            // Every occurrence recorded, for what a window must give.
+            let mut all: Vec<(Instant, f64, f64)> = Vec::new();
+            for (dt, x, y, prune_first) in steps {
                 now += dt;
                 if prune_first {
-                    prune(&mut state, window, now);
+                    prune(&h.group, &mut log, &mut aggs, now);
                 }
-                record(&mut state, now, &Value::Number(x));
-                all.push((now, x));
-                if !cap_merge {
-                    let later = now + dt;
-                    let inside: Vec<f64> = all
-                        .iter()
-                        .filter(|o| o.0 > later - window as i64 && o.0 <= later)
-                        .map(|o| o.1)
-                        .collect();
-                    let (count, _, min, max) = window_totals(&state, window, later, true);
-                    prop_assert_eq!(count, inside.len() as u64);
-                    prop_assert_eq!(min, inside.iter().copied().fold(f64::INFINITY, f64::min));
-                    prop_assert_eq!(max, inside.iter().copied().fold(f64::NEG_INFINITY, f64::max));
-                }
+                h.record(&mut log, &mut aggs, now, x, y);
+                all.push((now, x, y));
                 if cap_merge {
-                    // Up to the cap: the next occurrence merges the two oldest.
-                    while state.window.len() < AGG_CAP {
-                        record(&mut state, now, &Value::Number(x / 4.0));
+                    // Up to the cap: the next occurrence merges the two oldest rows.
+                    while log.len() < AGG_CAP {
+                        h.record(&mut log, &mut aggs, now, x / 4.0, y / 2.0);
+                        all.push((now, x / 4.0, y / 2.0));
                     }
                 }
-                for later in [now, now + dt, now + window as i64 / 2] {
-                    let kept = window_totals(&state, window, later, true);
-                    // The kept bounds are the window's (what lets a read skip it).
-                    if let Some(k) = &state.kept && k.count > 0 {
-                        prop_assert_eq!(Some(k.oldest), state.window.front().map(|o| o.0));
-                        prop_assert_eq!(Some(k.newest), state.window.back().map(|o| o.0));
+                for later in [now, now + dt, now + windows[0] as i64 / 2] {
+                    for (i, m) in h.group.members.iter().enumerate() {
+                        let s = aggs[i].as_ref().expect("recorded");
+                        let Some(w) = m.window else {
+                            // No window: every occurrence, and no log of its own.
+                            prop_assert_eq!(s.log, NO_LOG);
+                            prop_assert_eq!(s.total.0, all.len() as u64);
+                            continue;
+                        };
+                        let win = Window { state: s, log: &log };
+                        let kept = window_totals(win, w, later, true);
+                        // The kept bounds are the window's (what lets a read skip it).
+                        if let Some(k) = &s.kept && k.count > 0 {
+                            prop_assert_eq!(Some(k.oldest), win.oldest().map(|o| o.0));
+                            prop_assert_eq!(Some(k.newest), win.occurrences().next_back().map(|o| o.0));
+                        }
+                        let bare_state = AggState { kept: None, ..s.clone() };
+                        let bare = Window { state: &bare_state, log: &log };
+                        let over = window_totals(bare, w, later, true);
+                        prop_assert_eq!(leaves_at(win, w as i64, later), leaves_at(bare, w as i64, later));
+                        prop_assert_eq!(
+                            (kept.0, kept.1.to_bits(), kept.2.to_bits(), kept.3.to_bits()),
+                            (over.0, over.1.to_bits(), over.2.to_bits(), over.3.to_bits())
+                        );
+                        if !cap_merge {
+                            let inside: Vec<f64> = all
+                                .iter()
+                                .filter(|o| o.0 > later - w as i64 && o.0 <= later)
+                                .map(|o| match m.prop { Some(0) => o.1, Some(_) => o.2, None => 0.0 })
+                                .collect();
+                            prop_assert_eq!(kept.0, inside.len() as u64);
+                            prop_assert_eq!(kept.2, inside.iter().copied().fold(f64::INFINITY, f64::min));
+                            prop_assert_eq!(kept.3, inside.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+                            prop_assert_eq!(kept.1.to_bits(), exact(&inside).to_bits());
+                        }
                     }
-                    let bare = AggState { kept: None, ..state.clone() };
-                    let over = window_totals(&bare, window, later, true);
-                    prop_assert_eq!(
-                        leaves_at(&state, window as i64, later),
-                        leaves_at(&bare, window as i64, later)
-                    );
-                    prop_assert_eq!(
-                        (kept.0, kept.1.to_bits(), kept.2.to_bits(), kept.3.to_bits()),
-                        (over.0, over.1.to_bits(), over.2.to_bits(), over.3.to_bits())
-                    );
                 }
             }
         }
@@ -502,26 +691,122 @@ mod tests {
     }
 }
 
+/// A group of aggregates over one event with two number properties (0 and 1), for tests.
+#[cfg(test)]
+struct Harness {
+    group: Group,
+}
+
+#[cfg(test)]
+impl Harness {
+    /// Members (window, property): a sum of the property, or a count without one.
+    fn new(members: &[(Option<u64>, Option<u16>)]) -> Harness {
+        use journey_bytecode::AggDef;
+        let mut p = Program::default();
+        let event = EventId::from_u32(0);
+        for (window, prop) in members {
+            p.aggregates.push(AggDef {
+                func: if prop.is_some() {
+                    AggFn::Sum
+                } else {
+                    AggFn::Count
+                },
+                event,
+                prop: *prop,
+                filter: None,
+                window_secs: *window,
+            });
+        }
+        let mut groups = groups(&p);
+        assert_eq!(groups.len(), 1);
+        Harness {
+            group: groups.remove(0),
+        }
+    }
+
+    /// No state yet.
+    fn states(&self) -> Vec<Option<AggState>> {
+        vec![None; self.group.members.len()]
+    }
+
+    /// Records an occurrence with properties `x` and `y` at `at`, pruning first.
+    fn record(&self, log: &mut Log, aggs: &mut [Option<AggState>], at: Instant, x: f64, y: f64) {
+        let data = EventData::new(
+            self.group.event,
+            vec![Value::Number(x), Value::Number(y)],
+            at,
+        );
+        prune(&self.group, log, aggs, at);
+        record(&self.group, 0, log, aggs, at, &data);
+    }
+
+    /// (count, sum, min, max) of member `i` at `now`.
+    fn totals(
+        &self,
+        log: &Log,
+        aggs: &[Option<AggState>],
+        i: usize,
+        now: Instant,
+    ) -> (u64, f64, f64, f64) {
+        let state = aggs[i].as_ref().expect("recorded");
+        let w = self.group.members[i].window.expect("windowed");
+        window_totals(Window { state, log }, w, now, true)
+    }
+}
+
 #[cfg(test)]
 mod serde_tests {
     use super::*;
 
-    /// The kept totals are not part of the serialized state; a state read back equals the
-    /// original and evaluates the same.
+    /// The kept totals are not part of the serialized state; a log and states read back
+    /// equal the originals and evaluate the same.
     #[test]
     fn a_state_read_back_is_the_same_state() {
-        let mut state = AggState::default();
+        let h = Harness::new(&[(Some(100), Some(0)), (Some(25), None)]);
+        let (mut log, mut aggs) = (Log::default(), h.states());
         for (at, x) in [(10, 0.1), (20, 0.2), (30, 0.3)] {
-            prune(&mut state, 100, at);
-            record(&mut state, at, &Value::Number(x));
+            h.record(&mut log, &mut aggs, at, x, 0.0);
         }
-        let text = serde_json::to_string(&state).expect("serialize");
+        h.record(&mut log, &mut aggs, 40, 0.4, 0.0);
+        let text = serde_json::to_string(&(&log, &aggs)).expect("serialize");
         assert!(!text.contains("kept"), "{text}");
-        let back: AggState = serde_json::from_str(&text).expect("deserialize");
-        assert!(back.kept.is_none() && state.kept.is_some());
-        assert_eq!(back, state);
-        let t = |s: &AggState| window_totals(s, 100, 40, false).1.to_bits();
-        assert_eq!(t(&back), t(&state));
+        let (back_log, back): (Log, Vec<Option<AggState>>) =
+            serde_json::from_str(&text).expect("deserialize");
+        assert!(back[0].as_ref().is_some_and(|s| s.kept.is_none()));
+        assert!(aggs[0].as_ref().is_some_and(|s| s.kept.is_some()));
+        assert_eq!((&back_log, &back), (&log, &aggs));
+        for i in 0..2 {
+            let t = |log: &Log, aggs: &[Option<AggState>]| {
+                let (n, sum, ..) = h.totals(log, aggs, i, 45);
+                (n, sum.to_bits())
+            };
+            assert_eq!(t(&back_log, &back), t(&log, &aggs));
+        }
+        assert_eq!(h.totals(&log, &aggs, 1, 45).0, 2);
+    }
+
+    /// A log read back must be one the engine could have written: a clear error otherwise.
+    #[test]
+    fn malformed_logs_are_refused_with_the_reason() {
+        let short = r#"{"columns":2,"at":[1,2],"values":[0.5,1.5,2.5]}"#;
+        let err = serde_json::from_str::<Log>(short).expect_err("3 values for 2 rows of 2");
+        assert!(
+            err.to_string()
+                .contains("2 rows with 2 columns holds 3 values, not 4"),
+            "{err}"
+        );
+        let disorder = r#"{"columns":0,"at":[5,3],"values":[]}"#;
+        let err = serde_json::from_str::<Log>(disorder).expect_err("out of order");
+        assert!(
+            err.to_string()
+                .contains("time order: row 1 (3) comes after row 0 (5)"),
+            "{err}"
+        );
+        let fine: Log =
+            serde_json::from_str(r#"{"columns":1,"at":[3,5],"values":[0.5,1.5]}"#).expect("valid");
+        assert_eq!((fine.len(), fine.at(1), fine.value(1, 0)), (2, 5, 1.5));
+        // A column the log does not have reads as 0, not as a neighbour's cell or a panic.
+        assert_eq!(fine.value(1, 1), 0.0);
     }
 }
 
@@ -529,59 +814,86 @@ mod serde_tests {
 mod merge_tests {
     use super::*;
 
-    /// A daily event over a 183-day window fills it with 183 occurrences and stays there:
-    /// the buffer ends at most an eighth (and four) above that, not at the next power of two
-    /// (256), and the occurrences are all there, in order.
+    const DAY: Instant = 86_400;
+
+    /// A daily event read by three aggregates (two properties over 183 days, one of them
+    /// also over 90 days) fills one log of 183 rows of three cells: the instants once,
+    /// not three times. The buffer ends at most an eighth (and four rows) above that, not
+    /// at the next power of two (256), and each window holds its own days, in order.
     #[test]
-    fn a_full_window_wastes_at_most_an_eighth() {
-        const DAY: Instant = 86_400;
-        let window = 183 * 86_400u64;
-        let mut state = AggState::default();
+    fn one_log_serves_the_aggregates_of_an_event_and_wastes_at_most_an_eighth() {
+        let h = Harness::new(&[
+            (Some(90 * DAY as u64), Some(0)),
+            (Some(183 * DAY as u64), Some(0)),
+            (Some(183 * DAY as u64), Some(1)),
+        ]);
+        assert_eq!(h.group.columns, vec![0, 1]);
+        let (mut log, mut aggs) = (Log::default(), h.states());
         for day in 0..400 {
-            let at = day * DAY;
-            prune(&mut state, window, at);
-            record(&mut state, at, &Value::Number(day as f64));
+            h.record(&mut log, &mut aggs, day * DAY, day as f64, 2.0 * day as f64);
         }
-        let len = state.window.len();
-        assert_eq!(len, 183);
+        let len = log.len();
+        assert_eq!((len, log.columns()), (183, 2));
         assert!(
-            state.window.capacity() <= len + len / 8 + 4,
-            "{len} occurrences in a buffer of {}",
-            state.window.capacity()
+            log.capacity() <= len + len / 8 + 4,
+            "{len} occurrences in room for {}",
+            log.capacity()
         );
-        let days: Vec<f64> = state.window.iter().map(|o| o.1).collect();
-        let want: Vec<f64> = (217..400).map(|d| d as f64).collect();
-        assert_eq!(days, want);
+        let days = |i: usize| -> Vec<f64> {
+            let state = aggs[i].as_ref().expect("recorded");
+            Window { state, log: &log }
+                .occurrences()
+                .map(|o| o.2)
+                .collect()
+        };
+        assert_eq!(days(0), (310..400).map(|d| d as f64).collect::<Vec<_>>());
+        assert_eq!(days(1), (217..400).map(|d| d as f64).collect::<Vec<_>>());
+        assert_eq!(
+            days(2),
+            (217..400).map(|d| 2.0 * d as f64).collect::<Vec<_>>()
+        );
     }
 
-    /// Past the cap, the two oldest occurrences merge into one: the window keeps the cap,
-    /// and its count, sum, min and max stay those of every occurrence recorded.
+    /// Past the cap, the two oldest rows merge into one: the log keeps the cap; a long
+    /// window's count, sum, min and max stay those of every occurrence recorded; a shorter
+    /// window whose start was the newer of the two rows still sees only its own
+    /// occurrences, exactly.
     #[test]
     fn merged_occurrences_keep_count_sum_and_extremes() {
-        let mut state = AggState::default();
         let n = AGG_CAP + 7;
+        // The short window holds the cap's worth of occurrences: at every merge, the older
+        // of the two rows has just left it and the newer has not.
+        let short = AGG_CAP as u64;
+        let h = Harness::new(&[(Some(1_000_000), Some(0)), (Some(short), Some(0))]);
+        let (mut log, mut aggs) = (Log::default(), h.states());
+        let value = |i: usize| match i {
+            0 => -5.0,
+            1 => 10_000.0,
+            _ => i as f64,
+        };
         for i in 0..n {
-            let at = 1_000 + i as Instant;
-            prune(&mut state, 1_000_000, at);
             // Values 1..=n, with the extremes among the first ones (those merged).
-            let x = match i {
-                0 => -5.0,
-                1 => 10_000.0,
-                _ => i as f64,
-            };
-            record(&mut state, at, &Value::Number(x));
+            h.record(&mut log, &mut aggs, 1_000 + i as Instant, value(i), 0.0);
         }
-        assert_eq!(state.window.len(), AGG_CAP);
-        assert!(state.merged.is_some());
-        let want_sum: f64 = -5.0 + 10_000.0 + (2..n).map(|i| i as f64).sum::<f64>();
-        let (count, sum, min, max) = window_totals(&state, 1_000_000, 1_000 + n as Instant, true);
+        let now = 1_000 + n as Instant - 1;
+        assert_eq!(log.len(), AGG_CAP);
+        assert!(aggs[0].as_ref().is_some_and(|s| s.head.is_some()));
+        let want_sum: f64 = (0..n).map(value).sum();
+        let (count, sum, min, max) = h.totals(&log, &aggs, 0, now);
         assert_eq!(count, n as u64);
         assert_eq!(sum, want_sum);
         assert_eq!((min, max), (-5.0, 10_000.0));
+        // The short window holds exactly its own occurrences, though each was merged, in
+        // the log, with ones it no longer holds.
+        let (count, sum, min, max) = h.totals(&log, &aggs, 1, now);
+        let first = n - AGG_CAP;
+        assert_eq!(count, AGG_CAP as u64);
+        assert_eq!(sum, (first..n).map(value).sum::<f64>());
+        assert_eq!((min, max), (first as f64, (n - 1) as f64));
         // The merged occurrence leaves with the newest of those it stands for.
-        let merged_at = state.window[0].0;
-        prune(&mut state, 10, merged_at + 10);
-        assert!(state.merged.is_none());
-        assert!(state.window.iter().all(|o| o.0 > merged_at));
+        let merged_at = log.at(0);
+        h.record(&mut log, &mut aggs, merged_at + 1_000_000, 1.0, 0.0);
+        assert!(aggs.iter().flatten().all(|s| s.head.is_none()));
+        assert!((0..log.len()).all(|r| log.at(r) > merged_at));
     }
 }
