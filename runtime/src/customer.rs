@@ -280,7 +280,11 @@ pub type Occurrence = (Instant, u32, f64, f64, f64);
 /// row [`AggState::skip`] on. At most [`AGG_CAP`] occurrences are kept per log: beyond that
 /// the two oldest are merged (the count stays exact, the merged occurrence leaves the window
 /// with the newer of the two).
+///
+/// Fields in this order (`repr(C)`): what an occurrence coming in or leaving reads and
+/// writes comes first, in the state's first cache lines.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[repr(C)]
 pub struct AggState {
     /// Which of the customer's logs holds the occurrences ([`Customer::logs`]), or
     /// [`NO_LOG`].
@@ -290,20 +294,21 @@ pub struct AggState {
     /// Rows at the front of the log that have left this aggregate's window (it is shorter
     /// than the log's longest).
     pub skip: u32,
-    /// When the first occurrence of the window is not the log's row as it is: it stands
-    /// for several merged ones (past [`AGG_CAP`]), or the log's row has merged an
-    /// occurrence that had already left this window. Its (count, sum, min, max).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<(u32, f64, f64, f64)>,
-    /// Latest value and instant.
-    pub last: Option<(Instant, Value)>,
-    /// Occurrences ever counted (for aggregates without window).
-    pub total: (u64, f64, f64, f64),
     /// The count and the exact sum of the whole window, kept as occurrences come and go,
     /// so that a `count`, `sum` or `avg` over the window does not go over it. Derived: not
     /// serialized (rebuilt on the next update; until then evaluations go over the window).
     #[serde(skip)]
     pub(crate) kept: Option<crate::segments::Kept>,
+    /// When the first occurrence of the window is not the log's row as it is: it stands
+    /// for several merged ones (past [`AGG_CAP`]), or the log's row has merged an
+    /// occurrence that had already left this window. Its (count, sum, min, max).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<Box<(u32, f64, f64, f64)>>,
+    /// Occurrences ever counted, with their sum, min and max (kept for an aggregate
+    /// without window only).
+    pub total: (u64, f64, f64, f64),
+    /// Latest value and instant (kept for `last` only).
+    pub last: Option<(Instant, Value)>,
 }
 
 impl AggState {
@@ -313,10 +318,10 @@ impl AggState {
             log,
             column,
             skip: 0,
-            head: None,
-            last: None,
-            total: (0, 0.0, 0.0, 0.0),
             kept: None,
+            head: None,
+            total: (0, 0.0, 0.0, 0.0),
+            last: None,
         }
     }
 }
@@ -348,8 +353,8 @@ impl<'a> Window<'a> {
     #[inline]
     fn occurrence(&self, row: usize) -> Occurrence {
         let at = self.log.at(row);
-        match self.state.head {
-            Some((count, sum, min, max)) if row == self.state.skip as usize => {
+        match self.state.head.as_deref() {
+            Some(&(count, sum, min, max)) if row == self.state.skip as usize => {
                 (at, count, sum, min, max)
             }
             _ => {

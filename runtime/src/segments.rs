@@ -36,6 +36,8 @@ pub(crate) struct Member {
     pub(crate) prop: Option<u16>,
     /// Its window in seconds (none: all history, no log).
     pub(crate) window: Option<u64>,
+    /// It is a `last`: it keeps the latest value.
+    pub(crate) last: bool,
     /// Its column in the log, or [`NO_COLUMN`].
     pub(crate) column: u16,
 }
@@ -91,6 +93,7 @@ pub(crate) fn groups(p: &Program) -> Vec<Group> {
             agg,
             prop: def.prop,
             window: def.window_secs,
+            last: def.func == AggFn::Last,
             column,
         });
     }
@@ -134,21 +137,25 @@ pub(crate) fn record(
             });
             state
         });
+        // Only what the aggregate reads is written: a windowed one reads its window, one
+        // without reads its totals, and a `last` its latest value (a state's cache lines
+        // not touched are not read from memory).
         let value = m.prop.and_then(|i| data.prop(i));
-        let x = number(value);
-        let (n, sum, min, max) = state.total;
-        state.total = if n == 0 {
-            (1, x, x, x)
-        } else {
-            (n + 1, sum + x, min.min(x), max.max(x))
-        };
-        let value = value.unwrap_or(&Value::None);
-        if !matches!(value, Value::None) || state.last.is_none() {
-            state.last = Some((at, value.clone()));
+        if m.last {
+            let value = value.unwrap_or(&Value::None);
+            if !matches!(value, Value::None) || state.last.is_none() {
+                state.last = Some((at, value.clone()));
+            }
         }
-        if m.window.is_some()
-            && let Some(k) = &mut state.kept
-        {
+        if m.window.is_none() {
+            let x = number(value);
+            let (n, sum, min, max) = state.total;
+            state.total = if n == 0 {
+                (1, x, x, x)
+            } else {
+                (n + 1, sum + x, min.min(x), max.max(x))
+            };
+        } else if let Some(k) = &mut state.kept {
             k.enter(1, log.value(log.len() - 1, m.column));
             k.newest = at;
             if k.count == 1 {
@@ -180,13 +187,19 @@ fn merge_front(g: &Group, log: &mut Log, aggs: &mut [Option<AggState>]) {
         };
         match s.skip {
             0 => {
-                let a = s.head.unwrap_or_else(|| plain(0, s.column));
+                let a = s
+                    .head
+                    .as_deref()
+                    .copied()
+                    .unwrap_or_else(|| plain(0, s.column));
                 let b = plain(1, s.column);
-                s.head = Some((a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3)));
+                s.head = Some(Box::new((a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3))));
                 rebuild.push(m.agg.index());
             }
             1 => {
-                s.head = Some(s.head.unwrap_or_else(|| plain(1, s.column)));
+                if s.head.is_none() {
+                    s.head = Some(Box::new(plain(1, s.column)));
+                }
                 s.skip = 0;
             }
             _ => s.skip -= 1,
