@@ -1027,3 +1027,59 @@ fn instances_keep_only_the_events_their_code_reads() {
         .collect();
     assert_eq!(subjects, vec!["Votre offre 5G".to_string()]);
 }
+
+/// A telecom subscriber's daily `usage` feeds three windows (`data_gb` over 90 and 183
+/// days, `voice_minutes` over 183 days): the engine keeps each occurrence once, for the
+/// longest, with its two values; the segment over the 90-day window still sees only its
+/// own days, also as they leave with no event; and the customer's state reads back equal.
+#[test]
+fn a_subscribers_usage_is_kept_once_for_its_longest_window() {
+    let program = telecom();
+    let p = program.as_ref();
+    let usage = event_named(p, "usage");
+    let heavy = p
+        .segments
+        .iter()
+        .find(|(_, s)| s.name == "gros_consommateur")
+        .map(|(id, _)| id)
+        .expect("segment gros_consommateur");
+    let start = paris(2027, 1, 4, 20, 0);
+    let mut engine = Engine::new(program.clone(), Config::default(), start);
+    const DAY: Instant = 86_400;
+    let mut day_of_entry = None;
+    for day in 0..250 {
+        let given = [
+            ("data_gb", Value::Number(1.0)),
+            ("voice_minutes", Value::Number(10.0)),
+            ("roaming", Value::Bool(false)),
+        ];
+        engine.event("C1", usage, props(p, usage, &given), start + day * DAY);
+        if day_of_entry.is_none() && engine.in_segment("C1", heavy) {
+            day_of_entry = Some(day);
+        }
+    }
+    // More than 60 GB over 90 days: on the 61st day.
+    assert_eq!(day_of_entry, Some(60));
+    let c = engine.customer_ix("C1").expect("customer");
+    let customer = engine.customer(c).expect("customer");
+    let logged: Vec<(usize, u16)> = customer
+        .logs
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| (l.len(), l.columns()))
+        .collect();
+    assert_eq!(
+        logged,
+        vec![(183, 2)],
+        "one log of 183 days, two values a day"
+    );
+    let text = serde_json::to_string(customer).expect("serialize");
+    let back: journey_runtime::customer::Customer =
+        serde_json::from_str(&text).expect("deserialize");
+    assert_eq!(&back, customer);
+    // No usage from day 250: the 90-day sum falls to 60 GB on day 279, by the clock alone.
+    engine.advance_to(start + 278 * DAY + 3_600);
+    assert!(engine.in_segment("C1", heavy));
+    engine.advance_to(start + 279 * DAY + 3_600);
+    assert!(!engine.in_segment("C1", heavy));
+}

@@ -93,6 +93,8 @@ struct Derived {
     groups: Vec<crate::segments::Group>,
     /// The groups over each event.
     groups_by_event: SecondaryMap<EventId, Vec<u16>>,
+    /// Per group, the segments that read one of its aggregates, each once.
+    segs_by_group: Vec<Vec<SegmentId>>,
     segs_by_attr: SecondaryMap<AttrId, Vec<SegmentId>>,
     segs_by_agg: SecondaryMap<AggId, Vec<SegmentId>>,
     /// Segments in dependency order (a segment after those it uses).
@@ -588,9 +590,7 @@ impl Engine {
             let log = &mut customer.logs[usize::from(gi)];
             segments::prune(g, log, &mut customer.aggs, now);
             segments::record(g, gi, log, &mut customer.aggs, now, &data);
-            for m in &g.members {
-                changed.extend(d.segs_by_agg[m.agg].iter().copied());
-            }
+            changed.extend_from_slice(&d.segs_by_group[usize::from(gi)]);
             recorded = true;
         }
         if recorded {
@@ -1486,6 +1486,7 @@ fn derive(p: &Program) -> Derived {
         scheduled: Vec::new(),
         groups: crate::segments::groups(p),
         groups_by_event: SecondaryMap::new(),
+        segs_by_group: Vec::new(),
         liveness: crate::liveness::Liveness::new(p),
         segs_by_attr: SecondaryMap::new(),
         segs_by_agg: SecondaryMap::new(),
@@ -1571,6 +1572,20 @@ fn derive(p: &Program) -> Derived {
             d.segs_by_agg[*a].push(s);
         }
     }
+    d.segs_by_group = d
+        .groups
+        .iter()
+        .map(|g| {
+            let mut segs: Vec<SegmentId> = g
+                .members
+                .iter()
+                .flat_map(|m| d.segs_by_agg[m.agg].iter().copied())
+                .collect();
+            segs.sort_unstable();
+            segs.dedup();
+            segs
+        })
+        .collect();
     // Rechecks: only for the windows and clock reads something depends on. An aggregate
     // read only by templates or journey conditions is evaluated when they run, at the
     // current clock.
