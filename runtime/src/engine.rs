@@ -1687,7 +1687,7 @@ fn derive(p: &Program) -> Derived {
 
 /// The instructions of the expression function starting at `entry`, up to its `Return` (the
 /// first one past every jump target seen: nested filter functions are skipped over by a jump).
-fn function_code(p: &Program, entry: Pc) -> &[Insn] {
+pub(crate) fn function_code(p: &Program, entry: Pc) -> &[Insn] {
     let start = entry as usize;
     let mut reach = start;
     for (k, insn) in p.code.iter().enumerate().skip(start) {

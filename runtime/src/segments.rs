@@ -4,7 +4,7 @@
 //! next instant an occurrence leaves a window (no scanning).
 
 use cranelift_entity::EntityRef;
-use journey_bytecode::{AggFn, AggId, EventId, Pc, Program};
+use journey_bytecode::{AggFn, AggId, EventId, Insn, Pc, Program};
 use smallvec::{SmallVec, smallvec};
 
 use crate::customer::{
@@ -61,7 +61,7 @@ pub(crate) fn groups(p: &Program) -> Vec<Group> {
     for (agg, def) in p.aggregates.iter() {
         let g = match groups
             .iter()
-            .position(|g| g.event == def.event && g.filter == def.filter)
+            .position(|g| g.event == def.event && same_filter(p, g.filter, def.filter))
         {
             Some(g) => g,
             None => {
@@ -98,6 +98,34 @@ pub(crate) fn groups(p: &Program) -> Vec<Group> {
         });
     }
     groups
+}
+
+/// Whether two filters are the same function: the same code, jumps aside from where
+/// each starts. The same condition written in two aggregates (over two windows) is compiled
+/// twice; its occurrences are still logged once.
+fn same_filter(p: &Program, a: Option<Pc>, b: Option<Pc>) -> bool {
+    let (a, b) = match (a, b) {
+        (None, None) => return true,
+        (Some(a), Some(b)) if a == b => return true,
+        (Some(a), Some(b)) => (a, b),
+        _ => return false,
+    };
+    let (fa, fb) = (
+        crate::engine::function_code(p, a),
+        crate::engine::function_code(p, b),
+    );
+    let relative = |insn: Insn, start: Pc| match insn {
+        Insn::Jump(t) => Insn::Jump(t.wrapping_sub(start)),
+        Insn::JumpIfFalse(t) => Insn::JumpIfFalse(t.wrapping_sub(start)),
+        Insn::JumpIfFalseOrPop(t) => Insn::JumpIfFalseOrPop(t.wrapping_sub(start)),
+        Insn::JumpIfTrueOrPop(t) => Insn::JumpIfTrueOrPop(t.wrapping_sub(start)),
+        other => other,
+    };
+    fa.len() == fb.len()
+        && fa
+            .iter()
+            .zip(fb)
+            .all(|(x, y)| relative(*x, a) == relative(*y, b))
 }
 
 /// The number an occurrence adds to a sum: its property's, or 0.
@@ -908,5 +936,58 @@ mod merge_tests {
         h.record(&mut log, &mut aggs, merged_at + 1_000_000, 1.0, 0.0);
         assert!(aggs.iter().flatten().all(|s| s.head.is_none()));
         assert!((0..log.len()).all(|r| log.at(r) > merged_at));
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    /// Aggregates over one event share a log when their filters are the same, written
+    /// twice or not at all; another filter, or another event, has its own. A column is
+    /// shared by the aggregates reading the same property; a count or a `last` reads none.
+    #[test]
+    fn aggregates_share_a_log_by_event_and_filter() {
+        let p = crate::test_program(
+            "event e {\n  x: number\n  y: number\n  tag: string\n}\nevent f {\n  x: number\n}\n\
+             segment a = sum(e.x over last 9 days) > 1\n\
+             segment b = sum(e.x over last 90 days) + coalesce(avg(e.y over last 3 days), 0) > 1\n\
+             segment c = count(e over last 30 days) > 0 and last(e.tag over last 4 days) == \"k\"\n\
+             segment d = count(e where e.x > 1 and e.tag == \"k\" over last 5 days) > 0\n\
+             segment g = count(e where e.x > 1 and e.tag == \"k\" over last 50 days) > 2\n\
+             segment h = count(e where e.x > 2 and e.tag == \"k\" over last 5 days) > 0\n\
+             segment i = sum(f.x over last 5 days) > 0 and sum(e.x) > 0\n",
+        );
+        let groups = groups(&p);
+        let e = p
+            .events
+            .iter()
+            .find(|(_, d)| d.name == "e")
+            .map(|(id, _)| id);
+        let shape: Vec<(bool, bool, usize, Vec<u16>)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    Some(g.event) == e,
+                    g.filter.is_some(),
+                    g.members.len(),
+                    g.members.iter().map(|m| m.column).collect(),
+                )
+            })
+            .collect();
+        let n = NO_COLUMN;
+        assert_eq!(
+            shape,
+            vec![
+                // x over 9 and 90 days in column 0, y in column 1; the count, the `last`
+                // and the windowless sum of x read none.
+                (true, false, 6, vec![0, 0, 1, n, n, n]),
+                // `x > 1 and tag == "k"`, written twice (it has a jump).
+                (true, true, 2, vec![n, n]),
+                (true, true, 1, vec![n]),
+                (false, false, 1, vec![0]),
+            ]
+        );
+        assert_eq!(groups[0].columns.len(), 2);
     }
 }
