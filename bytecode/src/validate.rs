@@ -485,6 +485,18 @@ impl<'p> Validator<'p> {
 
     fn aggregates(&self) -> Result {
         let p = self.p;
+        // A customer's occurrence logs are numbered by 16-bit indexes, one value kept
+        // for "none" (the runtime groups aggregates, so there are no more logs than them).
+        if p.aggregates.len() >= usize::from(u16::MAX) {
+            return Err(inconsistent(
+                "aggregates",
+                format!(
+                    "{} aggregates do not fit 16-bit log indexes (at most {})",
+                    p.aggregates.len(),
+                    u16::MAX - 1
+                ),
+            ));
+        }
         for (id, agg) in p.aggregates.iter() {
             let at = || id.to_string();
             self.id(&p.events, agg.event, at)?;

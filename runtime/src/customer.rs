@@ -267,8 +267,9 @@ impl Log {
 /// value.
 pub const NO_LOG: u16 = u16::MAX;
 
-/// [`AggState::column`] of an aggregate that reads no value of the occurrences (a count):
-/// each counts with the value 0.
+/// [`AggState::column`] of an aggregate that reads no value from the log: a count (each
+/// occurrence counts with the value 0), a `last` (it keeps its latest value itself), or one
+/// without window.
 pub const NO_COLUMN: u16 = u16::MAX;
 
 /// An occurrence in a window: (instant, count, sum, min, max). It stands for `count`

@@ -254,6 +254,25 @@ fn weights() {
 
 #[test]
 fn other_invariants() {
+    // A customer's occurrence logs have 16-bit indexes: one more aggregate than fits is
+    // refused (each a copy of the sample's first, so nothing else is wrong).
+    let (_, msg) = broken(|p, _| {
+        let first = p.aggregates[AggId::new(0)].clone();
+        while p.aggregates.len() < usize::from(u16::MAX) {
+            p.aggregates.push(first.clone());
+        }
+    });
+    assert!(
+        msg.contains("65535 aggregates do not fit 16-bit log indexes (at most 65534)"),
+        "{msg}"
+    );
+    let mut most = sample::program();
+    let first = most.aggregates[AggId::new(0)].clone();
+    while most.aggregates.len() < usize::from(u16::MAX - 1) {
+        most.aggregates.push(first.clone());
+    }
+    assert_eq!(validate(&most), Ok(()));
+
     let (err, msg) = broken(|p, _| p.events[EventId::new(2)].name = "signup".into());
     assert!(matches!(err, ValidationError::DuplicateName { .. }));
     assert_eq!(msg, "event0 and event2 are both named `signup`");
