@@ -121,6 +121,14 @@ fn event_named(p: &Program, name: &str) -> EventId {
         .unwrap_or_else(|| panic!("no event `{name}`"))
 }
 
+fn segment_named(p: &Program, name: &str) -> journey_bytecode::SegmentId {
+    p.segments
+        .iter()
+        .find(|(_, s)| s.name == name)
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("no segment `{name}`"))
+}
+
 fn attr_named(p: &Program, name: &str) -> journey_bytecode::AttrId {
     p.attributes
         .iter()
@@ -837,12 +845,7 @@ fn each_customer_reads_and_updates_its_own_profile_row() {
         attr_named(p, "household_children"),
         attr_named(p, "first_name"),
     );
-    let jeune = p
-        .segments
-        .iter()
-        .find(|(_, s)| s.name == "jeune")
-        .map(|(id, _)| id)
-        .expect("segment jeune");
+    let jeune = segment_named(p, "jeune");
     let start = paris(2027, 1, 1, 0, 0);
     let mut engine = Engine::new(program.clone(), Config::default(), start);
     let a = engine.upsert_customer(
@@ -1037,12 +1040,7 @@ fn a_subscribers_usage_is_kept_once_for_its_longest_window() {
     let program = telecom();
     let p = program.as_ref();
     let usage = event_named(p, "usage");
-    let heavy = p
-        .segments
-        .iter()
-        .find(|(_, s)| s.name == "gros_consommateur")
-        .map(|(id, _)| id)
-        .expect("segment gros_consommateur");
+    let heavy = segment_named(p, "gros_consommateur");
     let start = paris(2027, 1, 4, 20, 0);
     let mut engine = Engine::new(program.clone(), Config::default(), start);
     const DAY: Instant = 86_400;

@@ -352,7 +352,7 @@ pub struct Window<'a> {
 impl<'a> Window<'a> {
     /// The occurrence at row `row` of the log, as this aggregate sees it.
     #[inline]
-    fn occurrence(&self, row: usize) -> Occurrence {
+    pub(crate) fn occurrence(&self, row: usize) -> Occurrence {
         let at = self.log.at(row);
         match self.state.head.as_deref() {
             Some(&(count, sum, min, max)) if row == self.state.skip as usize => {

@@ -205,30 +205,24 @@ fn merge_front(g: &Group, log: &mut Log, aggs: &mut [Option<AggState>]) {
     if log.len() < 2 {
         return;
     }
-    let plain = |row: usize, column: u16| {
-        let x = log.value(row, column);
-        (1, x, x, x)
-    };
     let mut rebuild: SmallVec<[usize; 4]> = SmallVec::new();
     for (m, _) in g.windowed() {
         let Some(s) = aggs.get_mut(m.agg.index()).and_then(Option::as_mut) else {
             continue;
         };
+        // The two rows as this member sees them (its head, if any, on its first row).
+        let seen = |row: usize| {
+            let (_, count, sum, min, max) = (Window { state: s, log }).occurrence(row);
+            (count, sum, min, max)
+        };
         match s.skip {
             0 => {
-                let a = s
-                    .head
-                    .as_deref()
-                    .copied()
-                    .unwrap_or_else(|| plain(0, s.column));
-                let b = plain(1, s.column);
+                let (a, b) = (seen(0), seen(1));
                 s.head = Some(Box::new((a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3))));
                 rebuild.push(m.agg.index());
             }
             1 => {
-                if s.head.is_none() {
-                    s.head = Some(Box::new(plain(1, s.column)));
-                }
+                s.head = Some(Box::new(seen(1)));
                 s.skip = 0;
             }
             _ => s.skip -= 1,
