@@ -992,9 +992,11 @@ fn main() {
         month_inputs += batch.len() as u64;
         let cpu0 = cpu_time();
         let ti = Wall::now();
-        for x in batch.drain(..) {
-            engine.event(&ids[x.customer as usize], x.event, x.props, x.at);
-        }
+        engine.events(
+            batch
+                .drain(..)
+                .map(|x| (ids[x.customer as usize].as_str(), x.event, x.props, x.at)),
+        );
         engine.advance_to(T0 + (day as i64 + 1) * DAY);
         counts.add(engine.drain_effects());
         let d = ti.elapsed();

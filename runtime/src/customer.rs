@@ -215,6 +215,14 @@ impl Log {
             .map_or(0.0, |&c| f64::from_bits(c))
     }
 
+    /// Reads the cells that pruning and a new occurrence read first (row `row`, an
+    /// aggregate's oldest, and the newest), so that they are read early
+    /// ([`crate::Engine::events`]); what it returns only keeps the reads.
+    pub(crate) fn warm(&self, row: usize) -> u64 {
+        self.cells.get(row * self.stride()).copied().unwrap_or(0)
+            ^ self.cells.back().copied().unwrap_or(0)
+    }
+
     /// The buffer's capacity in rows.
     pub fn capacity(&self) -> usize {
         self.cells.capacity() / self.stride()

@@ -1800,10 +1800,29 @@ pub fn run_with_channel(
         draw(d + 1, &mut customers, &mut queue);
         let until = day_start(d + 1);
         queue.sort_unstable_by_key(|x| std::cmp::Reverse((x.at, x.customer, x.seq)));
+        // Runs of events go to the engine together ([`Engine::events`] reads ahead).
+        let mut run: Vec<(u32, EventId, Vec<Value>, Instant)> = Vec::new();
+        let id_of = |c: u32| ids.get(c as usize).map_or("", String::as_str);
+        let flush = |engine: &mut Engine, run: &mut Vec<(u32, EventId, Vec<Value>, Instant)>| {
+            engine.events(
+                run.drain(..)
+                    .map(|(c, e, props, at)| (id_of(c), e, props, at)),
+            );
+        };
         while queue.last().is_some_and(|x| x.at < until) {
             let Some(item) = queue.pop() else { break };
-            let id = ids.get(item.customer as usize).cloned().unwrap_or_default();
-            if explain_id == Some(id.as_str()) {
+            let id = id_of(item.customer);
+            let explained_now = explain_id == Some(id);
+            let input = match item.input {
+                Input::Event(e, props) if !explained_now => {
+                    totals.events += 1;
+                    run.push((item.customer, e, props, item.at));
+                    continue;
+                }
+                input => input,
+            };
+            flush(&mut engine, &mut run);
+            if explained_now {
                 engine.advance_to(item.at);
                 explained.extend(
                     engine
@@ -1813,19 +1832,20 @@ pub fn run_with_channel(
                 );
                 explained.push(ExplainEntry::Input {
                     at: item.at.max(engine.now()),
-                    text: describe(p, &item.input),
+                    text: describe(p, &input),
                 });
             }
-            match item.input {
+            match input {
                 Input::Profile(attrs) => {
-                    engine.upsert_customer(&id, &attrs, item.at);
+                    engine.upsert_customer(id, &attrs, item.at);
                 }
                 Input::Event(e, props) => {
                     totals.events += 1;
-                    engine.event(&id, e, props, item.at);
+                    engine.event(id, e, props, item.at);
                 }
             }
         }
+        flush(&mut engine, &mut run);
         engine.advance_to(until);
         for effect in engine.drain_effects() {
             match effect {
