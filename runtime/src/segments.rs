@@ -299,19 +299,150 @@ impl Kept {
     }
 }
 
-/// A sum of floating-point numbers kept exactly, as non-overlapping partial sums (Shewchuk's
-/// method): adding `-x` removes `x` exactly, and the total is rounded once, so it does not
-/// depend on the order in which values came and went. Infinities and NaN are counted aside;
-/// partial sums that overflow make the sum fall back to plain addition of the rest.
+/// A sum of floating-point numbers kept exactly: adding `-x` removes `x` exactly, and the
+/// total is rounded once, so it does not depend on the order in which values came and went.
+///
+/// Most values (every double below 2^39 whose last bit is worth at least 2^-64: amounts,
+/// counts, durations, decimal data volumes) are added as integers in units of 2^-64, in one
+/// 128-bit fixed-point sum: two integer additions. The others are kept as non-overlapping
+/// partial sums (Shewchuk's method). The value is the fixed part plus the partials.
+/// Infinities and NaN are counted aside; partial sums that overflow make the sum fall back to
+/// plain addition of the rest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExactSum {
-    /// Inline up to three (a window of daily decimal amounts needs one to three): no
-    /// allocation of its own to reach when an occurrence comes or goes.
-    partials: SmallVec<[f64; 3]>,
+    /// The fixed-point part, in units of 2^-64 (as two halves: an `i128` field would align
+    /// the whole state on 16 bytes).
+    fixed: [u64; 2],
+    /// Inline up to two: values outside the fixed-point range are rare, and no allocation
+    /// of its own is reached when an occurrence comes or goes.
+    partials: SmallVec<[f64; 2]>,
     /// +inf, -inf and NaN values currently in the sum.
     special: [u32; 3],
     /// Partial sums overflowed: `partials[0]` holds a plain running sum.
     overflowed: bool,
+}
+
+/// The fixed-point part is moved to the partial sums before it reaches this magnitude, so
+/// that adding one more value (below 2^103 units) cannot overflow it.
+const FIXED_LIMIT: u128 = 1 << 126;
+
+/// `x` in units of 2^-64, when it is a whole number of them below 2^103 (`x` below 2^39).
+fn to_fixed(x: f64) -> Option<i128> {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    if exponent == 0 {
+        // Zero; subnormals are far below a unit.
+        return (fraction == 0).then_some(0);
+    }
+    let mantissa = u128::from(fraction | (1 << 52));
+    // x = mantissa × 2^(exponent - 1075), that is mantissa × 2^shift units.
+    let shift = exponent - 1075 + 64;
+    let units = if shift >= 0 {
+        if shift > 50 {
+            return None;
+        }
+        mantissa << shift
+    } else {
+        let drop = -shift;
+        if drop > 52 || mantissa & ((1 << drop) - 1) != 0 {
+            return None;
+        }
+        mantissa >> drop
+    };
+    let units = units as i128;
+    Some(if x.is_sign_negative() { -units } else { units })
+}
+
+/// A number of units of 2^-64, rounded once to the nearest double (ties to even).
+fn fixed_to_f64(units: i128) -> f64 {
+    const UNIT: f64 = 1.0 / 18_446_744_073_709_551_616.0;
+    // The conversions round to nearest, ties to even; scaling by a power of two is exact
+    // (a non-zero result is at least 2^-64, far from the subnormals).
+    match i64::try_from(units) {
+        Ok(small) => small as f64 * UNIT,
+        Err(_) => units as f64 * UNIT,
+    }
+}
+
+/// Three doubles whose exact sum is `units` units of 2^-64 (an `i128` has at most 127
+/// significant bits, a double 53).
+fn fixed_parts(units: i128) -> [f64; 3] {
+    const UNIT: f64 = 1.0 / 18_446_744_073_709_551_616.0;
+    let mut rest = units;
+    let mut parts = [0.0; 3];
+    for part in &mut parts {
+        // Truncated to 53 significant bits, so that it converts back exactly.
+        let bits = 128 - rest.unsigned_abs().leading_zeros();
+        let keep = rest >> bits.saturating_sub(53) << bits.saturating_sub(53);
+        *part = keep as f64 * UNIT;
+        rest -= keep;
+    }
+    parts
+}
+
+/// Adds `x` to non-overlapping partial sums; false when a partial sum overflowed (they are
+/// left as they were before, with `x` not added).
+fn partials_add(partials: &mut SmallVec<[f64; 2]>, x: f64) -> bool {
+    // Partial sums can only overflow near the largest doubles (the partials do not overlap,
+    // so their sum is within twice the largest): keep the old ones aside then.
+    let near_max = f64::MAX / 8.0;
+    let saved = (x.abs() >= near_max || partials.last().is_some_and(|p| p.abs() >= near_max))
+        .then(|| partials.clone());
+    let mut x = x;
+    let mut i = 0;
+    for j in 0..partials.len() {
+        let mut y = partials[j];
+        if x.abs() < y.abs() {
+            std::mem::swap(&mut x, &mut y);
+        }
+        let hi = x + y;
+        let lo = y - (hi - x);
+        if lo != 0.0 {
+            partials[i] = lo;
+            i += 1;
+        }
+        x = hi;
+    }
+    partials.truncate(i);
+    partials.push(x);
+    match saved {
+        Some(before) if partials.iter().any(|p| !p.is_finite()) => {
+            *partials = before;
+            false
+        }
+        _ => true,
+    }
+}
+
+/// The exact sum of non-overlapping partial sums, rounded once (ties to even).
+fn partials_total(p: &[f64]) -> f64 {
+    let Some(&last) = p.last() else {
+        return 0.0;
+    };
+    // Add the partials from the largest down until the sum is inexact; then correct for a
+    // tie that the partials below would break.
+    let mut n = p.len() - 1;
+    let mut hi = last;
+    let mut lo = 0.0;
+    while n > 0 {
+        let x = hi;
+        let y = p[n - 1];
+        n -= 1;
+        hi = x + y;
+        lo = y - (hi - x);
+        if lo != 0.0 {
+            break;
+        }
+    }
+    if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+        let y = lo * 2.0;
+        let x = hi + y;
+        if y == x - hi {
+            hi = x;
+        }
+    }
+    hi
 }
 
 impl ExactSum {
@@ -323,6 +454,14 @@ impl ExactSum {
     /// Removes a value added before.
     pub fn remove(&mut self, x: f64) {
         self.change(-x, -1);
+    }
+
+    fn fixed(&self) -> i128 {
+        (i128::from(self.fixed[1] as i64) << 64) | i128::from(self.fixed[0])
+    }
+
+    fn set_fixed(&mut self, units: i128) {
+        self.fixed = [units as u64, (units >> 64) as u64];
     }
 
     fn change(&mut self, x: f64, sign: i32) {
@@ -337,6 +476,23 @@ impl ExactSum {
             self.special[k] = self.special[k].saturating_add_signed(sign);
             return;
         }
+        if let Some(units) = to_fixed(x) {
+            let sum = self.fixed() + units;
+            if sum.unsigned_abs() < FIXED_LIMIT {
+                self.set_fixed(sum);
+                return;
+            }
+            // Move the fixed part to the partials, and this value with it.
+            self.set_fixed(0);
+            for part in fixed_parts(sum) {
+                self.add_partial(part);
+            }
+            return;
+        }
+        self.add_partial(x);
+    }
+
+    fn add_partial(&mut self, x: f64) {
         if self.overflowed {
             match self.partials.first_mut() {
                 Some(p) => *p += x,
@@ -344,34 +500,10 @@ impl ExactSum {
             }
             return;
         }
-        // Partial sums can only overflow near the largest doubles (the partials do not
-        // overlap, so their sum is within twice the largest): keep the old ones aside then.
-        let near_max = f64::MAX / 8.0;
-        let saved = (x.abs() >= near_max
-            || self.partials.last().is_some_and(|p| p.abs() >= near_max))
-        .then(|| (self.partials.clone(), x));
-        let mut x = x;
-        let mut i = 0;
-        for j in 0..self.partials.len() {
-            let mut y = self.partials[j];
-            if x.abs() < y.abs() {
-                std::mem::swap(&mut x, &mut y);
-            }
-            let hi = x + y;
-            let lo = y - (hi - x);
-            if lo != 0.0 {
-                self.partials[i] = lo;
-                i += 1;
-            }
-            x = hi;
-        }
-        self.partials.truncate(i);
-        self.partials.push(x);
-        if let Some((before, added)) = saved
-            && self.partials.iter().any(|p| !p.is_finite())
-        {
+        if !partials_add(&mut self.partials, x) {
             // Finite values whose sum overflows: no exact representation here.
-            self.partials = smallvec![before.iter().sum::<f64>() + added];
+            let plain = self.partials.iter().sum::<f64>() + x;
+            self.partials = smallvec![plain];
             self.overflowed = true;
         }
     }
@@ -393,36 +525,23 @@ impl ExactSum {
         if neg > 0 {
             return f64::NEG_INFINITY;
         }
-        let p = &self.partials;
-        let Some(&last) = p.last() else {
-            return 0.0;
-        };
+        let fixed = self.fixed();
+        if self.partials.is_empty() {
+            return fixed_to_f64(fixed);
+        }
         if self.overflowed {
-            return last;
+            return self.partials[0] + fixed_to_f64(fixed);
         }
-        // Add the partials from the largest down until the sum is inexact; then correct
-        // for a tie that the partials below would break.
-        let mut n = p.len() - 1;
-        let mut hi = last;
-        let mut lo = 0.0;
-        while n > 0 {
-            let x = hi;
-            let y = p[n - 1];
-            n -= 1;
-            hi = x + y;
-            lo = y - (hi - x);
-            if lo != 0.0 {
-                break;
+        if fixed == 0 {
+            return partials_total(&self.partials);
+        }
+        let mut all = self.partials.clone();
+        for part in fixed_parts(fixed) {
+            if !partials_add(&mut all, part) {
+                return self.partials.iter().sum::<f64>() + fixed_to_f64(fixed);
             }
         }
-        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
-            let y = lo * 2.0;
-            let x = hi + y;
-            if y == x - hi {
-                hi = x;
-            }
-        }
-        hi
+        partials_total(&all)
     }
 }
 
@@ -609,8 +728,57 @@ mod tests {
         (-(1i64 << 40)..(1i64 << 40), 0u32..21).prop_map(|(m, e)| m as f64 / f64::from(1u32 << e))
     }
 
+    /// The exactly rounded sum of values that are multiples of 2^-80 below 2^41, computed
+    /// independently in integers.
+    fn exact_fine(values: &[f64]) -> f64 {
+        let scale = 2f64.powi(80);
+        let scaled: i128 = values.iter().map(|v| (v * scale) as i128).sum();
+        scaled as f64 / scale
+    }
+
+    /// Values of both kinds: whole numbers of 2^-64 below 2^39 (kept in fixed point), and
+    /// finer or larger ones (kept as partial sums).
+    fn mixed() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            grid(),
+            (-(1i64 << 40)..(1i64 << 40), 0u32..41)
+                .prop_map(|(m, e)| m as f64 / 2f64.powi(e as i32 + 40)),
+            (-(1i64 << 20)..(1i64 << 20)).prop_map(|m| m as f64 * 2f64.powi(20)),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Values kept in fixed point and values kept as partial sums, mixed, added and
+        /// removed in any order: the total is the exactly rounded sum of what remains.
+        #[test]
+        fn exact_sums_round_once_across_fixed_and_partials(
+            values in proptest::collection::vec(mixed(), 0..60),
+            cut in 0usize..60,
+        ) {
+            let mut s = ExactSum::default();
+            for v in &values {
+                s.add(*v);
+            }
+            prop_assert_eq!(s.total().to_bits(), exact_fine(&values).to_bits());
+            let cut = cut.min(values.len());
+            for v in &values[..cut] {
+                s.remove(*v);
+            }
+            prop_assert_eq!(s.total().to_bits(), exact_fine(&values[cut..]).to_bits());
+        }
+
+        /// The three doubles a fixed-point sum is split into add up to it exactly.
+        #[test]
+        fn fixed_parts_add_up_exactly(high in any::<i64>(), low in any::<u64>(), shift in 0u32..64) {
+            let units = (i128::from(high) << 63 >> shift) ^ i128::from(low);
+            let sum: i128 = fixed_parts(units)
+                .iter()
+                .map(|p| (p * 2f64.powi(64)) as i128)
+                .sum();
+            prop_assert_eq!(sum, units);
+        }
 
         /// Adding and removing values leaves the exactly rounded sum of what remains,
         /// whatever the order.
@@ -701,6 +869,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A fixed-point part about to overflow moves to the partial sums, exactly.
+    #[test]
+    fn a_full_fixed_point_sum_moves_to_the_partials() {
+        let near = FIXED_LIMIT as i128 - 3;
+        let mut s = ExactSum::default();
+        s.set_fixed(near);
+        let big = 2f64.powi(38);
+        s.add(big);
+        assert_eq!(s.fixed(), 0, "the fixed part moved");
+        let units = to_fixed(big).expect("2^38 is kept in fixed point");
+        assert_eq!(s.total(), fixed_to_f64(near + units));
+        s.add(0.75);
+        s.remove(big);
+        assert_eq!(s.total(), fixed_to_f64(near + (3 << 62)));
+        let mut again = ExactSum::default();
+        again.set_fixed(-near);
+        again.add(-big);
+        again.add(1.0);
+        assert_eq!(again.total(), fixed_to_f64(-near - units + (1 << 64)));
     }
 
     #[test]
