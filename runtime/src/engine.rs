@@ -444,8 +444,11 @@ impl Engine {
         batch: &[(&str, EventId, Vec<Value>, Instant)],
         found: &mut [Option<CustomerIx>; WARM_AHEAD],
     ) {
+        let mut seen = 0usize;
         for (x, c) in batch.iter().zip(found.iter_mut()) {
             *c = self.by_id.get(x.0).copied();
+            // The properties, made by the caller a while ago.
+            seen ^= x.2.first().is_some_and(|v| matches!(v, Value::None)) as usize;
         }
         let customers = || {
             batch.iter().zip(found.iter()).filter_map(|(x, c)| {
@@ -454,7 +457,6 @@ impl Engine {
             })
         };
         // Each stage's reads depend on the one before, not on each other.
-        let mut seen = 0usize;
         for (_, c, cu) in customers() {
             seen ^= cu.aggs.len() ^ cu.logs.len() ^ cu.instances.len() ^ cu.segments.len();
             seen ^= cu.history.len() ^ cu.recent_sends.len();

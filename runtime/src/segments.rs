@@ -356,13 +356,20 @@ fn to_fixed(x: f64) -> Option<i128> {
 
 /// A number of units of 2^-64, rounded once to the nearest double (ties to even).
 fn fixed_to_f64(units: i128) -> f64 {
-    const UNIT: f64 = 1.0 / 18_446_744_073_709_551_616.0;
-    // The conversions round to nearest, ties to even; scaling by a power of two is exact
-    // (a non-zero result is at least 2^-64, far from the subnormals).
-    match i64::try_from(units) {
-        Ok(small) => small as f64 * UNIT,
-        Err(_) => units as f64 * UNIT,
-    }
+    // The top 64 bits, the ones below folded into the last (they can only break a tie),
+    // convert with one rounding; scaling by a power of two is exact (a non-zero result is
+    // at least 2^-64, far from the subnormals). No 128-bit conversion (a library call).
+    let magnitude = units.unsigned_abs();
+    let bits = 128 - magnitude.leading_zeros();
+    let (top, scale) = if bits <= 64 {
+        (magnitude as u64, -64)
+    } else {
+        let drop = bits - 64;
+        let sticky = u64::from(magnitude & ((1 << drop) - 1) != 0);
+        ((magnitude >> drop) as u64 | sticky, drop as i32 - 64)
+    };
+    let x = top as f64 * f64::from_bits(((scale + 1023) as u64) << 52);
+    if units < 0 { -x } else { x }
 }
 
 /// Three doubles whose exact sum is `units` units of 2^-64 (an `i128` has at most 127
@@ -767,6 +774,32 @@ mod tests {
                 s.remove(*v);
             }
             prop_assert_eq!(s.total().to_bits(), exact_fine(&values[cut..]).to_bits());
+        }
+
+        /// A fixed-point sum converts as the library's 128-bit conversion rounds it (once,
+        /// ties to even), exact ties and bits far below the last kept one included.
+        #[test]
+        fn fixed_point_sums_round_once(
+            high in any::<i64>(),
+            low in any::<u64>(),
+            shift in 0u32..127,
+            case in 0u8..3,
+        ) {
+            let mut units = ((i128::from(high) << 64) | i128::from(low)) >> shift;
+            let bits = 128 - units.unsigned_abs().leading_zeros();
+            if case > 0 && bits > 70 {
+                // Half-way between two doubles: 53 bits, then a one, then zeros; with a
+                // last bit far below (case 2) it is no longer a tie and rounds away.
+                let half = 1i128 << (bits - 54);
+                units = (units >> (bits - 53) << (bits - 53)) | half;
+                if case == 2 {
+                    units |= 1;
+                }
+            }
+            prop_assert_eq!(
+                fixed_to_f64(units).to_bits(),
+                (units as f64 * 2f64.powi(-64)).to_bits()
+            );
         }
 
         /// The three doubles a fixed-point sum is split into add up to it exactly.
