@@ -992,7 +992,10 @@ fn main() {
         let tg = Wall::now();
         batch.clear();
         generate_day(day, &traits, &s, a.usage_every, &mut batch);
-        batch.sort_unstable_by_key(|x| (x.at, x.customer));
+        // Stable: a customer's inputs at the same second keep the order they were made in.
+        // An unstable sort's order among them depends on the element's size (its small-sort
+        // strategy), so the effects would change with the layout of `In`.
+        batch.sort_by_key(|x| (x.at, x.customer));
         for x in &batch {
             per_kind[x.event.as_u32() as usize] += 1;
         }

@@ -251,6 +251,29 @@ impl<'a> Drift<'a> {
             if answer == when_empty {
                 return Some(None);
             }
+            // The same occurrence, found from the other end when that is the shorter walk:
+            // the first to leave after which what remains no longer gives the answer of now.
+            // From the newest, the walk adds up about `k`; from the oldest, it takes away
+            // about `total - k` from the kept total.
+            let kept = win.state.kept.as_ref()?.inside(w, now);
+            if let (Some((count, exact)), Value::Number(k)) = (kept, k)
+                && (if sum { total } else { count as f64 }) - k < *k
+            {
+                let (mut n, mut rest) = (count, exact.clone());
+                for o in win.occurrences() {
+                    let remaining = if sum {
+                        rest.remove(o.2);
+                        rest.is_exact().then(|| rest.total())?
+                    } else {
+                        n = n.saturating_sub(u64::from(o.1));
+                        n as f64
+                    };
+                    if holds(remaining) == when_empty {
+                        return Some(Some(o.0.saturating_add(w as i64)));
+                    }
+                }
+                return None;
+            }
             for o in win.occurrences().rev() {
                 if o.0 <= from {
                     break;

@@ -297,6 +297,13 @@ impl Kept {
     fn all_inside(&self, from: Instant, now: Instant) -> bool {
         self.count == 0 || (self.oldest > from && self.newest <= now)
     }
+
+    /// The count and exact sum of the window at `now` (a window of `w` seconds), when the
+    /// kept totals are those of its occurrences inside it.
+    pub(crate) fn inside(&self, w: u64, now: Instant) -> Option<(u64, &ExactSum)> {
+        self.all_inside(now.saturating_sub(w as i64), now)
+            .then_some((self.count, &self.sum))
+    }
 }
 
 /// A sum of floating-point numbers kept exactly: adding `-x` removes `x` exactly, and the
