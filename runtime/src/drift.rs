@@ -255,8 +255,11 @@ impl<'a> Drift<'a> {
             // the first to leave after which what remains no longer gives the answer of now.
             // From the newest, the walk adds up about `k`; from the oldest, it takes away
             // about `total - k` from the kept total.
-            let kept = win.state.kept.as_ref()?.inside(w, now);
+            // Only with kept totals (a state read back has none until it is pruned) that
+            // are exact.
+            let kept = win.state.kept.as_ref().and_then(|kept| kept.inside(w, now));
             if let (Some((count, exact)), Value::Number(k)) = (kept, k)
+                && exact.is_exact()
                 && (if sum { total } else { count as f64 }) - k < *k
             {
                 let (mut n, mut rest) = (count, exact.clone());

@@ -85,9 +85,10 @@ pub enum TimerKind {
 struct Derived {
     consts: Vec<Value>,
     entries_by_event: SecondaryMap<EventId, Vec<(JourneyId, u16)>>,
-    /// The journeys with a goal that this event converts: an instance of another journey
-    /// does not read its open goal windows (a list of its own, cold in memory).
-    goals_by_event: SecondaryMap<EventId, Vec<JourneyId>>,
+    /// Whether a goal converts on this event: for another event, instances do not read
+    /// their open goal windows (a list of their own, cold in memory). Program-wide, not per
+    /// journey: valid bytecode may open a goal in another journey's code.
+    goal_events: SecondaryMap<EventId, bool>,
     entries_on_enter: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
     entries_on_leave: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
     scheduled: Vec<(JourneyId, u16)>,
@@ -744,7 +745,7 @@ impl Engine {
         let program = self.program.clone();
         let jd = &program.journeys[j];
         // Goals first: the event that converts may also be one that exits.
-        let open: SmallVec<[(GoalId, Instant); 4]> = if self.d.goals_by_event[event].contains(&j) {
+        let open: SmallVec<[(GoalId, Instant); 4]> = if self.d.goal_events[event] {
             self.instance(c, j)
                 .map(|i| i.goals.iter().copied().collect())
                 .unwrap_or_default()
@@ -1596,7 +1597,7 @@ fn derive(p: &Program) -> Derived {
     let mut d = Derived {
         consts: p.consts.values().map(Value::from_const).collect(),
         entries_by_event: SecondaryMap::new(),
-        goals_by_event: SecondaryMap::new(),
+        goal_events: SecondaryMap::new(),
         entries_on_enter: SecondaryMap::new(),
         entries_on_leave: SecondaryMap::new(),
         scheduled: Vec::new(),
@@ -1642,9 +1643,7 @@ fn derive(p: &Program) -> Derived {
         }
     }
     for g in p.goals.values() {
-        if !d.goals_by_event[g.event].contains(&g.journey) {
-            d.goals_by_event[g.event].push(g.journey);
-        }
+        d.goal_events[g.event] = true;
     }
     for (j, jd) in p.journeys.iter() {
         for (e, entry) in jd.entries.iter().enumerate() {

@@ -314,7 +314,7 @@ impl Kept {
 /// 128-bit fixed-point sum: two integer additions. The others are kept as non-overlapping
 /// partial sums (Shewchuk's method). The value is the fixed part plus the partials.
 /// Infinities and NaN are counted aside; partial sums that overflow make the sum fall back to
-/// plain addition of the rest.
+/// plain addition of the rest. A sum of exactly zero is `+0.0`, whatever zeros it held.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExactSum {
     /// The fixed-point part, in units of 2^-64 (as two halves: an `i128` field would align
@@ -955,6 +955,13 @@ mod tests {
         big.add(f64::MAX);
         big.add(f64::MAX);
         assert_eq!(big.total(), f64::INFINITY);
+        // A sum of exactly zero is +0.0, whatever zeros it held, in whatever order.
+        let mut zero = ExactSum::default();
+        zero.add(-0.0);
+        assert_eq!(zero.total().to_bits(), 0.0f64.to_bits());
+        zero.add(1.5);
+        zero.remove(1.5);
+        assert_eq!(zero.total().to_bits(), 0.0f64.to_bits());
     }
 }
 
