@@ -64,13 +64,23 @@ impl EventData {
 
     /// The occurrence holding only the properties in `keep` (a [`KeptEvent::props`] mask):
     /// this one, shared, when that would drop nothing; otherwise a copy with fewer values.
+    /// An instance may keep it for months: a vector with room to spare (as a caller's
+    /// `collect` leaves) is copied to its exact size instead of shared.
     pub fn keeping(self: &Arc<EventData>, keep: u32) -> Arc<EventData> {
         let full = self.present == KeptEvent::ALL;
         if keep == KeptEvent::ALL
             || (full && KeptEvent::keeps_all_of(keep, self.props.len()))
             || (!full && self.present & keep == self.present)
         {
-            return Arc::clone(self);
+            if self.props.capacity() == self.props.len() {
+                return Arc::clone(self);
+            }
+            return Arc::new(EventData {
+                event: self.event,
+                present: self.present,
+                props: self.props.clone(),
+                at: self.at,
+            });
         }
         let held = (self.present & keep).count_ones() as usize;
         let mut props = Vec::with_capacity(held.min(self.props.len()));
@@ -568,6 +578,25 @@ mod tests {
                 proptest::prop_assert!(once.props.len() < count);
             }
         }
+    }
+
+    /// An occurrence kept whole is shared, unless its vector has room to spare: then the
+    /// copy kept has none.
+    #[test]
+    fn a_kept_occurrence_holds_no_spare_room() {
+        let exact = Arc::new(EventData::new(
+            EventId::from_u32(1),
+            vec![Value::Bool(true); 3],
+            5,
+        ));
+        assert!(Arc::ptr_eq(&exact.keeping(KeptEvent::ALL), &exact));
+        let mut props = Vec::with_capacity(8);
+        props.extend([Value::Number(1.0), Value::Number(2.0), Value::Number(3.0)]);
+        let roomy = Arc::new(EventData::new(EventId::from_u32(1), props, 5));
+        let kept = roomy.keeping(KeptEvent::ALL);
+        assert!(!Arc::ptr_eq(&kept, &roomy));
+        assert_eq!(kept.props.capacity(), 3);
+        assert_eq!(*kept, *roomy);
     }
 
     /// Millions of instances wait at once: their layout is part of the memory budget.
