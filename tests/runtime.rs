@@ -105,36 +105,45 @@ fn paris(year: i16, month: u8, day: u8, hour: u8, minute: u8) -> Instant {
     )
 }
 
-fn journey_named(p: &Program, name: &str) -> JourneyId {
-    p.journeys
-        .iter()
-        .find(|(_, j)| j.name == name)
+/// The id of the item called `name` among a table's (id, name) pairs; panics naming `what`.
+fn named<'a, K>(items: impl Iterator<Item = (K, &'a str)>, what: &str, name: &str) -> K {
+    items
+        .into_iter()
+        .find(|(_, n)| *n == name)
         .map(|(id, _)| id)
-        .unwrap_or_else(|| panic!("no journey `{name}`"))
+        .unwrap_or_else(|| panic!("no {what} `{name}`"))
+}
+
+fn journey_named(p: &Program, name: &str) -> JourneyId {
+    named(
+        p.journeys.iter().map(|(id, j)| (id, j.name.as_str())),
+        "journey",
+        name,
+    )
 }
 
 fn event_named(p: &Program, name: &str) -> EventId {
-    p.events
-        .iter()
-        .find(|(_, e)| e.name == name)
-        .map(|(id, _)| id)
-        .unwrap_or_else(|| panic!("no event `{name}`"))
+    named(
+        p.events.iter().map(|(id, e)| (id, e.name.as_str())),
+        "event",
+        name,
+    )
 }
 
 fn segment_named(p: &Program, name: &str) -> journey_bytecode::SegmentId {
-    p.segments
-        .iter()
-        .find(|(_, s)| s.name == name)
-        .map(|(id, _)| id)
-        .unwrap_or_else(|| panic!("no segment `{name}`"))
+    named(
+        p.segments.iter().map(|(id, s)| (id, s.name.as_str())),
+        "segment",
+        name,
+    )
 }
 
 fn attr_named(p: &Program, name: &str) -> journey_bytecode::AttrId {
-    p.attributes
-        .iter()
-        .find(|(_, a)| a.name == name)
-        .map(|(id, _)| id)
-        .unwrap_or_else(|| panic!("no attribute `{name}`"))
+    named(
+        p.attributes.iter().map(|(id, a)| (id, a.name.as_str())),
+        "attribute",
+        name,
+    )
 }
 
 // ------------------------------------------------------------------- (a) every test passes

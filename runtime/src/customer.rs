@@ -75,12 +75,8 @@ impl EventData {
             if self.props.capacity() == self.props.len() {
                 return Arc::clone(self);
             }
-            return Arc::new(EventData {
-                event: self.event,
-                present: self.present,
-                props: self.props.clone(),
-                at: self.at,
-            });
+            // A cloned vector has no room to spare.
+            return Arc::new(EventData::clone(self));
         }
         let held = (self.present & keep).count_ones() as usize;
         let mut props = Vec::with_capacity(held.min(self.props.len()));

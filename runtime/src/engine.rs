@@ -475,10 +475,8 @@ impl Engine {
         };
         for (event, _, cu) in customers() {
             for (gi, g) in groups(event) {
-                for m in &g.members {
-                    if let Some(Some(s)) = cu.aggs.get(m.agg.index()) {
-                        seen ^= s.skip as usize ^ s.total.0 as usize;
-                    }
+                for s in g.members.iter().filter_map(|m| cu.agg(m.agg)) {
+                    seen ^= s.skip as usize ^ s.total.0 as usize;
                 }
                 if let Some(log) = cu.logs.get(usize::from(gi)) {
                     seen ^= log.len();
@@ -494,10 +492,9 @@ impl Engine {
                 let Some(log) = cu.logs.get(usize::from(gi)) else {
                     continue;
                 };
-                for m in &g.members {
-                    if let Some(Some(s)) = cu.aggs.get(m.agg.index()) {
-                        seen ^= log.warm(s.skip as usize) as usize;
-                    }
+                // Only windowed members read the log.
+                for s in g.windowed().filter_map(|(m, _)| cu.agg(m.agg)) {
+                    seen ^= log.warm(s.skip as usize) as usize;
                 }
             }
         }

@@ -44,7 +44,7 @@ pub(crate) struct Member {
 
 impl Group {
     /// The members with a window, which read the log.
-    fn windowed(&self) -> impl Iterator<Item = (&Member, u64)> {
+    pub(crate) fn windowed(&self) -> impl Iterator<Item = (&Member, u64)> {
         self.members.iter().filter_map(|m| m.window.map(|w| (m, w)))
     }
 
@@ -293,15 +293,13 @@ impl Kept {
         k
     }
 
-    /// Whether every occurrence is inside `(from, now]` (an empty window is).
-    fn all_inside(&self, from: Instant, now: Instant) -> bool {
-        self.count == 0 || (self.oldest > from && self.newest <= now)
-    }
-
     /// The count and exact sum of the window at `now` (a window of `w` seconds), when the
-    /// kept totals are those of its occurrences inside it.
+    /// kept totals are those of its occurrences inside it: every one is inside
+    /// `(now - w, now]` (an empty window is). Occurrences are in time order, so the oldest
+    /// and the newest tell.
     pub(crate) fn inside(&self, w: u64, now: Instant) -> Option<(u64, &ExactSum)> {
-        self.all_inside(now.saturating_sub(w as i64), now)
+        let from = now.saturating_sub(w as i64);
+        (self.count == 0 || (self.oldest > from && self.newest <= now))
             .then_some((self.count, &self.sum))
     }
 }
@@ -665,11 +663,9 @@ pub(crate) fn window_totals(
             max = max.max(o.4);
         }
     }
-    match &s.state.kept {
-        // Occurrences are in time order: when the oldest and the newest are inside, all
-        // are, and the kept totals are the answer.
-        Some(k) if k.all_inside(from, now) => (k.count, k.sum.total(), min, max),
-        _ => {
+    match s.state.kept.as_ref().and_then(|k| k.inside(w, now)) {
+        Some((count, sum)) => (count, sum.total(), min, max),
+        None => {
             let k = Kept::of(s.occurrences().filter(|o| inside(o.0)));
             (k.count, k.sum.total(), min, max)
         }
@@ -761,6 +757,26 @@ mod tests {
         ]
     }
 
+    /// Adds `values`, then removes the first `cut` of them: each time the total is `exact`
+    /// of what the sum holds, to the bit.
+    fn adds_and_removes(
+        values: &[f64],
+        cut: usize,
+        exact: fn(&[f64]) -> f64,
+    ) -> Result<(), TestCaseError> {
+        let mut s = ExactSum::default();
+        for v in values {
+            s.add(*v);
+        }
+        prop_assert_eq!(s.total().to_bits(), exact(values).to_bits());
+        let cut = cut.min(values.len());
+        for v in &values[..cut] {
+            s.remove(*v);
+        }
+        prop_assert_eq!(s.total().to_bits(), exact(&values[cut..]).to_bits());
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -771,16 +787,7 @@ mod tests {
             values in proptest::collection::vec(mixed(), 0..60),
             cut in 0usize..60,
         ) {
-            let mut s = ExactSum::default();
-            for v in &values {
-                s.add(*v);
-            }
-            prop_assert_eq!(s.total().to_bits(), exact_fine(&values).to_bits());
-            let cut = cut.min(values.len());
-            for v in &values[..cut] {
-                s.remove(*v);
-            }
-            prop_assert_eq!(s.total().to_bits(), exact_fine(&values[cut..]).to_bits());
+            adds_and_removes(&values, cut, exact_fine)?;
         }
 
         /// A fixed-point sum converts as the library's 128-bit conversion rounds it (once,
@@ -824,16 +831,7 @@ mod tests {
         /// whatever the order.
         #[test]
         fn exact_sums_round_once(values in proptest::collection::vec(grid(), 0..60), cut in 0usize..60) {
-            let mut s = ExactSum::default();
-            for v in &values {
-                s.add(*v);
-            }
-            prop_assert_eq!(s.total().to_bits(), exact(&values).to_bits());
-            let cut = cut.min(values.len());
-            for v in &values[..cut] {
-                s.remove(*v);
-            }
-            prop_assert_eq!(s.total().to_bits(), exact(&values[cut..]).to_bits());
+            adds_and_removes(&values, cut, exact)?;
         }
 
         /// Members of one group, sharing one log, each give what going over its own

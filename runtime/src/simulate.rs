@@ -1813,9 +1813,11 @@ pub fn run_with_channel(
             let Some(item) = queue.pop() else { break };
             let id = id_of(item.customer);
             let explained_now = explain_id == Some(id);
+            if let Input::Event(..) = item.input {
+                totals.events += 1;
+            }
             let input = match item.input {
                 Input::Event(e, props) if !explained_now => {
-                    totals.events += 1;
                     run.push((item.customer, e, props, item.at));
                     continue;
                 }
@@ -1839,10 +1841,7 @@ pub fn run_with_channel(
                 Input::Profile(attrs) => {
                     engine.upsert_customer(id, &attrs, item.at);
                 }
-                Input::Event(e, props) => {
-                    totals.events += 1;
-                    engine.event(id, e, props, item.at);
-                }
+                Input::Event(e, props) => engine.event(id, e, props, item.at),
             }
         }
         flush(&mut engine, &mut run);
