@@ -33,7 +33,6 @@
 //! Run: `cargo bench -p journey-runtime --bench engine -- [--customers N] [--usage-every D]
 //! [--no-probe]`. Linux only for the memory figures (`/proc/self/status`).
 
-use std::alloc::System;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::mem::size_of;
@@ -42,11 +41,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant as Wall};
 
+use stats_alloc::StatsAlloc;
+
 use journey_bytecode::{AttrId, Date, EventId, Program, StepKind};
 use journey_compiler::{Input, SourceHost, compile};
 use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
 use journey_runtime::{Config, Effect, Engine, Value};
-use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
 /// 2027-01-01T00:00 in Paris (UTC+1).
 const T0: i64 = 1_798_758_000;
@@ -63,10 +63,11 @@ const GOAL_BYTES_PER_INSTANCE: f64 = 256.0;
 
 // ------------------------------------------------------------------ heap accounting
 
-/// The system allocator with counters (a few atomic additions per allocation), so that the
-/// memory probe can report the live heap it created, independent of the allocator's rounding.
+/// The allocator of the `journey` binary (mimalloc) with counters (a few atomic additions per
+/// allocation), so that the memory probe can report the live heap it created, independent of
+/// the allocator's rounding.
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static GLOBAL: StatsAlloc<mimalloc::MiMalloc> = StatsAlloc::new(mimalloc::MiMalloc);
 
 /// Live heap (bytes requested, allocations) counted so far.
 fn live_heap() -> (isize, isize) {
