@@ -17,10 +17,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use journey_compiler::{Compilation, codes, compile, render};
 
 /// mimalloc (version 2) rather than the system allocator: the engine allocates and frees
-/// many small blocks per event (properties, effects, scope entries), and the telecom engine
-/// benchmark, which uses it too, ran 25% more events per second with it at 20,000 customers
-/// and 10% more at 1,000,000, at the same resident memory per waiting instance
-/// (ARCHITECTURE.md, runtime).
+/// many small blocks per event; the figures behind the choice are in ARCHITECTURE.md
+/// (runtime), measured with the engine benchmark, which uses the same allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -41,12 +41,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant as Wall};
 
-use stats_alloc::StatsAlloc;
-
 use journey_bytecode::{AttrId, Date, EventId, Program, StepKind};
 use journey_compiler::{Input, SourceHost, compile};
 use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
 use journey_runtime::{Config, Effect, Engine, Value};
+use stats_alloc::StatsAlloc;
 
 /// 2027-01-01T00:00 in Paris (UTC+1).
 const T0: i64 = 1_798_758_000;
