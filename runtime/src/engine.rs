@@ -89,6 +89,11 @@ struct Derived {
     /// their open goal windows (a list of their own, cold in memory). Program-wide, not per
     /// journey: valid bytecode may open a goal in another journey's code.
     goal_events: SecondaryMap<EventId, bool>,
+    /// Whether an active instance can react to this event at all: a goal converts on it, a
+    /// journey exits on it, or a wait waits for it (program-wide). For any other event (a
+    /// usage record that only feeds segments) the dispatch does not read the customer's
+    /// instances, which are cold in memory.
+    instance_events: SecondaryMap<EventId, bool>,
     entries_on_enter: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
     entries_on_leave: SecondaryMap<SegmentId, Vec<(JourneyId, u16)>>,
     scheduled: Vec<(JourneyId, u16)>,
@@ -482,7 +487,14 @@ impl Engine {
                     seen ^= log.len();
                 }
             }
-            if let Some(i) = cu.instances.first() {
+            // The instances only for an event that they, or an entry, may read them for.
+            let read = self.d.instance_events.get(event).copied().unwrap_or(false)
+                || self
+                    .d
+                    .entries_by_event
+                    .get(event)
+                    .is_some_and(|e| !e.is_empty());
+            if read && let Some(i) = cu.instances.first() {
                 seen ^= i.epoch as usize;
             }
             seen ^= cu.segments.first().copied().unwrap_or_default() as usize;
@@ -709,14 +721,16 @@ impl Engine {
             self.reevaluate(c, &changed, false);
             self.check_exit_conditions(c);
         }
-        // 2. Active instances: exits, goals, waits.
-        let journeys: SmallVec<[(JourneyId, u32); 4]> = self.customers[c as usize]
-            .instances
-            .iter()
-            .map(|i| (i.journey, i.epoch))
-            .collect();
-        for (j, epoch) in journeys {
-            self.instance_event(c, j, epoch, &data, depth);
+        // 2. Active instances: exits, goals, waits (none can react to most events).
+        if d.instance_events[event] {
+            let journeys: SmallVec<[(JourneyId, u32); 4]> = self.customers[c as usize]
+                .instances
+                .iter()
+                .map(|i| (i.journey, i.epoch))
+                .collect();
+            for (j, epoch) in journeys {
+                self.instance_event(c, j, epoch, &data, depth);
+            }
         }
         // 3. Entries.
         for &(j, e) in &d.entries_by_event[event] {
@@ -1595,6 +1609,7 @@ fn derive(p: &Program) -> Derived {
         consts: p.consts.values().map(Value::from_const).collect(),
         entries_by_event: SecondaryMap::new(),
         goal_events: SecondaryMap::new(),
+        instance_events: SecondaryMap::new(),
         entries_on_enter: SecondaryMap::new(),
         entries_on_leave: SecondaryMap::new(),
         scheduled: Vec::new(),
@@ -1641,6 +1656,15 @@ fn derive(p: &Program) -> Derived {
     }
     for g in p.goals.values() {
         d.goal_events[g.event] = true;
+        d.instance_events[g.event] = true;
+    }
+    for w in p.waits.values() {
+        d.instance_events[w.event] = true;
+    }
+    for x in p.journeys.values().flat_map(|j| &j.exits) {
+        if let ExitDef::Event { event, .. } = x {
+            d.instance_events[*event] = true;
+        }
     }
     for (j, jd) in p.journeys.iter() {
         for (e, entry) in jd.entries.iter().enumerate() {
