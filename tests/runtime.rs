@@ -429,15 +429,20 @@ fn props(p: &Program, event: EventId, given: &[(&str, Value)]) -> Vec<Value> {
     values
 }
 
-/// Feeds a scripted year of 60 telecom customers to a fresh engine; returns its effects and
-/// decisions as JSON. With `batched`, the year's events go through [`Engine::events`] in runs
-/// of 1 to 40 (a customer the engine has not seen appears twice in some runs); otherwise
-/// one by one through [`Engine::event`].
-fn scripted_run(program: &Arc<Program>, batched: bool) -> (String, String) {
+/// Feeds a scripted year of 60 telecom customers to a fresh engine, explaining `explain`;
+/// returns its effects as JSON and its decisions, each as its customer's id and its JSON.
+/// With `batched`, the year's events go through [`Engine::events`] in runs of 1 to 40 (a
+/// customer the engine has not seen appears twice in some runs); otherwise one by one
+/// through [`Engine::event`].
+fn scripted_run(
+    program: &Arc<Program>,
+    batched: bool,
+    explain: Explain,
+) -> (String, Vec<(String, String)>) {
     let p = program.as_ref();
     let start = paris(2027, 1, 1, 0, 0);
     let config = Config {
-        explain: Explain::All,
+        explain,
         record_steps: true,
     };
     let mut engine = Engine::new(program.clone(), config, start);
@@ -610,7 +615,17 @@ fn scripted_run(program: &Arc<Program>, batched: bool) -> (String, String) {
     feed(&mut engine, &mut run);
     engine.advance_to(end + 400 * 86_400);
     effects.extend(engine.drain_effects());
-    let decisions: Vec<_> = engine.drain_decisions();
+    let decisions: Vec<(String, String)> = engine
+        .drain_decisions()
+        .into_iter()
+        .map(|(c, d)| {
+            let id = engine.customer(c).map(|x| x.id.to_string());
+            (
+                id.expect("a decision's customer exists"),
+                serde_json::to_string(&d).expect("a decision serializes"),
+            )
+        })
+        .collect();
     assert!(
         effects
             .iter()
@@ -621,7 +636,7 @@ fn scripted_run(program: &Arc<Program>, batched: bool) -> (String, String) {
     );
     (
         serde_json::to_string(&effects).expect("effects serialize"),
-        serde_json::to_string(&decisions).expect("decisions serialize"),
+        decisions,
     )
 }
 
@@ -630,8 +645,8 @@ fn scripted_run(program: &Arc<Program>, batched: bool) -> (String, String) {
 #[test]
 fn the_same_inputs_give_the_same_effects_one_by_one_or_in_runs() {
     let program = telecom();
-    let (effects1, decisions1) = scripted_run(&program, false);
-    let (effects2, decisions2) = scripted_run(&program, true);
+    let (effects1, decisions1) = scripted_run(&program, false, Explain::All);
+    let (effects2, decisions2) = scripted_run(&program, true, Explain::All);
     if effects1 != effects2 {
         let at = effects1
             .bytes()
@@ -648,6 +663,58 @@ fn the_same_inputs_give_the_same_effects_one_by_one_or_in_runs() {
         );
     }
     assert!(decisions1 == decisions2, "the decisions differ");
+}
+
+/// Explaining changes no effect: the engine writes a decision's text only for a customer it
+/// explains (the run without explanations skips that work), and a customer explained alone
+/// gets exactly the decisions it gets when every customer is explained, of every kind.
+#[test]
+fn explaining_some_customers_changes_no_effect_and_misses_no_decision() {
+    let program = telecom();
+    let (all_effects, all) = scripted_run(&program, true, Explain::All);
+    let (off_effects, off) = scripted_run(&program, true, Explain::Off);
+    assert!(off.is_empty(), "{} decisions without explaining", off.len());
+    assert!(off_effects == all_effects, "explaining changed the effects");
+    // The three customers with the most decisions.
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (id, _) in &all {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let chosen: Vec<String> = ranked
+        .iter()
+        .take(3)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let (only_effects, only) = scripted_run(&program, true, Explain::Only(chosen.clone()));
+    assert!(
+        only_effects == all_effects,
+        "explaining three customers changed the effects"
+    );
+    let expected: Vec<(String, String)> = all
+        .iter()
+        .filter(|(id, _)| chosen.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(only.len(), expected.len(), "decisions of {chosen:?}");
+    assert!(only == expected, "the decisions of {chosen:?} differ");
+    for kind in [
+        " → ",
+        "wait for `",
+        "arrived: the wait ends",
+        "send deferred to ",
+        "critical moment: ",
+        "segment `",
+        "goal `",
+        "exit: `",
+        "left `",
+    ] {
+        assert!(
+            all.iter().any(|(_, d)| d.contains(kind)),
+            "no decision with `{kind}` in the scripted year"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------- (e) no panic

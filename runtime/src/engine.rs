@@ -792,7 +792,7 @@ impl Engine {
                     at: self.now,
                 });
                 self.stats.goal(g);
-                let name = gd.name.clone();
+                let name = &gd.name;
                 self.decide(c, Some(j), Some(gd.loc), || {
                     format!("goal `{name}` converted")
                 });
@@ -814,7 +814,7 @@ impl Engine {
                     .map(|i| i.scope.clone())
                     .unwrap_or_default();
                 if condition.is_none_or(|pc| self.test(c, pc, &scope, Some(data))) {
-                    let ev_name = self.program.events[event].name.clone();
+                    let ev_name = &program.events[event].name;
                     self.decide(c, Some(j), Some(*loc), || {
                         format!("exit: `{ev_name}` happened")
                     });
@@ -865,8 +865,8 @@ impl Engine {
                     th.pc += 1;
                 }
             }
-            let ev_name = self.program.events[event].name.clone();
-            let loc = self.program.steps[wd.step].loc;
+            let ev_name = &program.events[event].name;
+            let loc = program.steps[wd.step].loc;
             self.decide(c, Some(j), Some(loc), || {
                 format!("`{ev_name}` arrived: the wait ends")
             });
@@ -1148,6 +1148,9 @@ impl Engine {
             at: self.now,
         });
         self.stats.exited(j, reason);
+        if !self.explaining(c) {
+            return;
+        }
         let name = self.program.journeys[j].name.clone();
         let why = match reason {
             ExitReason::Completed => "its steps and timeline are done",
@@ -1447,14 +1450,16 @@ impl Engine {
             }
         }
         for (s, entered) in changes {
-            let name = self.program.segments[s].name.clone();
-            let loc = self.program.segments[s].loc;
-            self.decide(c, None, Some(loc), || {
-                format!(
-                    "{} segment `{name}`",
-                    if entered { "entered" } else { "left" }
-                )
-            });
+            if self.explaining(c) {
+                let name = self.program.segments[s].name.clone();
+                let loc = self.program.segments[s].loc;
+                self.decide(c, None, Some(loc), || {
+                    format!(
+                        "{} segment `{name}`",
+                        if entered { "entered" } else { "left" }
+                    )
+                });
+            }
             let list = if entered {
                 &d.entries_on_enter[s]
             } else {

@@ -33,7 +33,8 @@ impl Engine {
         let loc = Some(self.program.steps[step].loc);
         self.reached(c, step);
         let chan = &program.channels[sd.channel];
-        let skip = |this: &mut Engine, reason: Reason, why: String| {
+        // The reason's text is made only for a customer being explained.
+        let skip = |this: &mut Engine, reason: Reason, why: &dyn Fn() -> String| {
             this.effects.push(Effect::Skipped {
                 customer: c,
                 step,
@@ -41,51 +42,45 @@ impl Engine {
                 at: this.now(),
             });
             this.stats.skipped(step, reason);
-            this.decide(c, Some(j), loc, || why);
+            this.decide(c, Some(j), loc, why);
             Outcome::Done
         };
         if self.instance(c, j).is_some_and(|i| i.holdout) {
-            return skip(
-                self,
-                Reason::Holdout,
-                format!("no send on `{}`: the customer is in the holdout", chan.name),
-            );
+            return skip(self, Reason::Holdout, &|| {
+                format!("no send on `{}`: the customer is in the holdout", chan.name)
+            });
         }
         if let Some(pc) = chan.consent
             && !self.test(c, pc, &[], None)
         {
-            return skip(
-                self,
-                Reason::NoConsent,
-                format!("no send on `{}`: no consent", chan.name),
-            );
+            return skip(self, Reason::NoConsent, &|| {
+                format!("no send on `{}`: no consent", chan.name)
+            });
         }
         let offer = match &sd.offer {
             OfferSel::None => None,
             OfferSel::Best(list) => match self.choose_offer(c, list) {
                 Some(o) => Some(o),
                 None => {
-                    return skip(
-                        self,
-                        Reason::NoEligibleOffer,
-                        "no send: no offer is eligible".into(),
-                    );
+                    return skip(self, Reason::NoEligibleOffer, &|| {
+                        "no send: no offer is eligible".into()
+                    });
                 }
             },
             OfferSel::Named(o) => {
                 if self.offer_ok(c, *o) {
                     Some(*o)
                 } else {
-                    let name = self.program.offers[*o].name.clone();
-                    return skip(
-                        self,
-                        Reason::NoEligibleOffer,
-                        format!("no send: the offer `{name}` is not eligible"),
-                    );
+                    let name = &program.offers[*o].name;
+                    return skip(self, Reason::NoEligibleOffer, &|| {
+                        format!("no send: the offer `{name}` is not eligible")
+                    });
                 }
             }
         };
-        if let Some(o) = offer {
+        if let Some(o) = offer
+            && self.explaining(c)
+        {
             let name = self.program.offers[o].name.clone();
             self.decide(c, Some(j), Some(self.program.offers[o].loc), || {
                 format!("offer chosen: `{name}`")
@@ -138,14 +133,12 @@ impl Engine {
                 );
                 let listed = policy.priority.contains(&j);
                 if !policy.priority.is_empty() && !listed {
-                    return skip(
-                        self,
-                        Reason::Cap,
+                    return skip(self, Reason::Cap, &|| {
                         format!(
                             "no send: {why} reached, and `{}` is not among the policy's priorities",
-                            self.program.journeys[j].name
-                        ),
-                    );
+                            program.journeys[j].name
+                        )
+                    });
                 }
                 // The send fits once the oldest counted send leaves the window.
                 let until = self.customers[c as usize]
@@ -237,11 +230,13 @@ impl Engine {
             until,
         });
         self.stats.deferred(step, reason);
-        let when = time::format_local(until, &self.timezone(c), true);
-        let loc = Some(self.program.steps[step].loc);
-        self.decide(c, Some(j), loc, || {
-            format!("send deferred to {when}: {why}")
-        });
+        if self.explaining(c) {
+            let when = time::format_local(until, &self.timezone(c), true);
+            let loc = Some(self.program.steps[step].loc);
+            self.decide(c, Some(j), loc, || {
+                format!("send deferred to {when}: {why}")
+            });
+        }
         Outcome::Deferred(until)
     }
 

@@ -79,36 +79,42 @@ impl Engine {
                         arm,
                         at: self.now(),
                     });
-                    let name = self.program.steps[step]
-                        .arms
-                        .get(arm as usize)
-                        .cloned()
-                        .unwrap_or_default();
-                    let what = match kind {
-                        StepKind::If => "condition",
-                        StepKind::Scenario => "scenario",
-                        StepKind::Experiment => "experiment",
-                        StepKind::WaitEvent => "wait",
-                        _ => "branch",
-                    };
-                    let read = std::mem::take(&mut *reads.borrow_mut());
-                    let values = if read.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " ({})",
-                            read.iter()
-                                .map(|(n, v)| format!("{n} = {}", v.to_json()))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    };
-                    self.decide(c, Some(j), loc, || format!("{what} → {name}{values}"));
+                    // The decision's text only for a customer being explained: its values
+                    // are read only then.
+                    if tracing {
+                        let name = self.program.steps[step]
+                            .arms
+                            .get(arm as usize)
+                            .cloned()
+                            .unwrap_or_default();
+                        let what = match kind {
+                            StepKind::If => "condition",
+                            StepKind::Scenario => "scenario",
+                            StepKind::Experiment => "experiment",
+                            StepKind::WaitEvent => "wait",
+                            _ => "branch",
+                        };
+                        let read = std::mem::take(&mut *reads.borrow_mut());
+                        let values = if read.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " ({})",
+                                read.iter()
+                                    .map(|(n, v)| format!("{n} = {}", v.to_json()))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        };
+                        self.decide(c, Some(j), loc, || format!("{what} → {name}{values}"));
+                    }
                     pc += 1;
                 }
                 Insn::Critical(step) => {
-                    let name = self.program.steps[step].name.clone();
-                    self.decide(c, Some(j), loc, || format!("critical moment: {name}"));
+                    if tracing {
+                        let name = self.program.steps[step].name.clone();
+                        self.decide(c, Some(j), loc, || format!("critical moment: {name}"));
+                    }
                     pc += 1;
                 }
                 Insn::Send(s) => {
@@ -138,47 +144,58 @@ impl Engine {
                     };
                     let until = self.now().saturating_add(secs);
                     self.sleep(c, j, t, epoch, pc, until);
-                    let when = time::format_local(until, &self.timezone(c), true);
-                    self.decide(c, Some(j), loc, || format!("wait until {when}"));
+                    if tracing {
+                        let when = time::format_local(until, &self.timezone(c), true);
+                        self.decide(c, Some(j), loc, || format!("wait until {when}"));
+                    }
                     break;
                 }
                 Insn::WaitMonths(step, months) => {
                     self.reached(c, step);
                     let until = time::add_months(self.now(), &self.timezone(c), months);
                     self.sleep(c, j, t, epoch, pc, until);
-                    let when = time::format_local(until, &self.timezone(c), true);
-                    self.decide(c, Some(j), loc, || {
-                        format!("wait {months} month(s), until {when}")
-                    });
+                    if tracing {
+                        let when = time::format_local(until, &self.timezone(c), true);
+                        self.decide(c, Some(j), loc, || {
+                            format!("wait {months} month(s), until {when}")
+                        });
+                    }
                     break;
                 }
                 Insn::WaitUntil(step, weekday, at) => {
                     self.reached(c, step);
                     let until = time::next_local_time(self.now(), &self.timezone(c), weekday, at);
                     self.sleep(c, j, t, epoch, pc, until);
-                    let when = time::format_local(until, &self.timezone(c), true);
-                    self.decide(c, Some(j), loc, || format!("wait until {when}"));
+                    if tracing {
+                        let when = time::format_local(until, &self.timezone(c), true);
+                        self.decide(c, Some(j), loc, || format!("wait until {when}"));
+                    }
                     break;
                 }
                 Insn::WaitEvent(w) => {
-                    let wd = self.program.waits[w].clone();
-                    self.reached(c, wd.step);
-                    let timer = wd.timeout_secs.map(|s| {
+                    let wd = &self.program.waits[w];
+                    let (step, event, timeout) = (wd.step, wd.event, wd.timeout_secs);
+                    self.reached(c, step);
+                    let timer = timeout.map(|s| {
                         let at = self.now().saturating_add(s as i64);
                         self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeout(t as u16))
                     });
                     self.suspend(c, j, t, pc, ThreadState::Waiting(w, timer), ThinVec::new());
-                    let ev = self.program.events[wd.event].name.clone();
-                    self.decide(c, Some(j), loc, || format!("wait for `{ev}`"));
+                    if tracing {
+                        let ev = self.program.events[event].name.clone();
+                        self.decide(c, Some(j), loc, || format!("wait for `{ev}`"));
+                    }
                     break;
                 }
                 Insn::Set(step, attr) => {
                     self.reached(c, step);
                     let v = stack.pop().unwrap_or_default();
                     let id = self.customers[c as usize].id.clone();
-                    let name = self.program.attributes[attr].name.clone();
-                    let shown = v.render();
-                    self.decide(c, Some(j), loc, || format!("set profile.{name} = {shown}"));
+                    if tracing {
+                        let name = self.program.attributes[attr].name.clone();
+                        let shown = v.render();
+                        self.decide(c, Some(j), loc, || format!("set profile.{name} = {shown}"));
+                    }
                     // Saved before the profile changes: an exit condition may end this instance.
                     self.suspend(c, j, t, pc + 1, ThreadState::Ready, ThinVec::new());
                     self.stack = std::mem::take(&mut stack);
