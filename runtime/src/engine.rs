@@ -328,25 +328,43 @@ impl Engine {
         self.explain_all || self.explain_only.contains(&c)
     }
 
+    /// Records a decision for customer `c` if it is being explained. `text` is called only
+    /// then, with the engine, so that a caller reads names, formats local times or renders
+    /// values inside it: an unexplained customer's decisions cost nothing.
+    #[inline]
     pub(crate) fn decide(
         &mut self,
         c: CustomerIx,
         journey: Option<JourneyId>,
         loc: Option<Loc>,
-        text: impl FnOnce() -> String,
+        text: impl FnOnce(&Engine) -> String,
     ) {
         if self.explaining(c) {
-            let at = self.now;
-            self.decisions.push((
-                c,
-                Decision {
-                    at,
-                    journey,
-                    text: text(),
-                    loc,
-                },
-            ));
+            self.record_decision(c, journey, loc, text);
         }
+    }
+
+    /// [`Engine::decide`]'s work for an explained customer, kept out of line so that the
+    /// text's code does not sit in the hot paths that decide.
+    #[cold]
+    #[inline(never)]
+    fn record_decision(
+        &mut self,
+        c: CustomerIx,
+        journey: Option<JourneyId>,
+        loc: Option<Loc>,
+        text: impl FnOnce(&Engine) -> String,
+    ) {
+        let text = text(self);
+        self.decisions.push((
+            c,
+            Decision {
+                at: self.now,
+                journey,
+                text,
+                loc,
+            },
+        ));
     }
 
     // ------------------------------------------------------------------ inputs
@@ -488,12 +506,7 @@ impl Engine {
                 }
             }
             // The instances only for an event that they, or an entry, may read them for.
-            let read = self.d.instance_events.get(event).copied().unwrap_or(false)
-                || self
-                    .d
-                    .entries_by_event
-                    .get(event)
-                    .is_some_and(|e| !e.is_empty());
+            let read = self.d.instance_events[event] || !self.d.entries_by_event[event].is_empty();
             if read && let Some(i) = cu.instances.first() {
                 seen ^= i.epoch as usize;
             }
@@ -793,7 +806,7 @@ impl Engine {
                 });
                 self.stats.goal(g);
                 let name = &gd.name;
-                self.decide(c, Some(j), Some(gd.loc), || {
+                self.decide(c, Some(j), Some(gd.loc), |_| {
                     format!("goal `{name}` converted")
                 });
             }
@@ -815,7 +828,7 @@ impl Engine {
                     .unwrap_or_default();
                 if condition.is_none_or(|pc| self.test(c, pc, &scope, Some(data))) {
                     let ev_name = &program.events[event].name;
-                    self.decide(c, Some(j), Some(*loc), || {
+                    self.decide(c, Some(j), Some(*loc), |_| {
                         format!("exit: `{ev_name}` happened")
                     });
                     self.end_instance(c, j, ExitReason::Event);
@@ -867,7 +880,7 @@ impl Engine {
             }
             let ev_name = &program.events[event].name;
             let loc = program.steps[wd.step].loc;
-            self.decide(c, Some(j), Some(loc), || {
+            self.decide(c, Some(j), Some(loc), |_| {
                 format!("`{ev_name}` arrived: the wait ends")
             });
             self.run_thread(c, j, t, depth);
@@ -943,7 +956,7 @@ impl Engine {
         let jd = &program.journeys[j];
         let name = &jd.name;
         if self.instance(c, j).is_some() {
-            self.decide(c, Some(j), Some(jd.loc), || {
+            self.decide(c, Some(j), Some(jd.loc), |_| {
                 format!("not entered into `{name}`: already in it")
             });
             return false;
@@ -956,7 +969,7 @@ impl Engine {
             (Reentry::After(secs), Some(last)) => self.now.saturating_sub(last) >= secs as i64,
         };
         if !allowed {
-            self.decide(c, Some(j), Some(jd.loc), || {
+            self.decide(c, Some(j), Some(jd.loc), |_| {
                 format!("not entered into `{name}` again: its re-entry rule")
             });
             return false;
@@ -1034,7 +1047,7 @@ impl Engine {
             at: now,
         });
         self.stats.entered(j);
-        self.decide(c, Some(j), Some(jd.loc), || match &trigger {
+        self.decide(c, Some(j), Some(jd.loc), |_| match &trigger {
             Some(t) => format!("entered `{name}` on `{}`", program.events[t.event].name),
             None => format!("entered `{name}`"),
         });
@@ -1114,8 +1127,9 @@ impl Engine {
         if let Some(s) = step {
             self.reached(c, s);
         }
-        let what = entry.offset.describe();
-        self.decide(c, Some(j), Some(entry.loc), || format!("timeline: {what}"));
+        self.decide(c, Some(j), Some(entry.loc), |_| {
+            format!("timeline: {}", entry.offset.describe())
+        });
         self.run_thread(c, j, thread, 0);
         true
     }
@@ -1148,10 +1162,6 @@ impl Engine {
             at: self.now,
         });
         self.stats.exited(j, reason);
-        if !self.explaining(c) {
-            return;
-        }
-        let name = self.program.journeys[j].name.clone();
         let why = match reason {
             ExitReason::Completed => "its steps and timeline are done",
             ExitReason::Step => "an `exit` step",
@@ -1159,7 +1169,9 @@ impl Engine {
             ExitReason::Condition => "its `exit when` condition",
             ExitReason::Lifetime => "its `exit after` lifetime",
         };
-        self.decide(c, Some(j), None, || format!("left `{name}`: {why}"));
+        self.decide(c, Some(j), None, |e| {
+            format!("left `{}`: {why}", e.program.journeys[j].name)
+        });
     }
 
     /// Ends the instance if its body and every timeline entry are done.
@@ -1266,7 +1278,7 @@ impl Engine {
                             .get(target as usize)
                             .and(self.program.locs.get(target as usize))
                             .copied();
-                        self.decide(c, Some(j), loc, || "the wait timed out".into());
+                        self.decide(c, Some(j), loc, |_| "the wait timed out".into());
                         self.run_thread(c, j, t as usize, 0);
                     }
                     TimerKind::Timeline(k) => {
@@ -1283,7 +1295,9 @@ impl Engine {
                         let mut next = Some(k);
                         while let Some(k) = next {
                             if k == LIFETIME {
-                                self.decide(c, Some(j), None, || "maximum lifetime reached".into());
+                                self.decide(c, Some(j), None, |_| {
+                                    "maximum lifetime reached".into()
+                                });
                                 self.end_instance(c, j, ExitReason::Lifetime);
                                 return;
                             }
@@ -1450,16 +1464,14 @@ impl Engine {
             }
         }
         for (s, entered) in changes {
-            if self.explaining(c) {
-                let name = self.program.segments[s].name.clone();
-                let loc = self.program.segments[s].loc;
-                self.decide(c, None, Some(loc), || {
-                    format!(
-                        "{} segment `{name}`",
-                        if entered { "entered" } else { "left" }
-                    )
-                });
-            }
+            let loc = self.program.segments[s].loc;
+            self.decide(c, None, Some(loc), |e| {
+                format!(
+                    "{} segment `{}`",
+                    if entered { "entered" } else { "left" },
+                    e.program.segments[s].name
+                )
+            });
             let list = if entered {
                 &d.entries_on_enter[s]
             } else {
@@ -1561,7 +1573,7 @@ impl Engine {
                 .map(|i| i.scope.clone())
                 .unwrap_or_default();
             if self.test(c, *condition, &scope, None) {
-                self.decide(c, Some(j), Some(*loc), || "exit condition met".into());
+                self.decide(c, Some(j), Some(*loc), |_| "exit condition met".into());
                 self.end_instance(c, j, ExitReason::Condition);
                 return true;
             }

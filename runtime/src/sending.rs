@@ -33,8 +33,7 @@ impl Engine {
         let loc = Some(self.program.steps[step].loc);
         self.reached(c, step);
         let chan = &program.channels[sd.channel];
-        // The reason's text is made only for a customer being explained.
-        let skip = |this: &mut Engine, reason: Reason, why: &dyn Fn() -> String| {
+        let skip = |this: &mut Engine, reason: Reason, why: &dyn Fn(&Engine) -> String| {
             this.effects.push(Effect::Skipped {
                 customer: c,
                 step,
@@ -46,14 +45,14 @@ impl Engine {
             Outcome::Done
         };
         if self.instance(c, j).is_some_and(|i| i.holdout) {
-            return skip(self, Reason::Holdout, &|| {
+            return skip(self, Reason::Holdout, &|_| {
                 format!("no send on `{}`: the customer is in the holdout", chan.name)
             });
         }
         if let Some(pc) = chan.consent
             && !self.test(c, pc, &[], None)
         {
-            return skip(self, Reason::NoConsent, &|| {
+            return skip(self, Reason::NoConsent, &|_| {
                 format!("no send on `{}`: no consent", chan.name)
             });
         }
@@ -62,7 +61,7 @@ impl Engine {
             OfferSel::Best(list) => match self.choose_offer(c, list) {
                 Some(o) => Some(o),
                 None => {
-                    return skip(self, Reason::NoEligibleOffer, &|| {
+                    return skip(self, Reason::NoEligibleOffer, &|_| {
                         "no send: no offer is eligible".into()
                     });
                 }
@@ -72,18 +71,15 @@ impl Engine {
                     Some(*o)
                 } else {
                     let name = &program.offers[*o].name;
-                    return skip(self, Reason::NoEligibleOffer, &|| {
+                    return skip(self, Reason::NoEligibleOffer, &|_| {
                         format!("no send: the offer `{name}` is not eligible")
                     });
                 }
             }
         };
-        if let Some(o) = offer
-            && self.explaining(c)
-        {
-            let name = self.program.offers[o].name.clone();
-            self.decide(c, Some(j), Some(self.program.offers[o].loc), || {
-                format!("offer chosen: `{name}`")
+        if let Some(o) = offer {
+            self.decide(c, Some(j), Some(self.program.offers[o].loc), |e| {
+                format!("offer chosen: `{}`", e.program.offers[o].name)
             });
         }
         // Pressure policies.
@@ -133,7 +129,7 @@ impl Engine {
                 );
                 let listed = policy.priority.contains(&j);
                 if !policy.priority.is_empty() && !listed {
-                    return skip(self, Reason::Cap, &|| {
+                    return skip(self, Reason::Cap, &|_| {
                         format!(
                             "no send: {why} reached, and `{}` is not among the policy's priorities",
                             program.journeys[j].name
@@ -204,7 +200,7 @@ impl Engine {
             recent.pop_front();
         }
         self.stats.sent(step, s);
-        self.decide(c, Some(j), loc, || {
+        self.decide(c, Some(j), loc, |_| {
             let what = record.template.as_deref().unwrap_or("a message");
             format!("send `{what}` on `{}`", chan.name)
         });
@@ -230,13 +226,11 @@ impl Engine {
             until,
         });
         self.stats.deferred(step, reason);
-        if self.explaining(c) {
-            let when = time::format_local(until, &self.timezone(c), true);
-            let loc = Some(self.program.steps[step].loc);
-            self.decide(c, Some(j), loc, || {
-                format!("send deferred to {when}: {why}")
-            });
-        }
+        let loc = Some(self.program.steps[step].loc);
+        self.decide(c, Some(j), loc, |e| {
+            let when = time::format_local(until, &e.timezone(c), true);
+            format!("send deferred to {when}: {why}")
+        });
         Outcome::Deferred(until)
     }
 

@@ -79,14 +79,11 @@ impl Engine {
                         arm,
                         at: self.now(),
                     });
-                    // The decision's text only for a customer being explained: its values
-                    // are read only then.
-                    if tracing {
-                        let name = self.program.steps[step]
+                    self.decide(c, Some(j), loc, |e| {
+                        let name = e.program.steps[step]
                             .arms
                             .get(arm as usize)
-                            .cloned()
-                            .unwrap_or_default();
+                            .map_or("", String::as_str);
                         let what = match kind {
                             StepKind::If => "condition",
                             StepKind::Scenario => "scenario",
@@ -106,15 +103,14 @@ impl Engine {
                                     .join(", ")
                             )
                         };
-                        self.decide(c, Some(j), loc, || format!("{what} → {name}{values}"));
-                    }
+                        format!("{what} → {name}{values}")
+                    });
                     pc += 1;
                 }
                 Insn::Critical(step) => {
-                    if tracing {
-                        let name = self.program.steps[step].name.clone();
-                        self.decide(c, Some(j), loc, || format!("critical moment: {name}"));
-                    }
+                    self.decide(c, Some(j), loc, |e| {
+                        format!("critical moment: {}", e.program.steps[step].name)
+                    });
                     pc += 1;
                 }
                 Insn::Send(s) => {
@@ -144,32 +140,34 @@ impl Engine {
                     };
                     let until = self.now().saturating_add(secs);
                     self.sleep(c, j, t, epoch, pc, until);
-                    if tracing {
-                        let when = time::format_local(until, &self.timezone(c), true);
-                        self.decide(c, Some(j), loc, || format!("wait until {when}"));
-                    }
+                    self.decide(c, Some(j), loc, |e| {
+                        format!(
+                            "wait until {}",
+                            time::format_local(until, &e.timezone(c), true)
+                        )
+                    });
                     break;
                 }
                 Insn::WaitMonths(step, months) => {
                     self.reached(c, step);
                     let until = time::add_months(self.now(), &self.timezone(c), months);
                     self.sleep(c, j, t, epoch, pc, until);
-                    if tracing {
-                        let when = time::format_local(until, &self.timezone(c), true);
-                        self.decide(c, Some(j), loc, || {
-                            format!("wait {months} month(s), until {when}")
-                        });
-                    }
+                    self.decide(c, Some(j), loc, |e| {
+                        let when = time::format_local(until, &e.timezone(c), true);
+                        format!("wait {months} month(s), until {when}")
+                    });
                     break;
                 }
                 Insn::WaitUntil(step, weekday, at) => {
                     self.reached(c, step);
                     let until = time::next_local_time(self.now(), &self.timezone(c), weekday, at);
                     self.sleep(c, j, t, epoch, pc, until);
-                    if tracing {
-                        let when = time::format_local(until, &self.timezone(c), true);
-                        self.decide(c, Some(j), loc, || format!("wait until {when}"));
-                    }
+                    self.decide(c, Some(j), loc, |e| {
+                        format!(
+                            "wait until {}",
+                            time::format_local(until, &e.timezone(c), true)
+                        )
+                    });
                     break;
                 }
                 Insn::WaitEvent(w) => {
@@ -181,21 +179,19 @@ impl Engine {
                         self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeout(t as u16))
                     });
                     self.suspend(c, j, t, pc, ThreadState::Waiting(w, timer), ThinVec::new());
-                    if tracing {
-                        let ev = self.program.events[event].name.clone();
-                        self.decide(c, Some(j), loc, || format!("wait for `{ev}`"));
-                    }
+                    self.decide(c, Some(j), loc, |e| {
+                        format!("wait for `{}`", e.program.events[event].name)
+                    });
                     break;
                 }
                 Insn::Set(step, attr) => {
                     self.reached(c, step);
                     let v = stack.pop().unwrap_or_default();
                     let id = self.customers[c as usize].id.clone();
-                    if tracing {
-                        let name = self.program.attributes[attr].name.clone();
-                        let shown = v.render();
-                        self.decide(c, Some(j), loc, || format!("set profile.{name} = {shown}"));
-                    }
+                    self.decide(c, Some(j), loc, |e| {
+                        let name = &e.program.attributes[attr].name;
+                        format!("set profile.{name} = {}", v.render())
+                    });
                     // Saved before the profile changes: an exit condition may end this instance.
                     self.suspend(c, j, t, pc + 1, ThreadState::Ready, ThinVec::new());
                     self.stack = std::mem::take(&mut stack);
@@ -217,9 +213,11 @@ impl Engine {
                             *slot = v;
                         }
                     }
-                    let ev = self.program.events[ed.event].name.clone();
+                    let event = ed.event;
                     if Engine::emit_allowed(depth) {
-                        self.decide(c, Some(j), loc, || format!("emit `{ev}`"));
+                        self.decide(c, Some(j), loc, |e| {
+                            format!("emit `{}`", e.program.events[event].name)
+                        });
                         self.emit_event(c, ed.event, props, depth);
                         // The emitted event is processed now, before the next step: it may
                         // end this very instance (`exit on`), so the thread is saved first.
@@ -242,9 +240,10 @@ impl Engine {
                             at: self.now(),
                         });
                         self.stats.skipped(ed.step, Reason::EmitLoop);
-                        self.decide(c, Some(j), loc, || {
+                        self.decide(c, Some(j), loc, |e| {
                             format!(
-                                "`{ev}` not emitted: emitted events trigger each other too deeply"
+                                "`{}` not emitted: emitted events trigger each other too deeply",
+                                e.program.events[event].name
                             )
                         });
                     }
