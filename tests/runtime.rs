@@ -9,6 +9,7 @@ use std::sync::Arc;
 use journey_bytecode::{Civil, Date, EventId, JourneyId, KeptEvent, Program, TimeOfDay, Type};
 use journey_compiler::{Compilation, compile};
 use journey_runtime::effects::Effect;
+use journey_runtime::engine::KEPT_EFFECTS;
 use journey_runtime::testing::{TestOutcome, run_tests};
 use journey_runtime::time::{Instant, Zones, civil_to_instant};
 use journey_runtime::{Config, Engine, Explain, Value};
@@ -452,6 +453,15 @@ fn scripted_run(
     let attr = |n: &str| attr_named(p, n);
     let ev = |n: &str| event_named(p, n);
     let mut effects = Vec::new();
+    // Batched, the effects are taken as a server takes them (the engine keeps its buffer);
+    // one by one, drained (a new buffer each time): the same effects either way.
+    let take = |engine: &mut Engine, effects: &mut Vec<Effect>| {
+        if batched {
+            effects.extend(engine.take_effects());
+        } else {
+            effects.extend(engine.drain_effects());
+        }
+    };
     let mut t = start;
     let customers: Vec<String> = (0..60).map(|i| format!("C-{:06}", 100_000 + i)).collect();
     let mut invoices: HashMap<String, String> = HashMap::new();
@@ -609,12 +619,12 @@ fn scripted_run(
         if run.len() > (runs * 7) % 40 {
             runs += 1;
             feed(&mut engine, &mut run);
-            effects.extend(engine.drain_effects());
+            take(&mut engine, &mut effects);
         }
     }
     feed(&mut engine, &mut run);
     engine.advance_to(end + 400 * 86_400);
-    effects.extend(engine.drain_effects());
+    take(&mut engine, &mut effects);
     let decisions: Vec<(String, String)> = engine
         .drain_decisions()
         .into_iter()
@@ -638,6 +648,56 @@ fn scripted_run(
         serde_json::to_string(&effects).expect("effects serialize"),
         decisions,
     )
+}
+
+/// Taking effects keeps the engine's buffer, in order and complete, but gives back the room
+/// a burst needed once it has passed.
+#[test]
+fn taking_effects_keeps_room_for_a_run_not_for_a_past_burst() {
+    let program = telecom();
+    let p = program.as_ref();
+    let start = paris(2027, 1, 1, 0, 0);
+    let mut engine = Engine::new(program.clone(), Config::default(), start);
+    let signup = event_named(p, "signup");
+    let values = props(
+        p,
+        signup,
+        &[
+            ("plan", Value::text("mobile_5g")),
+            ("channel", Value::text("web")),
+            ("monthly_price", Value::Number(15.99)),
+        ],
+    );
+    // A burst: thousands of signups at the same instant, taken at once.
+    let ids: Vec<String> = (0..6_000).map(|i| format!("B-{i:05}")).collect();
+    engine.events(
+        ids.iter()
+            .map(|id| (id.as_str(), signup, values.clone(), start + 60)),
+    );
+    let burst = engine.take_effects().count();
+    assert!(
+        burst > KEPT_EFFECTS,
+        "the burst made only {burst} effects, not more than {KEPT_EFFECTS}"
+    );
+    assert!(
+        engine.effects_room() >= burst,
+        "the room for the burst ({}) was given back while it was taken",
+        engine.effects_room()
+    );
+    // Then a small run: its effects come out, and the burst's room goes.
+    engine.event("B-late", signup, values.clone(), start + 120);
+    let late: Vec<Effect> = engine.take_effects().collect();
+    assert!(
+        late.iter().any(|e| matches!(e, Effect::Entered { .. })),
+        "the late signup entered nothing: {late:?}"
+    );
+    assert!(
+        engine.effects_room() <= KEPT_EFFECTS,
+        "{} effects of room kept after a run of {}",
+        engine.effects_room(),
+        late.len()
+    );
+    assert_eq!(engine.take_effects().count(), 0, "effects taken twice");
 }
 
 /// Two engines fed the same inputs give the same effects and decisions, byte for byte, one

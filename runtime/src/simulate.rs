@@ -1789,6 +1789,8 @@ pub fn run_with_channel(
 
     // Day by day: draw the events of local day d + 1 (so that customers east of the default
     // zone get theirs in time), feed everything due before the end of day d, advance.
+    /// The events fed to the engine at a time, at most (its effects are taken after each).
+    const RUN: usize = 4096;
     let mut draw = |day: u32, customers: &mut Vec<SimCustomer>, queue: &mut Vec<Pending>| {
         if synthetic_events && day < days {
             let date = add_days(options.start, i64::from(day));
@@ -1809,6 +1811,23 @@ pub fn run_with_channel(
                     .map(|(c, e, props, at)| (id_of(c), e, props, at)),
             );
         };
+        // What the effects say leaves the engine as runs end: sends go to the channel and
+        // the engine's buffer is kept for the next run (`Engine::take_effects`).
+        let consume = |engine: &mut Engine,
+                       totals: &mut Totals,
+                       channel: &mut Option<&mut dyn ChannelSink>| {
+            for effect in engine.take_effects() {
+                match effect {
+                    Effect::Emitted { .. } => totals.emitted += 1,
+                    Effect::Send(send) => {
+                        if let Some(channel) = channel.as_deref_mut() {
+                            channel.deliver(&send);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        };
         while queue.last().is_some_and(|x| x.at < until) {
             let Some(item) = queue.pop() else { break };
             let id = id_of(item.customer);
@@ -1819,6 +1838,10 @@ pub fn run_with_channel(
             let input = match item.input {
                 Input::Event(e, props) if !explained_now => {
                     run.push((item.customer, e, props, item.at));
+                    if run.len() == RUN {
+                        flush(&mut engine, &mut run);
+                        consume(&mut engine, &mut totals, &mut channel);
+                    }
                     continue;
                 }
                 input => input,
@@ -1846,17 +1869,7 @@ pub fn run_with_channel(
         }
         flush(&mut engine, &mut run);
         engine.advance_to(until);
-        for effect in engine.drain_effects() {
-            match effect {
-                Effect::Emitted { .. } => totals.emitted += 1,
-                Effect::Send(send) => {
-                    if let Some(channel) = channel.as_deref_mut() {
-                        channel.deliver(&send);
-                    }
-                }
-                _ => {}
-            }
-        }
+        consume(&mut engine, &mut totals, &mut channel);
         explained.extend(
             engine
                 .drain_decisions()
