@@ -1787,10 +1787,10 @@ pub fn run_with_channel(
         .chain(extra.iter().cloned())
         .collect();
 
-    // Day by day: draw the events of local day d + 1 (so that customers east of the default
-    // zone get theirs in time), feed everything due before the end of day d, advance.
     /// The events fed to the engine at a time, at most (its effects are taken after each).
     const RUN: usize = 4096;
+    // Day by day: draw the events of local day d + 1 (so that customers east of the default
+    // zone get theirs in time), feed everything due before the end of day d, advance.
     let mut draw = |day: u32, customers: &mut Vec<SimCustomer>, queue: &mut Vec<Pending>| {
         if synthetic_events && day < days {
             let date = add_days(options.start, i64::from(day));
