@@ -385,8 +385,9 @@ fn finished_timeline_threads_leave_their_slot_to_the_next_entry() {
         .iter()
         .find(|i| i.journey == longue)
         .expect("still sleeping in its body");
-    assert!(
-        instance.entries_pending().next().is_none(),
+    assert_eq!(
+        engine.pending_entries(0, longue),
+        Vec::<u16>::new(),
         "the three entries ran"
     );
     assert_eq!(instance.threads.len(), 2, "{:?}", instance.threads);

@@ -915,7 +915,7 @@ impl Shape {
             for inst in &cu.instances {
                 s.instances += 1;
                 if inst.threads.iter().any(|t| t.state != ThreadState::Done)
-                    || !inst.timeline.is_empty()
+                    || !engine.pending_entries(c as u32, inst.journey).is_empty()
                 {
                     s.waiting += 1;
                 }

@@ -443,13 +443,19 @@ pub struct Instance {
     pub entered_at: Instant,
     /// The body (index 0) and timeline entries that have started.
     pub threads: Threads,
-    /// The instance's calendar: timeline entries not started yet and the end of its lifetime
-    /// (`exit after`, entry index [`LIFETIME`]), as (seconds from `entered_at`, entry index),
-    /// the next one last; at the same instant, entries start before the lifetime ends. Their
-    /// times are fixed at entry; only the next one has a timer
-    /// ([`Instance::timeline_timer`]), set again as each one comes.
+    /// Where the instance is in its calendar (its timeline entries and the end of its
+    /// lifetime, `exit after`; see [`crate::calendar`]): [`CALENDAR_NEW`](crate::calendar::CALENDAR_NEW) before its first
+    /// entry, then the index of the last entry started, or
+    /// [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED) when the rest
+    /// is written out in [`Instance::timeline`]. The dates themselves are computed from
+    /// `entered_at` and the customer's time zone when needed, not kept.
+    pub calendar: u16,
+    /// The rest of the calendar written out, as (seconds from `entered_at`, entry index, the
+    /// end of the lifetime being [`LIFETIME`]), the next one last; used only when
+    /// [`Instance::calendar`] is [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED) (after the customer's time zone
+    /// changed: the dates fixed in the old zone stay), and empty otherwise.
     pub timeline: ThinVec<(u32, u16)>,
-    /// The timer of the next calendar entry (the last of [`Instance::timeline`]).
+    /// The timer of the next calendar item.
     pub timeline_timer: Option<TimerId>,
     /// Events whose properties the instance can read (latest occurrence of each).
     pub scope: Scope,
@@ -463,29 +469,9 @@ pub struct Instance {
     pub sends: u32,
 }
 
-/// The entry index that stands, in [`Instance::timeline`], for the end of the instance's
-/// lifetime (`exit after`).
+/// The entry index that stands, in an instance's calendar, for the end of its lifetime
+/// (`exit after`).
 pub const LIFETIME: u16 = u16::MAX;
-
-impl Instance {
-    /// Timeline entries not started yet (their indexes), the next one first; the end of the
-    /// lifetime is not one.
-    pub fn entries_pending(&self) -> impl Iterator<Item = u16> + '_ {
-        self.timeline
-            .iter()
-            .rev()
-            .map(|&(_, k)| k)
-            .filter(|&k| k != LIFETIME)
-    }
-
-    /// When the instance's lifetime ends (`exit after`), if it has one.
-    pub fn lifetime_end(&self) -> Option<Instant> {
-        self.timeline
-            .iter()
-            .find(|&&(_, k)| k == LIFETIME)
-            .map(|&(secs, _)| self.entered_at.saturating_add(i64::from(secs)))
-    }
-}
 
 /// What a customer remembers of a journey after leaving it (re-entry rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use thin_vec::ThinVec;
 
+use crate::calendar::{self, CALENDAR_LISTED, CALENDAR_NEW, Item, Plan};
 use crate::customer::{
     Customer, EventData, Instance, JourneyHistory, LIFETIME, Scope, Thread, ThreadState,
 };
@@ -119,6 +120,8 @@ struct Derived {
     /// (the others change only with the attributes and events that re-evaluate them).
     time_segs: Vec<SegmentId>,
     timeline_steps: SecondaryMap<JourneyId, Vec<Option<StepId>>>,
+    /// Per journey: its calendar's plan (bounds of the timeline entries' dates).
+    calendars: SecondaryMap<JourneyId, Plan>,
     /// The `exit when` conditions of every journey (what a recheck also re-checks).
     exit_conditions: Vec<Pc>,
     /// The schema's attributes among [`crate::effects::ADDRESS_ATTRIBUTES`], handed to
@@ -645,7 +648,24 @@ impl Engine {
                     Some(Value::String(s)) => Some(s.to_string()),
                     _ => None,
                 });
-        self.tzs[c as usize] = self.zones.get(name.as_deref());
+        let tz = self.zones.get(name.as_deref());
+        if tz == self.tzs[c as usize] {
+            return;
+        }
+        // The dates of the calendars already fixed stay where the old zone put them: each
+        // instance still computing its calendar writes the rest out first.
+        let old = std::mem::replace(&mut self.tzs[c as usize], tz);
+        let plans = &self.d.calendars;
+        for inst in &mut self.customers[c as usize].instances {
+            if inst.calendar != CALENDAR_LISTED {
+                inst.timeline = plans[inst.journey].write_out(
+                    inst.entered_at,
+                    &old,
+                    calendar::last_started(inst),
+                );
+                inst.calendar = CALENDAR_LISTED;
+            }
+        }
     }
 
     pub(crate) fn env<'a>(
@@ -940,15 +960,14 @@ impl Engine {
         if self.keeps_all() {
             return;
         }
-        let Some(inst) = self.customers[c as usize]
-            .instances
-            .iter_mut()
-            .find(|i| i.journey == j)
-        else {
-            return;
+        let needed = match self.instance(c, j) {
+            Some(inst) if !inst.scope.is_empty() => {
+                let pending = self.entries_pending(c, inst);
+                self.d.liveness.needed(&self.program, inst, &pending)
+            }
+            _ => return,
         };
-        if !inst.scope.is_empty() {
-            let needed = self.d.liveness.needed(&self.program, inst);
+        if let Some(inst) = self.instance_mut(c, j) {
             inst.scope
                 .retain(|e| crate::liveness::Liveness::contains(&needed, e.event));
         }
@@ -1019,31 +1038,11 @@ impl Engine {
         {
             scope.push(t.keeping(props));
         }
-        let tz = self.timezone(c);
-        // Every entry's time is fixed now, in the customer's time zone; only the next one gets
-        // a timer (one pending timer per instance, not one per entry). The end of the lifetime
-        // is on the same calendar (one timer for both); a lifetime beyond 2^32 seconds (136
-        // years) is no limit. Sorted on (seconds, index), it comes after the entries due at
-        // the same instant. Collected at its exact length.
-        let lifetime = jd
-            .max_lifetime_secs
-            .and_then(|s| u32::try_from(s).ok())
-            .map(|secs| (secs, LIFETIME));
-        let mut timeline: ThinVec<(u32, u16)> = jd
-            .timeline
-            .iter()
-            .enumerate()
-            .map(|(k, entry)| {
-                let at = time::add_calendar(now, &tz, entry.offset, entry.at);
-                let secs = at.saturating_sub(now).clamp(0, i64::from(u32::MAX));
-                (secs as u32, k as u16)
-            })
-            .chain(lifetime)
-            .collect();
-        timeline.sort_unstable_by(|a, b| b.cmp(a));
-        let timeline_timer = timeline
-            .last()
-            .map(|&next| self.schedule_timeline(c, j, epoch, now, next));
+        // The calendar (timeline entries and the end of the lifetime) is fixed by the entry
+        // instant and the customer's time zone; only its next item gets a timer (one pending
+        // timer per instance, not one per entry), and no list of dates is kept.
+        let next = self.d.calendars[j].next(now, &self.tzs[c as usize], None, false);
+        let timeline_timer = next.map(|next| self.schedule_timeline(c, j, epoch, now, next));
         let goals = self
             .program
             .goals
@@ -1064,7 +1063,8 @@ impl Engine {
                 state: ThreadState::Ready,
                 saved: ThinVec::new(),
             }],
-            timeline,
+            calendar: CALENDAR_NEW,
+            timeline: ThinVec::new(),
             timeline_timer,
             scope,
             holdout: false,
@@ -1111,6 +1111,75 @@ impl Engine {
         )
     }
 
+    /// The next item of the calendar of `c`'s instance of `j` with this `epoch`: none when
+    /// the instance is gone or replaced, or its calendar is done. `reached`, when the caller
+    /// knows it, is the item last reached (its date is not converted again).
+    fn calendar_next(
+        &self,
+        c: CustomerIx,
+        j: JourneyId,
+        epoch: u32,
+        reached: Option<Item>,
+    ) -> Option<Item> {
+        let inst = self.instance(c, j).filter(|i| i.epoch == epoch)?;
+        self.next_of(c, inst, reached, false)
+    }
+
+    /// The next item of `inst`'s calendar (`c`'s instance), skipping the end of the lifetime
+    /// when `entries_only`; `reached` as in [`Engine::calendar_next`].
+    fn next_of(
+        &self,
+        c: CustomerIx,
+        inst: &Instance,
+        reached: Option<Item>,
+        entries_only: bool,
+    ) -> Option<Item> {
+        if inst.calendar == CALENDAR_LISTED {
+            return inst
+                .timeline
+                .iter()
+                .rev()
+                .find(|&&(_, k)| !entries_only || k != LIFETIME)
+                .copied();
+        }
+        let plan = &self.d.calendars[inst.journey];
+        let tz = &self.tzs[c as usize];
+        let after = calendar::last_started(inst).map(|k| match reached {
+            Some(item) if item.1 == k => item,
+            _ => (plan.secs(inst.entered_at, tz, k), k),
+        });
+        plan.next(inst.entered_at, tz, after, entries_only)
+    }
+
+    /// The timeline entries of `inst` (`c`'s instance) not started yet, in index order.
+    fn entries_pending(&self, c: CustomerIx, inst: &Instance) -> SmallVec<[u16; 8]> {
+        if inst.calendar == CALENDAR_LISTED {
+            let mut ks: SmallVec<[u16; 8]> = inst
+                .timeline
+                .iter()
+                .map(|&(_, k)| k)
+                .filter(|&k| k != LIFETIME)
+                .collect();
+            ks.sort_unstable();
+            return ks;
+        }
+        self.d.calendars[inst.journey]
+            .pending(
+                inst.entered_at,
+                &self.tzs[c as usize],
+                calendar::last_started(inst),
+            )
+            .collect()
+    }
+
+    /// The timeline entries of customer `c`'s instance of journey `j` not started yet, in
+    /// index order (empty when it is not in the journey).
+    pub fn pending_entries(&self, c: CustomerIx, j: JourneyId) -> Vec<u16> {
+        self.instance(c, j)
+            .map(|i| self.entries_pending(c, i).into_vec())
+            .unwrap_or_default()
+    }
+
     /// Schedules the timer of the timeline entry `(secs, k)`, due `secs` after the instance's
     /// entry at `entered_at` (now, if that has passed).
     fn schedule_timeline(
@@ -1125,16 +1194,20 @@ impl Engine {
         self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeline(k))
     }
 
-    /// Starts timeline entry `k` (the next pending one) of the instance of `j` with this
-    /// `epoch`; false when the instance is gone, replaced, or `k` is not next.
+    /// Starts timeline entry `k`, the next item of the calendar of the instance of `j` with
+    /// this `epoch` ([`Engine::calendar_next`]); false when the instance is gone or replaced.
     fn start_timeline_entry(&mut self, c: CustomerIx, j: JourneyId, epoch: u32, k: u16) -> bool {
         let Some(entry) = self.program.journeys[j].timeline.get(k as usize).cloned() else {
             return false;
         };
         let step = self.d.timeline_steps[j].get(k as usize).copied().flatten();
         let thread = match self.instance_mut(c, j) {
-            Some(i) if i.epoch == epoch && i.timeline.last().map(|&(_, e)| e) == Some(k) => {
-                i.timeline.pop();
+            Some(i) if i.epoch == epoch => {
+                if i.calendar == CALENDAR_LISTED {
+                    i.timeline.pop();
+                } else {
+                    i.calendar = k;
+                }
                 let thread = Thread {
                     pc: entry.code,
                     state: ThreadState::Ready,
@@ -1208,8 +1281,8 @@ impl Engine {
     /// Ends the instance if its body and every timeline entry are done.
     pub(crate) fn maybe_complete(&mut self, c: CustomerIx, j: JourneyId) {
         let done = self.instance(c, j).is_some_and(|i| {
-            i.entries_pending().next().is_none()
-                && i.threads.iter().all(|t| t.state == ThreadState::Done)
+            i.threads.iter().all(|t| t.state == ThreadState::Done)
+                && self.next_of(c, i, None, true).is_none()
         });
         if done {
             self.end_instance(c, j, ExitReason::Completed);
@@ -1313,18 +1386,21 @@ impl Engine {
                         self.run_thread(c, j, t as usize, 0);
                     }
                     TimerKind::Timeline(k) => {
-                        let due = match self.instance_mut(c, j) {
-                            Some(i) if i.timeline_timer == Some(id) => {
-                                i.timeline_timer = None;
-                                i.timeline.last().map(|&(secs, _)| secs)
-                            }
+                        match self.instance_mut(c, j) {
+                            Some(i) if i.timeline_timer == Some(id) => i.timeline_timer = None,
                             _ => return,
+                        }
+                        let Some((due, first)) = self.calendar_next(c, j, key.epoch, None) else {
+                            return;
                         };
+                        if first != k {
+                            return;
+                        }
                         // This entry, then any others due at the same instant, in order: they
                         // run back to back as their timers used to; the end of the lifetime
                         // comes after them.
-                        let mut next = Some(k);
-                        while let Some(k) = next {
+                        let mut k = k;
+                        loop {
                             if k == LIFETIME {
                                 self.decide(c, Some(j), None, |_| {
                                     "maximum lifetime reached".into()
@@ -1335,21 +1411,25 @@ impl Engine {
                             if !self.start_timeline_entry(c, j, key.epoch, k) {
                                 return;
                             }
-                            next = self.instance(c, j).and_then(|i| match i.timeline.last() {
-                                Some(&(secs, k)) if Some(secs) == due => Some(k),
-                                _ => None,
-                            });
-                        }
-                        let Some((entered_at, next)) = self
-                            .instance(c, j)
-                            .filter(|i| i.epoch == key.epoch && i.timeline_timer.is_none())
-                            .and_then(|i| Some((i.entered_at, *i.timeline.last()?)))
-                        else {
-                            return;
-                        };
-                        let timer = self.schedule_timeline(c, j, key.epoch, entered_at, next);
-                        if let Some(i) = self.instance_mut(c, j) {
-                            i.timeline_timer = Some(timer);
+                            match self.calendar_next(c, j, key.epoch, Some((due, k))) {
+                                Some((secs, next)) if secs == due => k = next,
+                                Some(next) => {
+                                    let Some(entered_at) = self
+                                        .instance(c, j)
+                                        .filter(|i| i.timeline_timer.is_none())
+                                        .map(|i| i.entered_at)
+                                    else {
+                                        return;
+                                    };
+                                    let timer =
+                                        self.schedule_timeline(c, j, key.epoch, entered_at, next);
+                                    if let Some(i) = self.instance_mut(c, j) {
+                                        i.timeline_timer = Some(timer);
+                                    }
+                                    return;
+                                }
+                                None => return,
+                            }
                         }
                     }
                     _ => {}
@@ -1673,6 +1753,7 @@ fn derive(p: &Program) -> Derived {
         clock_reads: ClockReads::Nothing,
         time_segs: Vec::new(),
         timeline_steps: SecondaryMap::new(),
+        calendars: SecondaryMap::new(),
         exit_conditions: Vec::new(),
         address_attrs: p
             .attributes
@@ -1728,6 +1809,7 @@ fn derive(p: &Program) -> Derived {
                 Trigger::Api => {}
             }
         }
+        d.calendars[j] = Plan::new(jd);
         d.timeline_steps[j] = jd
             .timeline
             .iter()

@@ -9,10 +9,12 @@
 //! - [`engine`]: the [`Engine`] and its inputs.
 //! - [`effects`]: what it produces, and the channel interface ([`ChannelSink`]).
 //! - [`time`]: time zones, daylight saving, calendar arithmetic, quiet hours.
+//! - [`calendar`]: an instance's timeline and lifetime, computed when needed.
 //! - [`scheduler`]: the timer queue (millions of timers, O(log n)).
 //! - [`testing`]: runs a program's `test` blocks (`journey test`).
 //! - [`stats`]: counters per journey, step, channel and reason.
 
+pub mod calendar;
 pub mod customer;
 mod drift;
 pub mod effects;

@@ -147,8 +147,8 @@ impl Liveness {
     /// The events an instance of `p`'s journey may still read: what its goal and exit
     /// conditions read, what each thread not finished may read from where it stands (a
     /// suspended thread stands at the instruction that suspended it, which it runs again or
-    /// resumes after), and what each timeline entry not started may read.
-    pub(crate) fn needed(&self, p: &Program, inst: &Instance) -> EventSet {
+    /// resumes after), and what each timeline entry not started (`pending`) may read.
+    pub(crate) fn needed(&self, p: &Program, inst: &Instance, pending: &[u16]) -> EventSet {
         let words = self.words;
         let mut set: EventSet = self
             .always
@@ -168,7 +168,7 @@ impl Liveness {
             }
         }
         if let Some(jd) = p.journeys.get(inst.journey) {
-            for k in inst.entries_pending() {
+            for &k in pending {
                 if let Some(entry) = jd.timeline.get(k as usize) {
                     add(entry.code);
                 }

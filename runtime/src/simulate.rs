@@ -2000,7 +2000,9 @@ fn build_report(
                 }
             }
             if !suspended
-                && let Some(k) = inst.entries_pending().min()
+                && let Some(&k) = engine
+                    .pending_entries(ix as CustomerIx, inst.journey)
+                    .first()
                 && let Some(s) = timeline_step(inst.journey, k)
             {
                 waiting[s.index()] += 1;
