@@ -393,6 +393,32 @@ fn finished_timeline_threads_leave_their_slot_to_the_next_entry() {
     assert_eq!(instance.threads.len(), 2, "{:?}", instance.threads);
 }
 
+#[test]
+fn an_instance_lets_a_closed_goal_window_go_at_its_next_step() {
+    // `fenetres` opens a one-day goal window at entry, then waits 3 days and 30 more: from
+    // the second wait on, its window list is given back (nothing allocated for it).
+    let (_, program) = program_of(compile_case(&root().join("cases/runtime/goals")), "goals");
+    let p = program.as_ref();
+    let start = paris(2027, 1, 4, 10, 0);
+    let mut engine = Engine::new(program.clone(), Config::default(), start);
+    engine.upsert_customer("C-1", &[], start);
+    engine.event("C-1", event_named(p, "visite"), Vec::new(), start);
+    let fenetres = journey_named(p, "fenetres");
+    let windows = |engine: &Engine| {
+        let instance = engine
+            .customer(0)
+            .expect("the customer")
+            .instances
+            .iter()
+            .find(|i| i.journey == fenetres)
+            .expect("in the journey");
+        (instance.goals.len(), instance.goals.capacity())
+    };
+    assert_eq!(windows(&engine), (1, 1), "the window is open at entry");
+    engine.advance_to(paris(2027, 1, 8, 0, 0));
+    assert_eq!(windows(&engine), (0, 0), "closed, and given back");
+}
+
 fn telecom() -> Arc<Program> {
     program_of(compile_case(&root().join("../examples/telecom")), "telecom").1
 }

@@ -891,6 +891,21 @@ fn probe(customers: usize) {
         "probe timers_m1 {}",
         engine.pending_timers().saturating_sub(timers1) as f64 / waiting3
     );
+    // Day 100: the month-3 entry has run, and the instances wait for month 6 holding only
+    // their open goal windows, if any (the week-1 call's closed at day 21).
+    engine.advance_to(T0 + 100 * DAY);
+    counts.add(engine.drain_effects());
+    let heap4 = live_heap();
+    let later = Shape::of(&engine);
+    println!("probe waiting_d100 {}", later.waiting);
+    println!(
+        "probe heap_d100 {}",
+        (heap4.0 - heap1.0) as f64 / later.instances.max(1) as f64
+    );
+    println!(
+        "probe vecs_d100 {}",
+        later.vecs as f64 / later.waiting.max(1) as f64
+    );
     black_box(&engine);
 }
 
@@ -1252,6 +1267,12 @@ fn main() {
             g("vecs_m1"),
             g("scope_m1"),
             g("timers_m1")
+        );
+        println!(
+            "                   day 100 (month-3 entry run): {} waiting, live heap {:.0} bytes per instance, vectors {:.0}",
+            n(g("waiting_d100") as u64),
+            g("heap_d100"),
+            g("vecs_d100")
         );
         per_instance = Some(measured);
     }

@@ -189,6 +189,12 @@ pub struct Engine {
     pub(crate) keep_all_events: bool,
 }
 
+/// Whether a window of goal `gd` opened at `opened` is still open at `now` (a conversion at
+/// the window's last second counts).
+fn goal_window_open(gd: &GoalDef, opened: Instant, now: Instant) -> bool {
+    now.saturating_sub(opened) <= i64::try_from(gd.window_secs).unwrap_or(i64::MAX)
+}
+
 impl Engine {
     /// An engine for a program, its clock at `start`.
     pub fn new(program: Arc<Program>, config: Config, start: Instant) -> Engine {
@@ -829,7 +835,7 @@ impl Engine {
         };
         for (g, opened) in open {
             let gd = &program.goals[g];
-            if gd.event != event || self.now.saturating_sub(opened) > gd.window_secs as i64 {
+            if gd.event != event || !goal_window_open(gd, opened, self.now) {
                 continue;
             }
             if self
@@ -954,9 +960,25 @@ impl Engine {
             .find(|i| i.journey == j)
     }
 
-    /// Drops from the instance's scope the events none of its code may read any more
-    /// ([`crate::liveness`]): a suspended instance keeps only what it will need.
+    /// Drops from the instance what none of its code may read any more: the events of its
+    /// scope ([`crate::liveness`]) and the goal windows that have closed. A suspended
+    /// instance keeps only what it will need.
     pub(crate) fn forget_unread(&mut self, c: CustomerIx, j: JourneyId) {
+        let (now, program) = (self.now, &self.program);
+        if let Some(inst) = self.customers[c as usize]
+            .instances
+            .iter_mut()
+            .find(|i| i.journey == j)
+            && !inst.goals.is_empty()
+        {
+            // A closed window converts nothing (`instance_event`); an instance that waits for
+            // months after its goal's window gives the list back.
+            inst.goals
+                .retain(|&(g, opened)| goal_window_open(&program.goals[g], opened, now));
+            if inst.goals.is_empty() {
+                inst.goals = ThinVec::new();
+            }
+        }
         if self.keeps_all() {
             return;
         }
@@ -1043,13 +1065,17 @@ impl Engine {
         // timer per instance, not one per entry), and no list of dates is kept.
         let next = self.d.calendars[j].next(now, &self.tzs[c as usize], None, false);
         let timeline_timer = next.map(|next| self.schedule_timeline(c, j, epoch, now, next));
-        let goals = self
-            .program
-            .goals
-            .iter()
-            .filter(|(_, g)| g.journey == j && g.after.is_none())
-            .map(|(id, _)| (id, now))
-            .collect();
+        // The goal windows that open at entry, in a list of their exact length (collecting
+        // would leave room for four).
+        let entry_goals = || {
+            program
+                .goals
+                .iter()
+                .filter(|(_, g)| g.journey == j && g.after.is_none())
+                .map(|(id, _)| (id, now))
+        };
+        let mut goals = ThinVec::with_capacity(entry_goals().count());
+        goals.extend(entry_goals());
         // Exact growth: most customers are in one or two journeys at a time, and an unused
         // `Instance` slot costs as much as a live one.
         let instances = &mut self.customers[c as usize].instances;
