@@ -782,8 +782,7 @@ fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
         } else {
             0
         }
-        + thin(&i.goals)
-        + thin(&i.converted);
+        + thin(&i.goals);
     let scope: usize = i
         .scope
         .iter()

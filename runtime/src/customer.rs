@@ -431,7 +431,7 @@ pub type Scope = SmallVec<[Arc<EventData>; 1]>;
 
 /// One customer's run of one journey.
 ///
-/// Its layout is kept small (120 bytes, with no heap allocation of its own while it runs only
+/// Its layout is kept small (112 bytes, with no heap allocation of its own while it runs only
 /// its body in the scope of one event): millions wait at once, mostly for a timer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
@@ -461,12 +461,23 @@ pub struct Instance {
     pub scope: Scope,
     /// In an experiment's holdout: sends are skipped.
     pub holdout: bool,
-    /// Open goal windows: (goal, opened at).
-    pub goals: ThinVec<(GoalId, Instant)>,
-    /// Goals converted.
-    pub converted: ThinVec<GoalId>,
+    /// Goal windows not closed yet, converted or not (one per goal; a closed one is dropped
+    /// at the instance's next step, `Engine::forget_unread`).
+    pub goals: ThinVec<GoalWindow>,
     /// Sends made, for idempotency keys.
     pub sends: u32,
+}
+
+/// A goal window of an instance: from when the goal may convert, and whether it has (a goal
+/// converts once per instance). 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoalWindow {
+    /// The goal.
+    pub goal: GoalId,
+    /// Whether the goal has converted in this window.
+    pub converted: bool,
+    /// When the window opened.
+    pub opened: Instant,
 }
 
 /// The entry index that stands, in an instance's calendar, for the end of its lifetime
@@ -587,7 +598,8 @@ mod tests {
         assert_eq!(size_of::<Option<TimerId>>(), 8);
         assert_eq!(size_of::<ThreadState>(), 16);
         assert_eq!(size_of::<Thread>(), 32);
-        assert!(size_of::<Instance>() <= 120, "{}", size_of::<Instance>());
+        assert!(size_of::<Instance>() <= 112, "{}", size_of::<Instance>());
+        assert_eq!(size_of::<GoalWindow>(), 16);
         // The body thread and one scope event are inline: no heap allocation.
         let event = Arc::new(EventData::new(EventId::from_u32(0), Vec::new(), 0));
         let mut threads = Threads::new();

@@ -16,7 +16,7 @@ use thin_vec::ThinVec;
 
 use crate::calendar::{self, CALENDAR_LISTED, CALENDAR_NEW, Item, Plan};
 use crate::customer::{
-    Customer, EventData, Instance, JourneyHistory, LIFETIME, Scope, Thread, ThreadState,
+    Customer, EventData, GoalWindow, Instance, JourneyHistory, LIFETIME, Scope, Thread, ThreadState,
 };
 use crate::drift::ClockReads;
 use crate::effects::{CustomerIx, Decision, Effect, ExitReason};
@@ -826,22 +826,17 @@ impl Engine {
         let program = self.program.clone();
         let jd = &program.journeys[j];
         // Goals first: the event that converts may also be one that exits.
-        let open: SmallVec<[(GoalId, Instant); 4]> = if self.d.goal_events[event] {
+        let open: SmallVec<[GoalWindow; 4]> = if self.d.goal_events[event] {
             self.instance(c, j)
                 .map(|i| i.goals.iter().copied().collect())
                 .unwrap_or_default()
         } else {
             SmallVec::new()
         };
-        for (g, opened) in open {
+        for w in open {
+            let g = w.goal;
             let gd = &program.goals[g];
-            if gd.event != event || !goal_window_open(gd, opened, self.now) {
-                continue;
-            }
-            if self
-                .instance(c, j)
-                .is_some_and(|i| i.converted.contains(&g))
-            {
+            if w.converted || gd.event != event || !goal_window_open(gd, w.opened, self.now) {
                 continue;
             }
             let scope = self
@@ -852,9 +847,11 @@ impl Engine {
                 .condition
                 .is_none_or(|pc| self.test(c, pc, &scope, Some(data)))
             {
-                if let Some(i) = self.instance_mut(c, j) {
-                    i.converted.reserve_exact(1);
-                    i.converted.push(g);
+                if let Some(x) = self
+                    .instance_mut(c, j)
+                    .and_then(|i| i.goals.iter_mut().find(|x| x.goal == g))
+                {
+                    x.converted = true;
                 }
                 self.effects.push(Effect::Goal {
                     customer: c,
@@ -974,7 +971,7 @@ impl Engine {
             // A closed window converts nothing (`instance_event`); an instance that waits for
             // months after its goal's window gives the list back.
             inst.goals
-                .retain(|&(g, opened)| goal_window_open(&program.goals[g], opened, now));
+                .retain(|w| goal_window_open(&program.goals[w.goal], w.opened, now));
             if inst.goals.is_empty() {
                 inst.goals = ThinVec::new();
             }
@@ -1072,7 +1069,11 @@ impl Engine {
                 .goals
                 .iter()
                 .filter(|(_, g)| g.journey == j && g.after.is_none())
-                .map(|(id, _)| (id, now))
+                .map(|(goal, _)| GoalWindow {
+                    goal,
+                    converted: false,
+                    opened: now,
+                })
         };
         let mut goals = ThinVec::with_capacity(entry_goals().count());
         goals.extend(entry_goals());
@@ -1095,7 +1096,6 @@ impl Engine {
             scope,
             holdout: false,
             goals,
-            converted: ThinVec::new(),
             sends: 0,
         });
         self.effects.push(Effect::Entered {

@@ -4,7 +4,7 @@
 use journey_bytecode::*;
 use thin_vec::ThinVec;
 
-use crate::customer::ThreadState;
+use crate::customer::{GoalWindow, ThreadState};
 use crate::effects::{CustomerIx, Effect, ExitReason, Reason};
 use crate::engine::{Engine, TimerKind};
 use crate::sending::Outcome;
@@ -271,12 +271,20 @@ impl Engine {
                 }
                 Insn::OpenGoal(g) => {
                     let now = self.now();
-                    if let Some(i) = self.instance_mut(c, j) {
-                        i.goals.retain(|(x, _)| *x != g);
+                    // A goal converts once per instance: a window in which it converted
+                    // stays until it closes, and is not opened again.
+                    if let Some(i) = self.instance_mut(c, j)
+                        && !i.goals.iter().any(|w| w.goal == g && w.converted)
+                    {
+                        i.goals.retain(|w| w.goal != g);
                         // Exact growth, like the instance's other lists: a goal window
                         // stays open for the rest of a long wait.
                         i.goals.reserve_exact(1);
-                        i.goals.push((g, now));
+                        i.goals.push(GoalWindow {
+                            goal: g,
+                            converted: false,
+                            opened: now,
+                        });
                     }
                     pc += 1;
                 }
