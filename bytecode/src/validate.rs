@@ -668,6 +668,18 @@ impl<'p> Validator<'p> {
                 }
             }
             self.pc(journey.body, || format!("the body of {}", at()))?;
+            // The runtime numbers an instance's timeline entries with 16 bits and keeps two
+            // values apart (the end of the lifetime, and "no entry started yet").
+            if journey.timeline.len() > usize::from(u16::MAX - 1) {
+                return Err(inconsistent(
+                    at(),
+                    format!(
+                        "{} timeline entries do not fit 16-bit indexes (at most {})",
+                        journey.timeline.len(),
+                        u16::MAX - 1
+                    ),
+                ));
+            }
             for (i, entry) in journey.timeline.iter().enumerate() {
                 let at = || format!("timeline entry {i} of {}", at());
                 if let Some(time) = entry.at {

@@ -266,6 +266,22 @@ fn other_invariants() {
         msg.contains("65535 aggregates do not fit 16-bit log indexes (at most 65534)"),
         "{msg}"
     );
+    // An instance's timeline entries have 16-bit indexes too, two values kept apart.
+    let (_, msg) = broken(|p, _| {
+        let timeline = &mut p.journeys[JourneyId::new(0)].timeline;
+        let first = timeline[0].clone();
+        timeline.resize(usize::from(u16::MAX), first);
+    });
+    assert!(
+        msg.contains("65535 timeline entries do not fit 16-bit indexes (at most 65534)"),
+        "{msg}"
+    );
+    let mut most = sample::program();
+    let timeline = &mut most.journeys[JourneyId::new(0)].timeline;
+    let first = timeline[0].clone();
+    timeline.resize(usize::from(u16::MAX - 1), first);
+    assert_eq!(validate(&most), Ok(()));
+
     let mut most = sample::program();
     let first = most.aggregates[AggId::new(0)].clone();
     while most.aggregates.len() < usize::from(u16::MAX - 1) {
