@@ -788,7 +788,7 @@ fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
         .iter()
         .map(|e| {
             (16 + size_of::<EventData>()
-                + e.props.capacity() * size_of::<Value>()
+                + e.props.len() * size_of::<Value>()
                 + e.props.iter().map(value_heap).sum::<usize>())
                 / Arc::strong_count(e)
         })
