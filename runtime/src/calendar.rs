@@ -417,3 +417,112 @@ mod tests {
         assert!(beyond_the_calendar > 0, "the skipped day moved no date");
     }
 }
+
+#[cfg(test)]
+mod engine_tests {
+    use crate::{Config, Engine, Value};
+    use journey_bytecode::Program;
+    use std::sync::Arc;
+
+    /// A timeline with entries whose order depends on the month (`day 30`, `month 1`), on
+    /// the time of entry (`month 1` and `month 1 at 23:30`), local times that fall in
+    /// daylight-saving gaps (`02:30`), an entry due before its instance starts (`day 0 at
+    /// 08:00`) and a lifetime that can end at an entry's instant.
+    const SOURCE: &str = r#"
+profile { timezone: timezone = "Europe/Paris" }
+event go
+event stop
+channel email uses "email" { }
+journey cal {
+  entry on go
+  exit on stop
+  exit after 70 days
+  timeline {
+    day 0 at 08:00: send email "d0"
+    day 1: send email "d1"
+    week 4 at 02:30: send email "w4"
+    month 1: send email "m1"
+    day 30: send email "d30"
+    month 1 at 23:30: send email "m1b"
+    month 2 at 02:30: send email "m2"
+    day 70: send email "d70"
+  }
+  wait 100 days
+}
+"#;
+
+    const ZONES: [&str; 5] = [
+        "Europe/Paris",
+        "America/New_York",
+        "Pacific/Apia",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+    ];
+
+    /// Effects of `inputs` (which customer; what; seconds since the previous input; which
+    /// zone) with calendars computed, or written out at entry as before.
+    fn run(p: &Arc<Program>, listed: bool, inputs: &[(bool, u8, i64, usize)]) -> Vec<String> {
+        let event = |name: &str| {
+            p.events
+                .iter()
+                .find(|(_, e)| e.name == name)
+                .map(|(id, _)| id)
+                .expect("event")
+        };
+        let zone = p
+            .attributes
+            .iter()
+            .find(|(_, a)| a.name == "timezone")
+            .map(|(id, _)| id)
+            .expect("attribute");
+        // 2027-03-01 10:00 UTC: March and October changes within reach.
+        let mut t: crate::time::Instant = 1_803_981_600;
+        let mut engine = Engine::new(p.clone(), Config::default(), t);
+        engine.list_calendars = listed;
+        // The first customer starts at once, so that every case has a calendar to run.
+        engine.event("a", event("go"), Vec::new(), t);
+        let mut out: Vec<String> = engine
+            .drain_effects()
+            .iter()
+            .map(|e| format!("{e:?}"))
+            .collect();
+        for &(second, what, gap, z) in inputs {
+            t += gap;
+            let id = if second { "b" } else { "a" };
+            match what % 4 {
+                0 => engine.event(id, event("go"), Vec::new(), t),
+                1 => engine.event(id, event("stop"), Vec::new(), t),
+                2 => engine.set_attribute(id, zone, Value::text(ZONES[z % ZONES.len()]), t),
+                _ => engine.advance_to(t),
+            }
+            out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+        }
+        engine.advance_to(t + 120 * 86_400);
+        out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Computing the calendar changes nothing a customer sees: the same inputs, time-zone
+        /// moves included, give the same effects as writing every date out at entry.
+        #[test]
+        fn computing_the_calendar_changes_no_effect(
+            inputs in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<bool>(),
+                    0u8..4,
+                    0i64..12 * 86_400,
+                    0usize..5,
+                ),
+                1..40,
+            ),
+        ) {
+            let p = crate::test_program(SOURCE);
+            let reference = run(&p, true, &inputs);
+            proptest::prop_assert!(reference.iter().any(|e| e.contains("Send")));
+            proptest::prop_assert_eq!(run(&p, false, &inputs), reference);
+        }
+    }
+}

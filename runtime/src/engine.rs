@@ -187,6 +187,10 @@ pub struct Engine {
     /// the reference the tests compare [`crate::liveness`] with.
     #[cfg(test)]
     pub(crate) keep_all_events: bool,
+    /// Write every instance's calendar out at entry: the plain rule, kept as the reference
+    /// the tests compare [`crate::calendar`] with.
+    #[cfg(test)]
+    pub(crate) list_calendars: bool,
 }
 
 /// Whether a window of goal `gd` opened at `opened` is still open at `now` (a conversion at
@@ -235,6 +239,8 @@ impl Engine {
             plain_rechecks: false,
             #[cfg(test)]
             keep_all_events: false,
+            #[cfg(test)]
+            list_calendars: false,
         }
     }
 
@@ -1062,6 +1068,18 @@ impl Engine {
         // timer per instance, not one per entry), and no list of dates is kept.
         let next = self.d.calendars[j].next(now, &self.tzs[c as usize], None, false);
         let timeline_timer = next.map(|next| self.schedule_timeline(c, j, epoch, now, next));
+        #[cfg(test)]
+        let (calendar, timeline) = if self.list_calendars {
+            let plan = &self.d.calendars[j];
+            (
+                CALENDAR_LISTED,
+                plan.write_out(now, &self.tzs[c as usize], None),
+            )
+        } else {
+            (CALENDAR_NEW, ThinVec::new())
+        };
+        #[cfg(not(test))]
+        let (calendar, timeline) = (CALENDAR_NEW, ThinVec::new());
         // The goal windows that open at entry, in a list of their exact length (collecting
         // would leave room for four).
         let entry_goals = || {
@@ -1090,8 +1108,8 @@ impl Engine {
                 state: ThreadState::Ready,
                 saved: ThinVec::new(),
             }],
-            calendar: CALENDAR_NEW,
-            timeline: ThinVec::new(),
+            calendar,
+            timeline,
             timeline_timer,
             scope,
             holdout: false,
