@@ -441,16 +441,18 @@ pub struct Instance {
     /// The body (index 0) and timeline entries that have started.
     pub threads: Threads,
     /// Where the instance is in its calendar (its timeline entries and the end of its
-    /// lifetime, `exit after`; see [`crate::calendar`]): [`CALENDAR_NEW`](crate::calendar::CALENDAR_NEW) before its first
-    /// entry, then the index of the last entry started, or
-    /// [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED) when the rest
-    /// is written out in [`Instance::timeline`]. The dates themselves are computed from
-    /// `entered_at` and the customer's time zone when needed, not kept.
+    /// lifetime, `exit after`; see [`crate::calendar`]):
+    /// [`CALENDAR_NEW`](crate::calendar::CALENDAR_NEW) before its first entry, then the
+    /// index of the last entry started, or
+    /// [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED) when the rest is written out in
+    /// [`Instance::timeline`]. The dates themselves are computed from `entered_at` and the
+    /// customer's time zone when needed, not kept.
     pub calendar: u16,
     /// The rest of the calendar written out, as (seconds from `entered_at`, entry index, the
     /// end of the lifetime being [`LIFETIME`]), the next one last; used only when
-    /// [`Instance::calendar`] is [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED) (after the customer's time zone
-    /// changed: the dates fixed in the old zone stay), and empty otherwise.
+    /// [`Instance::calendar`] is [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED)
+    /// (after the customer's time zone changed: the dates fixed in the old zone stay), and
+    /// empty otherwise.
     pub timeline: ThinVec<(u32, u16)>,
     /// The timer of the next calendar item.
     pub timeline_timer: Option<TimerId>,
