@@ -10,12 +10,12 @@
 //! timeline hold no list of dates.
 //!
 //! Finding the next item does not convert every entry's date: each entry has bounds on its
-//! seconds after entry that hold in every time zone ([`Plan`]), so only the entries that may
+//! seconds after entry that hold in every time zone (`Plan`), so only the entries that may
 //! come next are converted (usually one).
 //!
 //! When a customer's time zone changes, the dates already fixed must not move (the language
 //! reference: timeline entries keep the instants computed when the instance started), so
-//! each instance's remaining items are written out in the old zone ([`Plan::write_out`]) and
+//! each instance's remaining items are written out in the old zone (`Plan::write_out`) and
 //! the instance reads them from its list from then on ([`CALENDAR_LISTED`]).
 
 use crate::customer::{Instance, LIFETIME};

@@ -74,7 +74,7 @@ pub enum TimerKind {
     /// A wait-for-event of thread N timed out.
     Timeout(u16),
     /// Start timeline entry N, or end the instance's lifetime
-    /// (N = [`LIFETIME`](crate::customer::LIFETIME)): the next entry of its calendar.
+    /// (N = [`LIFETIME`]): the next entry of its calendar.
     Timeline(u16),
     /// A scheduled entry (entry clause N) is due.
     Schedule(u16),

@@ -78,7 +78,8 @@ use crate::time::Instant;
 /// Identifies a scheduled timer, for cancellation.
 ///
 /// One word, and so is `Option<TimerId>`: the id is kept plus one, which leaves zero for
-/// `None` (ids never reach `u64::MAX`: see [`BLOCK_MASK`]). It serializes as the id itself.
+/// `None` (ids never reach `u64::MAX`: block numbers wrap below 2^56 - 1). It serializes as
+/// the id itself.
 #[derive(Copy, Clone, PartialEq, Eq, Hash)]
 pub struct TimerId(NonZeroU64);
 
