@@ -881,39 +881,55 @@ fn probe(customers: usize) {
     // A month later, with no other input: the week-1 call has been made, and the instances
     // wait for their timeline (months 3 to 10) holding only what they will still read. Live
     // heap only (RSS does not give back what was freed meanwhile).
-    engine.advance_to(T0 + 30 * DAY);
-    counts.add(engine.drain_effects());
-    let heap3 = live_heap();
-    let later = Shape::of(&engine);
-    let waiting3 = later.waiting.max(1) as f64;
-    println!("probe waiting_m1 {}", later.waiting);
-    println!(
-        "probe heap_m1 {}",
-        (heap3.0 - heap1.0) as f64 / later.instances.max(1) as f64
-    );
-    println!("probe slot_m1 {}", later.slots as f64 / waiting3);
-    println!("probe vecs_m1 {}", later.vecs as f64 / waiting3);
-    println!("probe scope_m1 {}", later.scope as f64 / waiting3);
-    println!(
-        "probe timers_m1 {}",
-        engine.pending_timers().saturating_sub(timers1) as f64 / waiting3
+    probe_later(
+        &mut engine,
+        &mut counts,
+        T0 + 30 * DAY,
+        "m1",
+        heap1.0,
+        timers1,
     );
     // Day 100: the month-3 entry has run, and the instances wait for month 6 holding only
     // their open goal windows, if any (the week-1 call's closed at day 21).
-    engine.advance_to(T0 + 100 * DAY);
-    counts.add(engine.drain_effects());
-    let heap4 = live_heap();
-    let later = Shape::of(&engine);
-    println!("probe waiting_d100 {}", later.waiting);
-    println!(
-        "probe heap_d100 {}",
-        (heap4.0 - heap1.0) as f64 / later.instances.max(1) as f64
-    );
-    println!(
-        "probe vecs_d100 {}",
-        later.vecs as f64 / later.waiting.max(1) as f64
+    probe_later(
+        &mut engine,
+        &mut counts,
+        T0 + 100 * DAY,
+        "d100",
+        heap1.0,
+        timers1,
     );
     black_box(&engine);
+}
+
+/// The probe at a later instant `at`, with no other input: the live heap grown since the
+/// profiles (`heap_profiles`, with `timers_profiles` pending) per instance, and the
+/// structure of the waiting ones; printed as `probe <key>_<suffix> <value>`.
+fn probe_later(
+    engine: &mut Engine,
+    counts: &mut Counts,
+    at: i64,
+    suffix: &str,
+    heap_profiles: isize,
+    timers_profiles: usize,
+) {
+    engine.advance_to(at);
+    counts.add(engine.drain_effects());
+    let heap = live_heap();
+    let later = Shape::of(engine);
+    let waiting = later.waiting.max(1) as f64;
+    println!("probe waiting_{suffix} {}", later.waiting);
+    println!(
+        "probe heap_{suffix} {}",
+        (heap.0 - heap_profiles) as f64 / later.instances.max(1) as f64
+    );
+    println!("probe slot_{suffix} {}", later.slots as f64 / waiting);
+    println!("probe vecs_{suffix} {}", later.vecs as f64 / waiting);
+    println!("probe scope_{suffix} {}", later.scope as f64 / waiting);
+    println!(
+        "probe timers_{suffix} {}",
+        engine.pending_timers().saturating_sub(timers_profiles) as f64 / waiting
+    );
 }
 
 /// The structure of the instances an engine holds, summed over them.

@@ -15,7 +15,7 @@
 //!
 //! When a customer's time zone changes, the dates already fixed must not move (the language
 //! reference: timeline entries keep the instants computed when the instance started), so
-//! each instance's remaining items are written out in the old zone (`Plan::write_out`) and
+//! each instance's remaining items are written out in the old zone (`Plan::list`) and
 //! the instance reads them from its list from then on ([`CALENDAR_LISTED`]).
 
 use crate::customer::{Instance, LIFETIME};
@@ -193,14 +193,18 @@ impl Plan {
         })
     }
 
+    /// Writes the rest of `inst`'s calendar out in zone `tz` ([`Plan::write_out`]), to be
+    /// read from its list from then on; an instance already listed is left as it is.
+    pub(crate) fn list(&self, inst: &mut Instance, tz: &TimeZone) {
+        if inst.calendar != CALENDAR_LISTED {
+            inst.timeline = self.write_out(inst.entered_at, tz, last_started(inst));
+            inst.calendar = CALENDAR_LISTED;
+        }
+    }
+
     /// The items not reached yet, when the last entry started is `last`, written out: the
     /// next one last (the order [`Instance::timeline`] keeps).
-    pub(crate) fn write_out(
-        &self,
-        entered: Instant,
-        tz: &TimeZone,
-        last: Option<u16>,
-    ) -> ThinVec<Item> {
+    fn write_out(&self, entered: Instant, tz: &TimeZone, last: Option<u16>) -> ThinVec<Item> {
         let after = last.map(|k| (self.secs(entered, tz, k), k));
         let mut items: ThinVec<Item> = (0..self.bounds.len() as u16)
             .chain(self.lifetime.map(|_| LIFETIME))
@@ -462,30 +466,15 @@ journey cal {
     /// Effects of `inputs` (which customer; what; seconds since the previous input; which
     /// zone) with calendars computed, or written out at entry as before.
     fn run(p: &Arc<Program>, listed: bool, inputs: &[(bool, u8, i64, usize)]) -> Vec<String> {
-        let event = |name: &str| {
-            p.events
-                .iter()
-                .find(|(_, e)| e.name == name)
-                .map(|(id, _)| id)
-                .expect("event")
-        };
-        let zone = p
-            .attributes
-            .iter()
-            .find(|(_, a)| a.name == "timezone")
-            .map(|(id, _)| id)
-            .expect("attribute");
+        let event = |name: &str| crate::test_event(p, name);
+        let zone = crate::test_attribute(p, "timezone");
         // 2027-03-01 10:00 UTC: March and October changes within reach.
         let mut t: crate::time::Instant = 1_803_981_600;
         let mut engine = Engine::new(p.clone(), Config::default(), t);
         engine.list_calendars = listed;
         // The first customer starts at once, so that every case has a calendar to run.
         engine.event("a", event("go"), Vec::new(), t);
-        let mut out: Vec<String> = engine
-            .drain_effects()
-            .iter()
-            .map(|e| format!("{e:?}"))
-            .collect();
+        let mut out: Vec<String> = crate::test_effects(&mut engine).collect();
         for &(second, what, gap, z) in inputs {
             t += gap;
             let id = if second { "b" } else { "a" };
@@ -495,10 +484,10 @@ journey cal {
                 2 => engine.set_attribute(id, zone, Value::text(ZONES[z % ZONES.len()]), t),
                 _ => engine.advance_to(t),
             }
-            out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+            out.extend(crate::test_effects(&mut engine));
         }
         engine.advance_to(t + 120 * 86_400);
-        out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+        out.extend(crate::test_effects(&mut engine));
         out
     }
 

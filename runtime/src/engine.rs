@@ -667,16 +667,8 @@ impl Engine {
         // The dates of the calendars already fixed stay where the old zone put them: each
         // instance still computing its calendar writes the rest out first.
         let old = std::mem::replace(&mut self.tzs[c as usize], tz);
-        let plans = &self.d.calendars;
         for inst in &mut self.customers[c as usize].instances {
-            if inst.calendar != CALENDAR_LISTED {
-                inst.timeline = plans[inst.journey].write_out(
-                    inst.entered_at,
-                    &old,
-                    calendar::last_started(inst),
-                );
-                inst.calendar = CALENDAR_LISTED;
-            }
+            self.d.calendars[inst.journey].list(inst, &old);
         }
     }
 
@@ -1068,18 +1060,6 @@ impl Engine {
         // timer per instance, not one per entry), and no list of dates is kept.
         let next = self.d.calendars[j].next(now, &self.tzs[c as usize], None, false);
         let timeline_timer = next.map(|next| self.schedule_timeline(c, j, epoch, now, next));
-        #[cfg(test)]
-        let (calendar, timeline) = if self.list_calendars {
-            let plan = &self.d.calendars[j];
-            (
-                CALENDAR_LISTED,
-                plan.write_out(now, &self.tzs[c as usize], None),
-            )
-        } else {
-            (CALENDAR_NEW, ThinVec::new())
-        };
-        #[cfg(not(test))]
-        let (calendar, timeline) = (CALENDAR_NEW, ThinVec::new());
         // The goal windows that open at entry, in a list of their exact length (collecting
         // would leave room for four).
         let entry_goals = || {
@@ -1108,14 +1088,20 @@ impl Engine {
                 state: ThreadState::Ready,
                 saved: ThinVec::new(),
             }],
-            calendar,
-            timeline,
+            calendar: CALENDAR_NEW,
+            timeline: ThinVec::new(),
             timeline_timer,
             scope,
             holdout: false,
             goals,
             sends: 0,
         });
+        #[cfg(test)]
+        if self.list_calendars
+            && let Some(inst) = self.customers[c as usize].instances.last_mut()
+        {
+            self.d.calendars[j].list(inst, &self.tzs[c as usize]);
+        }
         self.effects.push(Effect::Entered {
             customer: c,
             journey: j,
@@ -1193,6 +1179,20 @@ impl Engine {
             _ => (plan.secs(inst.entered_at, tz, k), k),
         });
         plan.next(inst.entered_at, tz, after, entries_only)
+    }
+
+    /// Seconds after entry of item `k` of `inst`'s calendar (`c`'s instance); a listed
+    /// calendar answers only for its next item.
+    fn item_secs(&self, c: CustomerIx, inst: &Instance, k: u16) -> Option<u32> {
+        if inst.calendar == CALENDAR_LISTED {
+            return inst
+                .timeline
+                .last()
+                .filter(|&&(_, x)| x == k)
+                .map(|&(s, _)| s);
+        }
+        let plan = &self.d.calendars[inst.journey];
+        Some(plan.secs(inst.entered_at, &self.tzs[c as usize], k))
     }
 
     /// The timeline entries of `inst` (`c`'s instance) not started yet, in index order.
@@ -1434,12 +1434,12 @@ impl Engine {
                             Some(i) if i.timeline_timer == Some(id) => i.timeline_timer = None,
                             _ => return,
                         }
-                        let Some((due, first)) = self.calendar_next(c, j, key.epoch, None) else {
+                        // The instance's timer is set for its next item only, so `k` is next:
+                        // its date is all there is to find (converted, or read from the list).
+                        let Some(due) = self.instance(c, j).and_then(|i| self.item_secs(c, i, k))
+                        else {
                             return;
                         };
-                        if first != k {
-                            return;
-                        }
                         // This entry, then any others due at the same instant, in order: they
                         // run back to back as their timers used to; the end of the lifetime
                         // comes after them.

@@ -57,3 +57,32 @@ pub(crate) fn test_program(source: &str) -> std::sync::Arc<journey_bytecode::Pro
         None => panic!("does not compile: {:?}\n{source}", c.diagnostics),
     }
 }
+
+/// The event of a unit test's program named `name`.
+#[cfg(test)]
+pub(crate) fn test_event(p: &journey_bytecode::Program, name: &str) -> journey_bytecode::EventId {
+    p.events
+        .iter()
+        .find(|(_, e)| e.name == name)
+        .map(|(id, _)| id)
+        .expect("event")
+}
+
+/// The attribute of a unit test's program named `name`.
+#[cfg(test)]
+pub(crate) fn test_attribute(
+    p: &journey_bytecode::Program,
+    name: &str,
+) -> journey_bytecode::AttrId {
+    p.attributes
+        .iter()
+        .find(|(_, a)| a.name == name)
+        .map(|(id, _)| id)
+        .expect("attribute")
+}
+
+/// The effects an engine has produced so far, taken, as text to compare runs by.
+#[cfg(test)]
+pub(crate) fn test_effects(engine: &mut Engine) -> impl Iterator<Item = String> {
+    engine.drain_effects().into_iter().map(|e| format!("{e:?}"))
+}

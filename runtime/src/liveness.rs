@@ -254,20 +254,8 @@ mod tests {
         use crate::{Config, Engine, Value};
         let offers = ["5G", "Box", "test"];
         let amounts = [0.0, 9.99, 25.0, 30.0, 150.0];
-        let event = |name: &str| {
-            p.events
-                .iter()
-                .find(|(_, e)| e.name == name)
-                .map(|(id, _)| id)
-                .expect("event")
-        };
-        let attr = |name: &str| {
-            p.attributes
-                .iter()
-                .find(|(_, a)| a.name == name)
-                .map(|(id, _)| id)
-                .expect("attribute")
-        };
+        let event = |name: &str| crate::test_event(p, name);
+        let attr = |name: &str| crate::test_attribute(p, name);
         // 2027-01-04 10:00 UTC.
         let mut t: crate::time::Instant = 1_799_056_800;
         let mut engine = Engine::new(p.clone(), Config::default(), t);
@@ -285,10 +273,10 @@ mod tests {
                 3 => engine.set_attribute(id, attr("derniere_offre"), offre, t),
                 _ => engine.advance_to(t),
             }
-            out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+            out.extend(crate::test_effects(&mut engine));
         }
         engine.advance_to(t + 120 * 86_400);
-        out.extend(engine.drain_effects().iter().map(|e| format!("{e:?}")));
+        out.extend(crate::test_effects(&mut engine));
         out
     }
 
