@@ -529,7 +529,7 @@ impl Instance {
             .bindings
             .journey_channel_connector()
             .call_manifest(&mut self.store);
-        let result = within(Instant::now(), self.deadline, call).await;
+        let result = within(Instant::now(), self.deadline, std::pin::pin!(call)).await;
         self.settle(result).map(convert::manifest_from_wit)
     }
 
@@ -564,8 +564,13 @@ impl Instance {
         message: &Message,
     ) -> Result<Delivery, CallFailure> {
         let straight = !self.waits;
-        // Boxed: the future is a few KB, and moving it down the calls below would copy it.
-        match on_this_thread(Box::pin(self.deliver_async(setup, message)), straight) {
+        // Pinned here and lent down: the future is over a KB, and moving it down the calls
+        // below (or boxing it) would copy it on every call.
+        let ran = {
+            let call = std::pin::pin!(self.deliver_async(setup, message));
+            on_this_thread(call, straight)
+        };
+        match ran {
             Ok((result, waited)) => {
                 self.waits = waited;
                 result
@@ -615,7 +620,7 @@ impl Instance {
             .bindings
             .journey_channel_connector()
             .call_deliver(&mut self.store, convert::message_to_wit(message, &fields));
-        let result = within(started, self.deadline, call).await;
+        let result = within(started, self.deadline, std::pin::pin!(call)).await;
         let data = self.store.data_mut();
         data.serving = false;
         let logs = std::mem::take(&mut data.logs);
@@ -716,10 +721,14 @@ fn run_here<F: Future>(f: F, straight: bool) -> Result<(F::Output, bool), ErrorK
 
 /// `f`'s output, or `None` once `limit` has passed since `started` while it waited. The
 /// timer is armed only when `f` first waits: a call that runs straight through (no HTTP, no
-/// clock) costs no timer, and epoch interruption bounds its computing.
-async fn within<F: Future>(started: Instant, limit: Duration, f: F) -> Option<F::Output> {
+/// clock) costs no timer, and epoch interruption bounds its computing. `f` is lent, not
+/// moved: a call's future is over a KB, and the move would copy it.
+async fn within<F: Future>(
+    started: Instant,
+    limit: Duration,
+    mut f: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
     let started = tokio::time::Instant::from_std(started);
-    let mut f = std::pin::pin!(f);
     let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(output) = f.as_mut().poll(cx) {
