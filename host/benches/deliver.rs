@@ -94,6 +94,32 @@ fn compare<O>(
     (component, native)
 }
 
+/// The loops `--only` can run alone.
+const PARTS: [&str; 9] = [
+    "boundary-component",
+    "boundary-native",
+    "minimal-component",
+    "minimal-native",
+    "http-component",
+    "http-native",
+    "webhook-component",
+    "webhook-native",
+    "fresh",
+];
+
+/// Prints how to run the benchmark (after `problem`, if any) and exits: with status 2 for a
+/// problem, 0 for `--help`.
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("error: {problem}");
+    }
+    eprintln!(
+        "usage: cargo bench -p journey-host --bench deliver -- [--calls N] [--only PART]\nparts: {}",
+        PARTS.join(", ")
+    );
+    std::process::exit(if problem.is_empty() { 0 } else { 2 })
+}
+
 fn report(what: &str, component: f64, native: f64, goal: &str) {
     // `--only` leaves the other loops unrun (their best is still `f64::MAX`).
     if component == f64::MAX || native == f64::MAX {
@@ -125,12 +151,20 @@ fn main() {
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--calls"
-            && let Some(n) = args.next().and_then(|n| n.parse().ok())
-        {
-            calls = n;
-        } else if a == "--only" {
-            only = args.next();
+        match a.as_str() {
+            "--calls" => match args.next().and_then(|n| n.replace('_', "").parse().ok()) {
+                Some(n) if n > 0 => calls = n,
+                _ => usage("`--calls` needs a positive number after it"),
+            },
+            "--only" => match args.next() {
+                Some(part) if PARTS.contains(&part.as_str()) => only = Some(part),
+                Some(part) => usage(&format!("`--only {part}`: no such part")),
+                None => usage("`--only` needs a part after it"),
+            },
+            // `cargo bench` passes `--bench`.
+            "--bench" => {}
+            "-h" | "--help" => usage(""),
+            other => usage(&format!("unknown argument `{other}`")),
         }
     }
     // `--only webhook-component` runs that loop alone, for a profiler.

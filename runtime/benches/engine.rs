@@ -108,26 +108,43 @@ fn args() -> Args {
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
-        let next = v
-            .get(i + 1)
-            .and_then(|s| s.replace('_', "").parse::<usize>().ok());
+        // A count's `_` separators are allowed (`--customers 1_000_000`).
+        let count = |i: usize| {
+            v.get(i + 1)
+                .and_then(|s| s.replace('_', "").parse::<usize>().ok())
+                .unwrap_or_else(|| usage(&format!("`{}` needs a number after it", v[i])))
+        };
         match v[i].as_str() {
             "--customers" => {
-                a.customers = next.unwrap_or(a.customers).max(1);
+                a.customers = count(i).max(1);
                 i += 1;
             }
             "--usage-every" => {
-                a.usage_every = next.unwrap_or(1).clamp(1, 365) as u16;
+                a.usage_every = count(i).clamp(1, 365) as u16;
                 i += 1;
             }
             "--no-probe" => a.probe = false,
             "--probe-child" => a.probe_child = true,
-            // `cargo bench` passes `--bench`; anything else is ignored too.
-            _ => {}
+            // `cargo bench` passes `--bench`.
+            "--bench" => {}
+            "-h" | "--help" => usage(""),
+            other => usage(&format!("unknown argument `{other}`")),
         }
         i += 1;
     }
     a
+}
+
+/// Prints how to run the benchmark (after `problem`, if any) and exits: with status 2 for a
+/// problem, 0 for `--help`. A mistyped flag must not start a million-customer run.
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("error: {problem}");
+    }
+    eprintln!(
+        "usage: cargo bench -p journey-runtime --bench engine -- [--customers N] [--usage-every D] [--no-probe]"
+    );
+    std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }
 
 // ------------------------------------------------------------------ program and schema
