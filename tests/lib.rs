@@ -47,8 +47,9 @@ pub fn load_case(path: &Path) -> (MemoryHost, Input) {
     (host, input)
 }
 
-/// The project-relative paths of the plugin manifests a `journey.toml` names.
-fn plugin_manifest_paths(toml: &str) -> Vec<String> {
+/// The project-relative paths of the plugin manifests a `journey.toml` names (none when it
+/// does not parse).
+pub fn plugin_manifest_paths(toml: &str) -> Vec<String> {
     let Ok(m) = journey_compiler::manifest::parse(toml) else {
         return Vec::new();
     };

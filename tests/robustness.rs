@@ -195,23 +195,136 @@ proptest! {
         let files = example_files();
         prop_assume!(!files.is_empty());
         let (dir, rel, text) = &files[pick.index(files.len())];
-        let mut text = text.clone();
-        for (at, kind, token) in &edits {
-            let mut pos = at.index(text.len() + 1);
-            while !text.is_char_boundary(pos) { pos -= 1; }
-            match kind {
-                0 => text.insert_str(pos, token),
-                1 => { let end = (pos + token.len()).min(text.len()); let mut end = end; while !text.is_char_boundary(end) { end -= 1; } text.replace_range(pos..end, ""); }
-                2 => { let end = text[pos..].find('\n').map(|n| pos + n).unwrap_or(text.len()); text.replace_range(pos..end, ""); }
-                _ => { let end = (pos + 1).min(text.len()); let mut end = end; while !text.is_char_boundary(end) { end += 1; } text.replace_range(pos..end, token); }
-            }
-        }
         let (mut host, input) = load_case(dir);
-        host.insert(rel.clone(), text);
-        let c = compile(&host, &input);
-        let _ = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
+        host.insert(rel.clone(), mutate(text, &edits));
+        check_all(&host, &input);
+    }
+
+    /// The loaders around the language: `journey.toml` and the plugin manifests it names
+    /// (JSON read by `journey check`), mutated in the examples.
+    #[test]
+    fn mutated_project_files_never_panic(pick in any::<prop::sample::Index>(), edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..4, proptest::sample::select(DATA_VOCABULARY)), 1..6)) {
+        let files = project_files();
+        prop_assume!(!files.is_empty());
+        let (dir, rel, text) = &files[pick.index(files.len())];
+        let (mut host, input) = load_case(dir);
+        host.insert(rel.clone(), mutate(text, &edits));
+        check_all(&host, &input);
     }
 }
+
+/// `text` with `edits` applied: (where, what, token) with what = insert the token, delete as
+/// many bytes as the token has, delete to the end of the line, or replace a character with
+/// the token. Positions move to character boundaries.
+fn mutate(text: &str, edits: &[(prop::sample::Index, u8, &str)]) -> String {
+    let mut text = text.to_string();
+    for (at, kind, token) in edits {
+        let mut pos = at.index(text.len() + 1);
+        while !text.is_char_boundary(pos) {
+            pos -= 1;
+        }
+        match kind {
+            0 => text.insert_str(pos, token),
+            1 => {
+                let mut end = (pos + token.len()).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.replace_range(pos..end, "");
+            }
+            2 => {
+                let end = text[pos..].find('\n').map_or(text.len(), |n| pos + n);
+                text.replace_range(pos..end, "");
+            }
+            _ => {
+                let mut end = (pos + 1).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(pos..end, token);
+            }
+        }
+    }
+    text
+}
+
+/// Compiles, then renders every diagnostic for a terminal and as JSON: none of it may panic.
+fn check_all(host: &MemoryHost, input: &Input) {
+    let c = compile(host, input);
+    let _ = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
+    for d in &c.diagnostics {
+        let _ = journey_compiler::diagnostic::to_json(d, &c.sources);
+    }
+}
+
+/// The examples' `journey.toml` and the plugin manifests each names, as (project dir,
+/// path relative to it, text).
+fn project_files() -> Vec<(PathBuf, String, String)> {
+    let mut out = Vec::new();
+    for dir in example_dirs() {
+        let (host, _) = load_case(&dir);
+        let Some(toml) = journey_compiler::SourceHost::read(&host, "journey.toml") else {
+            continue;
+        };
+        for rel in journey_tests::plugin_manifest_paths(&toml) {
+            if let Some(text) = journey_compiler::SourceHost::read(&host, &rel) {
+                out.push((dir.clone(), rel, text.to_string()));
+            }
+        }
+        out.push((dir, "journey.toml".to_string(), toml.to_string()));
+    }
+    out
+}
+
+/// Tokens of JSON and TOML, for the project files.
+const DATA_VOCABULARY: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ",",
+    ":",
+    "=",
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "1e999",
+    "4294967296",
+    "1.5",
+    "\"\"",
+    "\"é\"",
+    "\"\u{1F600}\"",
+    "\\u0000",
+    "\\ud800",
+    "\"name\"",
+    "\"params\"",
+    "\"type\"",
+    "\"text\"",
+    "\"number\"",
+    "\"kind\"",
+    "\"contract\"",
+    "\"2.0.0\"",
+    "\"required\"",
+    "\"hosts\"",
+    "\"*.\"",
+    "[plugins.x]",
+    "[project]",
+    "manifest = ",
+    "component = ",
+    "timezone = ",
+    "\"Mars/Olympus\"",
+    "\"../x.json\"",
+    "\"/etc/passwd\"",
+    "#",
+    "\n",
+    "é",
+    "\u{1F600}",
+    "\t",
+    "\r\n",
+];
 
 #[test]
 fn truncated_examples_never_panic() {
@@ -228,6 +341,52 @@ fn truncated_examples_never_panic() {
             let _ = compile(&host, &input);
             cut += step;
         }
+    }
+}
+
+/// Plugin manifests whose JSON goes wrong at or after a wide character, reported in
+/// `journey.toml` with a label in the manifest: serde_json counts columns in bytes, and the
+/// label must cover whole characters; the terminal rendering must place the manifest's
+/// section by characters (ariadne's byte mode panicked on both; found by
+/// `mutated_project_files_never_panic`).
+#[test]
+fn manifest_errors_near_wide_characters_are_reported() {
+    // (manifest, the text the label covers, its 1-based column in characters)
+    let cases = [
+        ("{\n  \"name\": \"e\"\u{1F600}\"x\"\n}\n", "\u{1F600}", 14),
+        // Not a manifest (an unknown field), reported after the key's closing quote.
+        ("{\n  \"é\"open_params\": true\n}\n", "\"", 5),
+    ];
+    for (manifest, covered, column) in cases {
+        let mut host = MemoryHost::new();
+        host.insert(
+            "journey.toml",
+            "[project]\nname = \"p\"\n\n[plugins.sms]\nmanifest = \"sms.json\"\n",
+        );
+        host.insert("sms.json", manifest);
+        host.insert("main.journey", "channel sms uses \"sms\" { }\n");
+        let input = Input {
+            roots: vec!["main.journey".into()],
+            manifest: Some("journey.toml".into()),
+            ..Input::default()
+        };
+        let c = compile(&host, &input);
+        let d = c
+            .diagnostics
+            .iter()
+            .find(|d| d.code.name == "invalid-plugin-manifest")
+            .expect("the manifest is reported");
+        let label = d.labels.first().expect("a label in the manifest");
+        let text = &c.sources.files[label.file].text;
+        let (start, end) = (label.span.start as usize, label.span.end as usize);
+        assert_eq!(&text[start..end], covered, "{manifest:?}");
+        let json = journey_compiler::diagnostic::to_json(d, &c.sources);
+        assert_eq!(json["labels"][0]["column"], column, "{json}");
+        let shown = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
+        assert!(
+            shown.contains(&format!("sms.json:2:{column}")),
+            "the manifest's section is placed by characters:\n{shown}"
+        );
     }
 }
 

@@ -99,14 +99,19 @@ fn span_of(s: std::ops::Range<usize>) -> Span {
     Span::new(s.start, s.end)
 }
 
-/// Byte offset of a 1-based line and column (as serde_json reports them) in `text`.
+/// Byte offset of a 1-based line and column (as serde_json reports them, in bytes) in
+/// `text`, moved back to the start of the character it falls in.
 fn offset_of(text: &str, line: usize, column: usize) -> usize {
     let start: usize = text
         .split_inclusive('\n')
         .take(line.saturating_sub(1))
         .map(str::len)
         .sum();
-    (start + column.saturating_sub(1)).min(text.len())
+    let mut at = (start + column.saturating_sub(1)).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Reads the manifests of the `[plugins]` table through the host; reports a missing,
@@ -206,7 +211,8 @@ fn check_manifest(
                 _ => "is not valid JSON",
             };
             let at = offset_of(text, e.line(), e.column());
-            let end = (at + 1).min(text.len());
+            // The character at the error (serde_json counts columns in bytes).
+            let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
             let msg = e.to_string();
             let short = msg
                 .rsplit_once(" at line ")
@@ -219,7 +225,7 @@ fn check_manifest(
                     format!("the manifest of the plugin `{name}`, `{path}`, {what}: {short}"),
                 )
                 .primary_label("this manifest")
-                .label(file, Span::new(at.min(end), end), short.to_string())
+                .label(file, Span::new(at, end), short.to_string())
                 .help(regenerate.to_string()),
             );
             return None;

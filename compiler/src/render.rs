@@ -23,15 +23,27 @@ fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8
             .map(|s: &crate::source::SourceFile| s.path.clone())
             .unwrap_or_default()
     };
+    // Spans are byte ranges; ariadne is given character ranges. Its byte mode mixes the two
+    // when a report spans several files (the header of a second file's section is placed
+    // with a character index read as a byte offset, and panics inside a wide character).
+    // A span from outside the grammar (a JSON parser's error position) may also end inside
+    // a character: it is widened to whole characters within the text.
     let clamp = |f, span: journey_grammar::ast::Span| {
-        let len = sources
+        let text = sources
             .files
             .get(f)
-            .map(|s: &crate::source::SourceFile| s.text.len())
-            .unwrap_or(0);
-        let start = (span.start as usize).min(len);
-        let end = (span.end as usize).clamp(start, len);
-        start..end
+            .map(|s: &crate::source::SourceFile| &*s.text)
+            .unwrap_or("");
+        let mut start = (span.start as usize).min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (span.end as usize).clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        let chars_before = text[..start].chars().count();
+        chars_before..chars_before + text[start..end].chars().count()
     };
     let (kind, main_color) = match d.severity {
         Severity::Error => (ReportKind::Error, Color::Red),
@@ -42,7 +54,7 @@ fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8
         .with_config(
             Config::default()
                 .with_color(color)
-                .with_index_type(IndexType::Byte),
+                .with_index_type(IndexType::Char),
         )
         .with_code(format!("{}/{}", d.code.code, d.code.name))
         .with_message(&d.message);
