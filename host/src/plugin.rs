@@ -279,7 +279,7 @@ impl PluginHost {
             && std::fs::create_dir_all(dir).is_ok()
         {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, artifact).is_ok() {
+            if std::fs::write(&tmp, sealed(artifact)).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);
             }
         }
@@ -296,18 +296,42 @@ fn compat_key(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
+/// The length of the seal after a cached artifact: the xxh3-128 hash of the artifact's
+/// bytes, little-endian.
+const SEAL: usize = 16;
+
+/// A compiled artifact as the cache keeps it: followed by its seal.
+fn sealed(mut artifact: Vec<u8>) -> Vec<u8> {
+    let seal = xxhash_rust::xxh3::xxh3_128(&artifact).to_le_bytes();
+    artifact.extend_from_slice(&seal);
+    artifact
+}
+
+/// The artifact in a cache file's bytes, if its seal matches; `None` for a file altered
+/// since it was written (a flipped bit, a torn write, a truncation, another program's file).
+fn unsealed(file: &[u8]) -> Option<&[u8]> {
+    let (artifact, seal) = file.split_at_checked(file.len().checked_sub(SEAL)?)?;
+    (xxhash_rust::xxh3::xxh3_128(artifact).to_le_bytes() == seal).then_some(artifact)
+}
+
 /// Loads a compiled artifact from the host's cache. The file is read into memory rather than
 /// mapped, so that a cache file truncated or replaced behind the runtime's back can never
-/// pull code pages from under a running plugin.
+/// pull code pages from under a running plugin, and its seal is checked before wasmtime sees
+/// it: wasmtime checks an artifact's header, not its code, which it runs as it finds it.
 #[allow(unsafe_code)]
 fn deserialize_cached(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
-    let bytes = std::fs::read(path)?;
+    let file = std::fs::read(path)?;
+    let Some(artifact) = unsealed(&file) else {
+        wasmtime::bail!("the cached artifact `{}` is damaged", path.display());
+    };
     // SAFETY: wasmtime requires that the bytes were produced by `Component::serialize` of a
     // compatible engine and not altered since: the cache directory belongs to the runtime
     // (only `PluginHost::compile` writes it, through a rename), its file names carry the
-    // content hash of the source component and the engine's compatibility key, and wasmtime
-    // itself checks the artifact's header and rejects other versions and configurations.
-    unsafe { Component::deserialize(engine, &bytes) }
+    // content hash of the source component and the engine's compatibility key, the seal
+    // (a 128-bit hash of the artifact written with it) shows the bytes are the ones written,
+    // and wasmtime itself checks the artifact's header and rejects other versions and
+    // configurations.
+    unsafe { Component::deserialize(engine, artifact) }
 }
 
 /// Checks, before any instantiation, that the component exports a `connector` of a
@@ -773,5 +797,29 @@ fn malformed(o: &Outcome) -> Option<String> {
             ))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_artifact_reads_back_and_any_change_is_refused() {
+        let artifact: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        let file = sealed(artifact.clone());
+        assert_eq!(file.len(), artifact.len() + SEAL);
+        assert_eq!(unsealed(&file), Some(artifact.as_slice()));
+        for at in (0..file.len()).step_by(97).chain([file.len() - 1]) {
+            let mut bad = file.clone();
+            bad[at] ^= 0x10;
+            assert_eq!(unsealed(&bad), None, "a bit flipped at {at}");
+        }
+        for len in [0, 1, SEAL - 1, SEAL, file.len() - 1] {
+            assert_eq!(unsealed(&file[..len]), None, "truncated to {len} bytes");
+        }
+        let mut longer = file.clone();
+        longer.push(0);
+        assert_eq!(unsealed(&longer), None, "a byte appended");
     }
 }

@@ -311,6 +311,24 @@ fn compiled_components_are_cached_by_content_hash() {
     }
     let third = h.load_file(&path).expect("third load");
     assert!(!third.from_cache());
+    // So is one with a single bit flipped in its code, whose header wasmtime would accept:
+    // the seal written with it no longer matches.
+    assert!(h.load_file(&path).expect("fourth load").from_cache());
+    for f in std::fs::read_dir(&dir).expect("cache dir").flatten() {
+        let mut bytes = std::fs::read(f.path()).expect("read the artifact");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(f.path(), bytes).expect("damage the artifact");
+    }
+    let fifth = h.load_file(&path).expect("fifth load");
+    assert!(!fifth.from_cache(), "a damaged artifact was trusted");
+    let mut inst = fifth.instantiate().expect("instance");
+    let d = inst.deliver(&mode("ok"), &msg()).expect("delivers");
+    assert!(
+        matches!(d.outcome, journey_plugin_api::Outcome::Accepted(_)),
+        "{:?}",
+        d.outcome
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
