@@ -389,3 +389,133 @@ fn an_events_file_alone_gives_synthetic_profiles_to_its_customers() {
     );
     assert_eq!(json(&r), json(&simulate(&p, &options)));
 }
+
+/// Values a file may hold where another was expected: the ends of every range, impossible
+/// dates, local times in daylight-saving gaps and overlaps, durations that overflow, wrong
+/// types, unknown zones, random text and numbers.
+fn odd_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::json;
+    prop_oneof![
+        proptest::sample::select(vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(-1),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e308),
+            json!(-1e308),
+            json!(0.5),
+            json!(""),
+            json!("9999-12-31"),
+            json!("0001-01-01"),
+            json!("-009999-01-01"),
+            json!("2027-02-29"),
+            json!("2028-02-29"),
+            json!("2027-03-28 02:30"),
+            json!("2027-10-31 02:30"),
+            json!("9999-12-31T23:59:59Z"),
+            json!("-009999-01-01T00:00:00Z"),
+            json!("1970-01-01T00:00:00Z"),
+            json!("2027-01-04 09:00"),
+            json!("9223372036854775807s"),
+            json!("99999999999999d"),
+            json!("-5d"),
+            json!("1w"),
+            json!("Pacific/Apia"),
+            json!("Pacific/Kiritimati"),
+            json!("Mars/Olympus"),
+            json!("mobile_5g"),
+            json!("é😀"),
+            json!([]),
+            json!([1, "a", null]),
+            json!({"a": 1}),
+        ]),
+        "\\PC{0,20}".prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(serde_json::Value::Number)),
+    ]
+}
+
+/// A valid profile line and valid event lines of the telecom example, as objects.
+fn valid_lines() -> (serde_json::Value, Vec<serde_json::Value>) {
+    let profile = serde_json::json!({
+        "id": "C-1", "customer_ref": "C-1", "first_name": "Léa", "age": 22,
+        "plan": "mobile_5g", "birthday": "2004-09-18", "email": "lea@example.com",
+        "phone": "+33612345678", "optin_sms": true, "optin_email": true,
+        "timezone": "Europe/Paris"
+    });
+    let events = vec![
+        serde_json::json!({"customer": "C-1", "event": "signup", "at": "2027-01-04 21:40",
+            "plan": "mobile_5g", "channel": "web", "monthly_price": 15.99}),
+        serde_json::json!({"customer": "C-1", "event": "login", "at": "2027-01-05T11:30:00Z",
+            "device": "android"}),
+        serde_json::json!({"customer": "C-1", "event": "usage", "at": "2027-01-06 08:00",
+            "data_gb": 1.5, "voice_minutes": 30}),
+    ];
+    (profile, events)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Profiles and events files whose values were changed: each parses, or fails naming
+    /// its file and line; what parses is simulated (and explained) without a panic, every
+    /// event line accounted for, or refused as the simulation refuses inputs.
+    #[test]
+    fn changed_input_files_parse_or_fail_and_what_parses_runs(
+        profile_edits in proptest::collection::vec((proptest::sample::select(vec![
+            "id", "age", "plan", "birthday", "phone", "optin_sms", "timezone", "first_name", "unknown",
+        ]), odd_value()), 0..4),
+        event_edits in proptest::collection::vec((0usize..3, proptest::sample::select(vec![
+            "customer", "event", "at", "plan", "monthly_price", "device", "data_gb", "voice_minutes",
+        ]), odd_value()), 0..4),
+    ) {
+        let p = telecom();
+        let (mut profile, mut events) = valid_lines();
+        for (key, value) in profile_edits {
+            profile[key] = value;
+        }
+        for (line, key, value) in event_edits {
+            events[line][key] = value;
+        }
+        let line_of = |v: &serde_json::Value| serde_json::to_string(v).expect("json");
+        let profiles = parse_profiles(&p, &line_of(&profile), "profiles.jsonl");
+        let events_text: Vec<String> = events.iter().map(line_of).collect();
+        let events = parse_events(&p, &events_text.join("\n"), "events.jsonl");
+        if let Err(e) = &profiles {
+            proptest::prop_assert!(e.to_string().starts_with("profiles.jsonl:1: "), "{}", e);
+        }
+        if let Err(e) = &events {
+            proptest::prop_assert!(e.to_string().starts_with("events.jsonl:"), "{}", e);
+        }
+        if let (Ok(profiles), Ok(events)) = (profiles, events) {
+            let options = Options {
+                days: 30,
+                profiles: Some(profiles),
+                events: Some(events),
+                explain: Some("C-1".into()),
+                ..Options::default()
+            };
+            match simulate::run(p.clone(), &options, &mut |_, _| {}) {
+                // Every line of the file is either simulated or counted as after the end.
+                Ok(out) => proptest::prop_assert_eq!(
+                    out.report.totals.events + out.report.totals.events_after_end,
+                    3
+                ),
+                // An event before the start, or `C-1` renamed away: refused, in words.
+                Err(e) => proptest::prop_assert!(
+                    matches!(
+                        e,
+                        simulate::SimError::BeforeStart { .. } | simulate::SimError::UnknownCustomer(..)
+                    ),
+                    "{}",
+                    e
+                ),
+            }
+        }
+    }
+}
