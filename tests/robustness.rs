@@ -41,8 +41,16 @@ fn example_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// All example files as (project dir, relative path, text).
-fn example_files() -> Vec<(PathBuf, String, String)> {
+/// A project's files as (project dir, path relative to it, text).
+type Files = Vec<(PathBuf, String, String)>;
+
+/// All example files, read once per test process (the property tests pick one per case).
+fn example_files() -> &'static Files {
+    static FILES: std::sync::OnceLock<Files> = std::sync::OnceLock::new();
+    FILES.get_or_init(read_example_files)
+}
+
+fn read_example_files() -> Files {
     let mut out = Vec::new();
     for dir in example_dirs() {
         let (host, input) = load_case(&dir);
@@ -192,25 +200,29 @@ proptest! {
 
     #[test]
     fn mutated_examples_never_panic(pick in any::<prop::sample::Index>(), edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..4, proptest::sample::select(VOCABULARY)), 1..6)) {
-        let files = example_files();
-        prop_assume!(!files.is_empty());
-        let (dir, rel, text) = &files[pick.index(files.len())];
-        let (mut host, input) = load_case(dir);
-        host.insert(rel.clone(), mutate(text, &edits));
-        check_all(&host, &input);
+        prop_assume!(!example_files().is_empty());
+        check_mutated(example_files(), pick, &edits);
     }
 
     /// The loaders around the language: `journey.toml` and the plugin manifests it names
     /// (JSON read by `journey check`), mutated in the examples.
     #[test]
     fn mutated_project_files_never_panic(pick in any::<prop::sample::Index>(), edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..4, proptest::sample::select(DATA_VOCABULARY)), 1..6)) {
-        let files = project_files();
-        prop_assume!(!files.is_empty());
-        let (dir, rel, text) = &files[pick.index(files.len())];
-        let (mut host, input) = load_case(dir);
-        host.insert(rel.clone(), mutate(text, &edits));
-        check_all(&host, &input);
+        prop_assume!(!project_files().is_empty());
+        check_mutated(project_files(), pick, &edits);
     }
+}
+
+/// Compiles the project of one of `files`, picked, with that file mutated by `edits`.
+fn check_mutated(
+    files: &Files,
+    pick: prop::sample::Index,
+    edits: &[(prop::sample::Index, u8, &str)],
+) {
+    let (dir, rel, text) = &files[pick.index(files.len())];
+    let (mut host, input) = load_case(dir);
+    host.insert(rel.clone(), mutate(text, edits));
+    check_all(&host, &input);
 }
 
 /// `text` with `edits` applied: (where, what, token) with what = insert the token, delete as
@@ -219,17 +231,11 @@ proptest! {
 fn mutate(text: &str, edits: &[(prop::sample::Index, u8, &str)]) -> String {
     let mut text = text.to_string();
     for (at, kind, token) in edits {
-        let mut pos = at.index(text.len() + 1);
-        while !text.is_char_boundary(pos) {
-            pos -= 1;
-        }
+        let pos = text.floor_char_boundary(at.index(text.len() + 1));
         match kind {
             0 => text.insert_str(pos, token),
             1 => {
-                let mut end = (pos + token.len()).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
+                let end = text.floor_char_boundary(pos + token.len());
                 text.replace_range(pos..end, "");
             }
             2 => {
@@ -237,10 +243,7 @@ fn mutate(text: &str, edits: &[(prop::sample::Index, u8, &str)]) -> String {
                 text.replace_range(pos..end, "");
             }
             _ => {
-                let mut end = (pos + 1).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end += 1;
-                }
+                let end = text.ceil_char_boundary(pos + 1);
                 text.replace_range(pos..end, token);
             }
         }
@@ -257,9 +260,14 @@ fn check_all(host: &MemoryHost, input: &Input) {
     }
 }
 
-/// The examples' `journey.toml` and the plugin manifests each names, as (project dir,
-/// path relative to it, text).
-fn project_files() -> Vec<(PathBuf, String, String)> {
+/// The examples' `journey.toml` and the plugin manifests each names, read once per test
+/// process.
+fn project_files() -> &'static Files {
+    static FILES: std::sync::OnceLock<Files> = std::sync::OnceLock::new();
+    FILES.get_or_init(read_project_files)
+}
+
+fn read_project_files() -> Files {
     let mut out = Vec::new();
     for dir in example_dirs() {
         let (host, _) = load_case(&dir);
@@ -329,14 +337,11 @@ const DATA_VOCABULARY: &[&str] = &[
 #[test]
 fn truncated_examples_never_panic() {
     for (dir, rel, text) in example_files() {
-        let (mut host, input) = load_case(&dir);
+        let (mut host, input) = load_case(dir);
         let step = (text.len() / 40).max(1);
         let mut cut = 0;
         while cut < text.len() {
-            let mut end = cut;
-            while !text.is_char_boundary(end) {
-                end += 1;
-            }
+            let end = text.ceil_char_boundary(cut);
             host.insert(rel.clone(), text[..end].to_string());
             let _ = compile(&host, &input);
             cut += step;

@@ -107,11 +107,7 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
         .take(line.saturating_sub(1))
         .map(str::len)
         .sum();
-    let mut at = (start + column.saturating_sub(1)).min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
+    text.floor_char_boundary(start + column.saturating_sub(1))
 }
 
 /// Reads the manifests of the `[plugins]` table through the host; reports a missing,
@@ -212,7 +208,7 @@ fn check_manifest(
             };
             let at = offset_of(text, e.line(), e.column());
             // The character at the error (serde_json counts columns in bytes).
-            let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            let end = text.ceil_char_boundary(at + 1);
             let msg = e.to_string();
             let short = msg
                 .rsplit_once(" at line ")

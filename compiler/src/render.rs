@@ -34,14 +34,8 @@ fn render_one(d: &Diagnostic, sources: &SourceMap, color: bool, out: &mut Vec<u8
             .get(f)
             .map(|s: &crate::source::SourceFile| &*s.text)
             .unwrap_or("");
-        let mut start = (span.start as usize).min(text.len());
-        while !text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let mut end = (span.end as usize).clamp(start, text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
+        let start = text.floor_char_boundary(span.start as usize);
+        let end = text.ceil_char_boundary((span.end as usize).max(start));
         let chars_before = text[..start].chars().count();
         chars_before..chars_before + text[start..end].chars().count()
     };
