@@ -213,6 +213,15 @@ fn describe(file: &Path, plugin: &Plugin) -> String {
         let _ = writeln!(out, "  {}", m.description);
     }
     let _ = writeln!(out, "contract: journey:channel@{}", m.contract);
+    let _ = writeln!(
+        out,
+        "batches: {}",
+        if plugin.batches() {
+            "yes (`deliver-batch`: the messages due together on a channel in one call)"
+        } else {
+            "no (built against contract 1.0: one `deliver` call per message)"
+        }
+    );
     let _ = writeln!(out, "kind: {}", m.kind.name());
     if m.params.is_empty() {
         let _ = writeln!(out, "params: none");

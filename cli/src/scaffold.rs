@@ -227,6 +227,10 @@ impl Connector for @TYPE@ {
             Err(e) => outcome_from_error(&e),
         }
     }
+
+    // `deliver_batch` (the messages due together on a channel, in one call from the
+    // runtime) defaults to `deliver` for each. If the provider takes several messages per
+    // request, override it and send them together (see `journey_plugin_sdk::for_each_chunk`).
 }
 
 /// The request for `message`, or the outcome that says why there is none.

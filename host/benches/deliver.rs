@@ -9,12 +9,16 @@
 //!   whole deliver path a connector takes, with almost no work of its own;
 //! - **webhook**: the real webhook connector (the 1 KB message as JSON, HMAC-SHA256 signed),
 //!   transport stubbed: what a real connector's own work adds;
+//! - **batch**: the boundary's 1 KB message, 32 of them (the dispatcher's default batch) in
+//!   one `deliver-batch` call (contract 1.1), per message: what the fixed cost of a call
+//!   becomes when the messages due together on a channel share it;
 //! - **fresh instance**: instantiating a connector from the pool, new store and WASI
 //!   context included, then dropping it.
 //!
 //! `cargo bench -p journey-host --bench deliver [-- --calls N] [--only PART]`, where `--only`
 //! (`boundary-component`, `boundary-native`, `minimal-component`, `minimal-native`,
-//! `http-component`, `http-native`, `webhook-component`, `webhook-native`, `fresh`) runs one
+//! `http-component`, `http-native`, `webhook-component`, `webhook-native`,
+//! `batch-component`, `batch-native`, `batch-http-component`, `batch-http-native`, `fresh`) runs one
 //! loop alone for a profiler and prints only its figure (`JOURNEY_PLUGIN_PERFMAP=1` names
 //! the plugins' functions for `perf`). Goals: ≤ 2 µs overhead per call, ≤ 20 µs per fresh
 //! instance, ≥ 100,000 deliver calls/s per core.
@@ -94,8 +98,42 @@ fn compare<O>(
     (component, native)
 }
 
+/// Best times, in ns per message, of `plugin` delivering `msgs` in one call on a warm
+/// instance and of `native` (which delivers them all too).
+fn compare_batch<O>(
+    plugin: &Plugin,
+    setup: &Arc<ChannelSetup>,
+    msgs: &[Message],
+    calls: usize,
+    component_rounds: usize,
+    native_rounds: usize,
+    mut native: impl FnMut() -> O,
+) -> (f64, f64) {
+    let mut inst = plugin.instantiate().expect("instance");
+    let batches = (calls / msgs.len()).max(1);
+    let per_message = |ns: f64| {
+        if ns == f64::MAX {
+            ns
+        } else {
+            ns / msgs.len() as f64
+        }
+    };
+    let component = best(component_rounds, batches, || {
+        let d = inst.deliver_batch(setup, msgs);
+        assert_eq!(d.calls, 1);
+        for r in &d.results {
+            assert!(matches!(r, Ok(Outcome::Accepted(_))), "{r:?}");
+        }
+        std::hint::black_box(d);
+    });
+    let native = best(native_rounds, batches, || {
+        std::hint::black_box(native());
+    });
+    (per_message(component), per_message(native))
+}
+
 /// The loops `--only` can run alone.
-const PARTS: [&str; 9] = [
+const PARTS: [&str; 13] = [
     "boundary-component",
     "boundary-native",
     "minimal-component",
@@ -104,6 +142,10 @@ const PARTS: [&str; 9] = [
     "http-native",
     "webhook-component",
     "webhook-native",
+    "batch-component",
+    "batch-native",
+    "batch-http-component",
+    "batch-http-native",
     "fresh",
 ];
 
@@ -312,6 +354,59 @@ fn main() {
         component,
         native,
         "the connector's own work included",
+    );
+
+    // Batches: the 1 KB message, as many times as the dispatcher puts in one call by
+    // default, each with its own idempotency key.
+    let batch: Vec<Message> = (0..journey_host::DEFAULT_BATCH_SIZE)
+        .map(|i| Message {
+            idempotency_key: format!("{}-{i}", msg.idempotency_key),
+            ..msg.clone()
+        })
+        .collect();
+    let native_host = StubHost::new()
+        .with_config("mode", "ok")
+        .without_recording();
+    let (component, native) = compare_batch(
+        &misbehave,
+        &ok,
+        &batch,
+        calls,
+        rounds("batch-component"),
+        rounds("batch-native"),
+        || journey_plugin_misbehave::Misbehave::deliver_batch(&native_host, &batch),
+    );
+    report(
+        &format!(
+            "batch of {} (1 KB messages, no HTTP), per message",
+            batch.len()
+        ),
+        component,
+        native,
+        "goal ≤ 2 µs overhead",
+    );
+    let native_host = StubHost::new()
+        .with_config("mode", "declared")
+        .with_config("url", url)
+        .without_recording()
+        .responder(stub);
+    let (component, native) = compare_batch(
+        &misbehave,
+        &declared,
+        &batch,
+        calls,
+        rounds("batch-http-component"),
+        rounds("batch-http-native"),
+        || journey_plugin_misbehave::Misbehave::deliver_batch(&native_host, &batch),
+    );
+    report(
+        &format!(
+            "batch of {} with one HTTP request per message (HTTP stubbed), per message",
+            batch.len()
+        ),
+        component,
+        native,
+        "goal ≥ 100,000 calls/s",
     );
 
     // Fresh instances.

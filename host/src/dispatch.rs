@@ -121,10 +121,15 @@ pub struct DeliveryRecord {
     pub result: String,
 }
 
+/// How many messages of one channel [`Dispatcher`] hands a plugin in one call at most, by
+/// default (see [`Dispatcher::batch_size`]).
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
 /// Counts per plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeliveryStats {
-    /// Calls made.
+    /// Calls made into the plugin: one per batch of messages for a plugin with
+    /// `deliver-batch`, one per message for one without.
     pub calls: u64,
     /// Messages accepted by the provider.
     pub accepted: u64,
@@ -243,6 +248,7 @@ pub struct Dispatcher {
     failures: Vec<Failure>,
     records: Vec<DeliveryRecord>,
     keep_records: bool,
+    batch_size: usize,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -528,6 +534,7 @@ impl Dispatcher {
             failures: Vec::new(),
             records: Vec::new(),
             keep_records: true,
+            batch_size: DEFAULT_BATCH_SIZE,
         })
     }
 
@@ -535,6 +542,13 @@ impl Dispatcher {
     /// long simulations).
     pub fn keep_records(&mut self, keep: bool) {
         self.keep_records = keep;
+    }
+
+    /// The most messages handed to a plugin in one call (default [`DEFAULT_BATCH_SIZE`]; 0
+    /// counts as 1, which makes one call per message). Messages due at the same instant on
+    /// the same channel go together, in the order they were queued.
+    pub fn batch_size(&mut self, n: usize) {
+        self.batch_size = n.max(1);
     }
 
     /// Queues a send for delivery at its own time.
@@ -578,11 +592,28 @@ impl Dispatcher {
         self.queue.len()
     }
 
-    /// Makes every attempt due up to `now_ms`, in order.
+    /// Makes every attempt due up to `now_ms`, in order of due time. The attempts due at
+    /// one instant are grouped by channel, in the order their first message was queued, and
+    /// each group goes to its plugin in calls of at most [`Dispatcher::batch_size`] messages.
     pub fn advance_to(&mut self, now_ms: i64) {
-        while self.next_due().is_some_and(|due| due <= now_ms) {
-            if let Some(Reverse(q)) = self.queue.pop() {
-                self.attempt(q.due, q.pending);
+        while let Some(due) = self.next_due().filter(|&due| due <= now_ms) {
+            let mut groups: Vec<(usize, Vec<Message>)> = Vec::new();
+            while self.next_due() == Some(due) {
+                let Some(Reverse(q)) = self.queue.pop() else {
+                    break;
+                };
+                let Pending { message, route } = q.pending;
+                match groups.iter_mut().find(|(r, _)| *r == route) {
+                    Some((_, messages)) => messages.push(message),
+                    None => groups.push((route, vec![message])),
+                }
+            }
+            for (route, messages) in groups {
+                let mut messages = messages.into_iter().peekable();
+                while messages.peek().is_some() {
+                    let batch: Vec<Message> = messages.by_ref().take(self.batch_size).collect();
+                    self.attempt(due, route, batch);
+                }
             }
         }
     }
@@ -594,20 +625,30 @@ impl Dispatcher {
         }
     }
 
-    fn attempt(&mut self, now: i64, p: Pending) {
-        let Some(Some(route)) = self.routes.get(p.route) else {
+    /// Attempts `messages`, all on the channel of `route`, at `now`: those the plugin's rate
+    /// limit admits in one call, the others queued for when it will.
+    fn attempt(&mut self, now: i64, route: usize, messages: Vec<Message>) {
+        let Some(Some(r)) = self.routes.get(route) else {
             return;
         };
-        let setup = route.setup.clone();
-        let slot_ix = route.plugin;
-        let slot = &mut self.slots[slot_ix];
-        if let Some(b) = &mut slot.bucket
-            && let Err(next) = b.take(now)
-        {
-            slot.stats.rate_limited += 1;
-            self.enqueue(next, p);
+        let setup = r.setup.clone();
+        let slot_ix = r.plugin;
+        let mut admitted = Vec::with_capacity(messages.len());
+        for message in messages {
+            let slot = &mut self.slots[slot_ix];
+            if let Some(b) = &mut slot.bucket
+                && let Err(next) = b.take(now)
+            {
+                slot.stats.rate_limited += 1;
+                self.enqueue(next, Pending { message, route });
+                continue;
+            }
+            admitted.push(message);
+        }
+        if admitted.is_empty() {
             return;
         }
+        let slot = &mut self.slots[slot_ix];
         let usable = slot.instance.as_ref().is_some_and(Instance::is_usable);
         if !usable {
             match slot.plugin.instantiate() {
@@ -616,9 +657,17 @@ impl Dispatcher {
                     slot.stats.instances += 1;
                 }
                 Err(e) => {
-                    slot.stats.errors += 1;
                     let text = e.to_string();
-                    self.after_failure(now, p, slot_ix, None, text);
+                    for message in admitted {
+                        self.slots[slot_ix].stats.errors += 1;
+                        self.after_failure(
+                            now,
+                            Pending { message, route },
+                            slot_ix,
+                            None,
+                            text.clone(),
+                        );
+                    }
                     return;
                 }
             }
@@ -626,17 +675,19 @@ impl Dispatcher {
         let Some(instance) = slot.instance.as_mut() else {
             return;
         };
-        slot.stats.calls += 1;
         let started = std::time::Instant::now();
-        let result = instance.deliver(&setup, &p.message);
+        let delivered = instance.deliver_batch(&setup, &admitted);
+        slot.stats.calls += u64::from(delivered.calls);
         slot.stats.call_micros += started.elapsed().as_micros() as u64;
-        match result {
-            Ok(d) => match d.outcome {
-                Outcome::Accepted(id) => {
+        for (message, result) in admitted.into_iter().zip(delivered.results) {
+            let p = Pending { message, route };
+            let slot = &mut self.slots[slot_ix];
+            match result {
+                Ok(Outcome::Accepted(id)) => {
                     slot.stats.accepted += 1;
                     self.record(now, &p, slot_ix, format!("accepted {id}"));
                 }
-                Outcome::Failed(why) => {
+                Ok(Outcome::Failed(why)) => {
                     slot.stats.failed += 1;
                     self.record(now, &p, slot_ix, format!("failed: {why}"));
                     self.failures.push(Failure {
@@ -646,7 +697,7 @@ impl Dispatcher {
                         at_ms: now,
                     });
                 }
-                Outcome::RetryAfter { after_ms, reason } => {
+                Ok(Outcome::RetryAfter { after_ms, reason }) => {
                     slot.stats.retry_after += 1;
                     self.after_failure(
                         now,
@@ -656,14 +707,14 @@ impl Dispatcher {
                         format!("retry after {after_ms} ms: {reason}"),
                     );
                 }
-            },
-            Err(f) => {
-                slot.stats.errors += 1;
-                let text = f.error.to_string();
-                if f.error.is_transient() {
-                    self.after_failure(now, p, slot_ix, None, text);
-                } else {
-                    self.dead_letter(now, p, slot_ix, text);
+                Err(error) => {
+                    slot.stats.errors += 1;
+                    let text = error.to_string();
+                    if error.is_transient() {
+                        self.after_failure(now, p, slot_ix, None, text);
+                    } else {
+                        self.dead_letter(now, p, slot_ix, text);
+                    }
                 }
             }
         }
@@ -752,10 +803,13 @@ impl Dispatcher {
     }
 }
 
+/// Sends come in time order: each one makes the attempts due before its instant (not at
+/// it, so that the sends of one instant go to their plugins together); the caller runs the
+/// rest with [`Dispatcher::advance_to`] or [`Dispatcher::flush`].
 impl ChannelSink for Dispatcher {
     fn deliver(&mut self, send: &SendRecord) {
         self.submit(send);
-        self.advance_to(send.at.saturating_mul(1000));
+        self.advance_to(send.at.saturating_mul(1000).saturating_sub(1));
     }
 }
 

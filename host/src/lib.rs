@@ -29,7 +29,7 @@ mod state;
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../plugins/wit",
-        world: "channel-plugin",
+        world: "channel-plugin-core",
         // Calls run on a fiber (`call_async`) so that a plugin's `wasi:http` waits are
         // futures on the calling thread's runtime instead of hops to another thread.
         exports: { default: async },
@@ -40,11 +40,12 @@ pub mod bindings {
 }
 
 pub use dispatch::{
-    DeadLetter, DeliveryRecord, DeliveryStats, Dispatcher, Failure, RetryPolicy, Secrets,
-    allowed_hosts, message_for, resolve_channel,
+    DEFAULT_BATCH_SIZE, DeadLetter, DeliveryRecord, DeliveryStats, Dispatcher, Failure,
+    RetryPolicy, Secrets, allowed_hosts, message_for, resolve_channel,
 };
 pub use error::{ErrorKind, PluginError, PluginId};
 pub use plugin::{
-    CallFailure, Delivery, HostConfig, Instance, MAX_RETRY_AFTER, PERF_MAP_VAR, Plugin, PluginHost,
+    BatchDelivery, CallFailure, Delivery, HostConfig, Instance, MAX_RETRY_AFTER, PERF_MAP_VAR,
+    Plugin, PluginHost,
 };
 pub use state::{ChannelSetup, HttpExchange, LogLine, STUB_BODY, Transport};

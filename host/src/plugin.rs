@@ -8,10 +8,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use journey_plugin_api::{self as api, Manifest, Message, Outcome};
-use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::component::{
+    Component, ComponentExportIndex, Func, HasSelf, Linker, types::ComponentItem,
+};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
-use crate::bindings::{ChannelPlugin, ChannelPluginPre};
+use crate::bindings::journey::channel::types as wit;
+use crate::bindings::{
+    ChannelPluginCore as ChannelPlugin, ChannelPluginCorePre as ChannelPluginPre,
+};
 use crate::convert;
 use crate::error::{ErrorKind, PluginError, PluginId};
 use crate::state::{ChannelSetup, HttpExchange, LogLine, State, Transport};
@@ -202,7 +207,8 @@ impl PluginHost {
             .instantiate_pre(&component)
             .and_then(ChannelPluginPre::new)
             .map_err(|e| PluginError::new(&id, ErrorKind::Import(format!("{e:#}"))))?;
-        let manifest = self.instantiate(&pre, &id)?.manifest()?;
+        let batch = batch_export(&component);
+        let manifest = self.instantiate(&pre, batch.as_ref(), &id)?.manifest()?;
         id.name = manifest.name.clone();
         id.version = Some(manifest.version.clone());
         let problems = manifest.problems();
@@ -214,6 +220,7 @@ impl PluginHost {
             id,
             manifest,
             pre,
+            batch,
             host: self.clone(),
             hash,
             cached,
@@ -221,10 +228,12 @@ impl PluginHost {
         })
     }
 
-    /// A fresh instance of `pre` in its own store, from the pool, with this host's limits.
+    /// A fresh instance of `pre` in its own store, from the pool, with this host's limits;
+    /// with `batch`, its `deliver-batch` is looked up and its type checked.
     fn instantiate(
         &self,
         pre: &ChannelPluginPre<State>,
+        batch: Option<&ComponentExportIndex>,
         id: &PluginId,
     ) -> Result<Instance, PluginError> {
         let config = &self.shared.config;
@@ -238,13 +247,40 @@ impl PluginHost {
         );
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(config.call_deadline));
-        let bindings = on_this_thread(pre.instantiate_async(&mut store), true)
-            .map(|(bindings, _)| bindings)
+        let instantiate =
+            |e: wasmtime::Error| PluginError::new(id, ErrorKind::Instantiate(format!("{e:#}")));
+        let instance = on_this_thread(pre.instance_pre().instantiate_async(&mut store), true)
+            .map(|(instance, _)| instance)
             .map_err(|kind| PluginError::new(id, kind))?
-            .map_err(|e| PluginError::new(id, ErrorKind::Instantiate(format!("{e:#}"))))?;
+            .map_err(instantiate)?;
+        let bindings = ChannelPlugin::new(&mut store, &instance).map_err(instantiate)?;
+        let batch = match batch {
+            None => None,
+            Some(ix) => {
+                let func = instance.get_func(&mut store, ix).ok_or_else(|| {
+                    PluginError::new(
+                        id,
+                        ErrorKind::Contract(format!(
+                            "its `{}/batch` export has no function `deliver-batch`",
+                            api::CONTRACT_PACKAGE
+                        )),
+                    )
+                })?;
+                batch_typed(&store, func).map_err(|e| {
+                    PluginError::new(
+                        id,
+                        ErrorKind::Contract(format!(
+                            "its `deliver-batch` does not have the contract's type: {e:#}"
+                        )),
+                    )
+                })?;
+                Some(func)
+            }
+        };
         Ok(Instance {
             store,
             bindings,
+            batch,
             id: id.clone(),
             deadline: config.call_deadline,
             memory_limit: config.memory_limit,
@@ -407,6 +443,8 @@ pub struct Plugin {
     id: PluginId,
     manifest: Manifest,
     pre: ChannelPluginPre<State>,
+    /// Where its `batch.deliver-batch` is, when it has one (contract 1.1).
+    batch: Option<ComponentExportIndex>,
     host: PluginHost,
     hash: u128,
     cached: bool,
@@ -446,6 +484,41 @@ pub struct CallFailure {
     pub http: Vec<HttpExchange>,
 }
 
+/// What a call for several messages produced ([`Instance::deliver_batch`]).
+#[derive(Debug, Clone, Default)]
+pub struct BatchDelivery {
+    /// One per message, in order: the plugin's answer, or why there is none.
+    pub results: Vec<Result<Outcome, Box<PluginError>>>,
+    /// Lines the plugin logged.
+    pub logs: Vec<LogLine>,
+    /// HTTP requests it made.
+    pub http: Vec<HttpExchange>,
+    /// Calls made into the component: 1 for a plugin with `deliver-batch`, else one per
+    /// message reached.
+    pub calls: u32,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl BatchDelivery {
+    /// Every one of `n` messages failed with `error`.
+    fn failed(
+        n: usize,
+        error: &PluginError,
+        logs: Vec<LogLine>,
+        http: Vec<HttpExchange>,
+        calls: u32,
+    ) -> BatchDelivery {
+        BatchDelivery {
+            results: (0..n).map(|_| Err(Box::new(error.clone()))).collect(),
+            logs,
+            http,
+            calls,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 impl Plugin {
     /// Name and version.
     pub fn id(&self) -> &PluginId {
@@ -474,7 +547,14 @@ impl Plugin {
 
     /// A fresh instance in its own store, from the pool.
     pub fn instantiate(&self) -> Result<Instance, PluginError> {
-        self.host.instantiate(&self.pre, &self.id)
+        self.host
+            .instantiate(&self.pre, self.batch.as_ref(), &self.id)
+    }
+
+    /// Whether it exports `batch.deliver-batch` (contract 1.1): [`Instance::deliver_batch`]
+    /// then makes one call for all its messages, instead of one per message.
+    pub fn batches(&self) -> bool {
+        self.batch.is_some()
     }
 }
 
@@ -487,6 +567,8 @@ fn ticks(d: Duration) -> u64 {
 pub struct Instance {
     store: Store<State>,
     bindings: ChannelPlugin,
+    /// Its `deliver-batch`, type-checked when the instance was made.
+    batch: Option<Func>,
     id: PluginId,
     deadline: Duration,
     memory_limit: u64,
@@ -617,27 +699,12 @@ impl Instance {
     ) -> Result<Delivery, CallFailure> {
         if self.poisoned {
             return Err(CallFailure {
-                error: Box::new(PluginError::new(
-                    &self.id,
-                    ErrorKind::Instantiate(
-                        "the instance failed earlier and cannot be reused".into(),
-                    ),
-                )),
+                error: Box::new(self.reused()),
                 logs: Vec::new(),
                 http: Vec::new(),
             });
         }
-        let started = Instant::now();
-        {
-            let data = self.store.data_mut();
-            data.serving = true;
-            data.hooks.setup = setup.clone();
-            data.logs.clear();
-            if let Ok(mut x) = data.hooks.exchanges.lock() {
-                x.clear();
-            }
-        }
-        self.store.set_epoch_deadline(ticks(self.deadline));
+        let started = self.begin(setup, self.deadline);
         let lists = convert::text_lists(message);
         let fields = convert::lend_fields(message, &lists);
         let call = self
@@ -645,15 +712,7 @@ impl Instance {
             .journey_channel_connector()
             .call_deliver(&mut self.store, convert::message_to_wit(message, &fields));
         let result = within(started, self.deadline, std::pin::pin!(call)).await;
-        let data = self.store.data_mut();
-        data.serving = false;
-        let logs = std::mem::take(&mut data.logs);
-        let http = data
-            .hooks
-            .exchanges
-            .lock()
-            .map(|mut x| std::mem::take(&mut *x))
-            .unwrap_or_default();
+        let (logs, http) = self.finish();
         let outcome = match self.settle(result) {
             Ok(o) => convert::outcome_from_wit(o),
             Err(error) => {
@@ -675,6 +734,206 @@ impl Instance {
             elapsed: started.elapsed(),
         })
     }
+
+    /// Delivers several messages of the channel `setup` describes.
+    ///
+    /// A plugin with `batch.deliver-batch` ([`Plugin::batches`]) gets them all in one call,
+    /// under a deadline of one call's per message; its answer must have one outcome per
+    /// message, or every message gets [`ErrorKind::Malformed`]. A plugin without it (built
+    /// against contract 1.0) gets one `deliver` call per message, until a call fails in a
+    /// way that stops the instance: the messages after it get that error.
+    ///
+    /// Blocks on this thread's plugin runtime, as [`Instance::deliver`] does.
+    pub fn deliver_batch(
+        &mut self,
+        setup: &Arc<ChannelSetup>,
+        messages: &[Message],
+    ) -> BatchDelivery {
+        let straight = !self.waits;
+        let ran = {
+            let call = std::pin::pin!(self.deliver_batch_async(setup, messages));
+            on_this_thread(call, straight)
+        };
+        match ran {
+            Ok((result, waited)) => {
+                self.waits = waited;
+                result
+            }
+            Err(kind) => {
+                let error = PluginError::new(&self.id, kind);
+                BatchDelivery::failed(messages.len(), &error, Vec::new(), Vec::new(), 0)
+            }
+        }
+    }
+
+    /// [`Instance::deliver_batch`] for callers that are already async (see
+    /// [`Instance::deliver_async`]).
+    pub async fn deliver_batch_async(
+        &mut self,
+        setup: &Arc<ChannelSetup>,
+        messages: &[Message],
+    ) -> BatchDelivery {
+        let Some(func) = self.batch else {
+            return self.deliver_each(setup, messages).await;
+        };
+        if self.poisoned {
+            let error = self.reused();
+            return BatchDelivery::failed(messages.len(), &error, Vec::new(), Vec::new(), 0);
+        }
+        if messages.is_empty() {
+            return BatchDelivery::default();
+        }
+        let deadline = self
+            .deadline
+            .saturating_mul(u32::try_from(messages.len()).unwrap_or(u32::MAX));
+        let started = self.begin(setup, deadline);
+        let lists: Vec<Vec<Vec<&str>>> = messages.iter().map(convert::text_lists).collect();
+        let fields: Vec<convert::LentFields<'_>> = messages
+            .iter()
+            .zip(&lists)
+            .map(|(m, l)| convert::lend_fields(m, l))
+            .collect();
+        let lent: Vec<wit::Message<'_>> = messages
+            .iter()
+            .zip(&fields)
+            .map(|(m, f)| convert::message_to_wit(m, f))
+            .collect();
+        let result = match batch_typed(&self.store, func) {
+            Ok(typed) => {
+                let call = typed.call_async(&mut self.store, (lent.as_slice(),));
+                within(started, deadline, std::pin::pin!(call)).await
+            }
+            Err(e) => Some(Err(e)),
+        };
+        let (logs, http) = self.finish();
+        let outcomes = match self.settle(result) {
+            Ok((outcomes,)) => outcomes,
+            Err(error) => {
+                return BatchDelivery::failed(messages.len(), &error, logs, http, 1);
+            }
+        };
+        if outcomes.len() != messages.len() {
+            let error = PluginError::new(
+                &self.id,
+                ErrorKind::Malformed(format!(
+                    "`deliver-batch` answered {} outcomes for {} messages",
+                    outcomes.len(),
+                    messages.len()
+                )),
+            );
+            return BatchDelivery::failed(messages.len(), &error, logs, http, 1);
+        }
+        let results = outcomes
+            .into_iter()
+            .map(|o| {
+                let outcome = convert::outcome_from_wit(o);
+                match malformed(&outcome) {
+                    None => Ok(outcome),
+                    Some(why) => Err(Box::new(PluginError::new(
+                        &self.id,
+                        ErrorKind::Malformed(why),
+                    ))),
+                }
+            })
+            .collect();
+        BatchDelivery {
+            results,
+            logs,
+            http,
+            calls: 1,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// One `deliver` call per message, for a plugin without `batch`.
+    async fn deliver_each(
+        &mut self,
+        setup: &Arc<ChannelSetup>,
+        messages: &[Message],
+    ) -> BatchDelivery {
+        let started = Instant::now();
+        let mut out = BatchDelivery::default();
+        for message in messages {
+            if self.poisoned {
+                // The call that stopped the instance gave the reason the others share.
+                let error = match out.results.last() {
+                    Some(Err(e)) => e.clone(),
+                    _ => Box::new(self.reused()),
+                };
+                out.results.push(Err(error));
+                continue;
+            }
+            out.calls += 1;
+            match self.deliver_async(setup, message).await {
+                Ok(d) => {
+                    out.results.push(Ok(d.outcome));
+                    out.logs.extend(d.logs);
+                    out.http.extend(d.http);
+                }
+                Err(f) => {
+                    out.results.push(Err(f.error));
+                    out.logs.extend(f.logs);
+                    out.http.extend(f.http);
+                }
+            }
+        }
+        out.elapsed = started.elapsed();
+        out
+    }
+
+    /// The error of a call on an instance that failed earlier.
+    fn reused(&self) -> PluginError {
+        PluginError::new(
+            &self.id,
+            ErrorKind::Instantiate("the instance failed earlier and cannot be reused".into()),
+        )
+    }
+
+    /// Prepares the store for a call serving `setup` under `deadline`; the call's start.
+    fn begin(&mut self, setup: &Arc<ChannelSetup>, deadline: Duration) -> Instant {
+        let started = Instant::now();
+        let data = self.store.data_mut();
+        data.serving = true;
+        data.hooks.setup = setup.clone();
+        data.logs.clear();
+        if let Ok(mut x) = data.hooks.exchanges.lock() {
+            x.clear();
+        }
+        self.store.set_epoch_deadline(ticks(deadline));
+        started
+    }
+
+    /// Ends a call: what it logged and the HTTP exchanges it made.
+    fn finish(&mut self) -> (Vec<LogLine>, Vec<HttpExchange>) {
+        let data = self.store.data_mut();
+        data.serving = false;
+        let logs = std::mem::take(&mut data.logs);
+        let http = data
+            .hooks
+            .exchanges
+            .lock()
+            .map(|mut x| std::mem::take(&mut *x))
+            .unwrap_or_default();
+        (logs, http)
+    }
+}
+
+/// The typed `deliver-batch` function: the message list is lent, as `deliver`'s message is.
+type BatchFunc<'a> =
+    wasmtime::component::TypedFunc<(&'a [wit::Message<'a>],), (Vec<wit::Outcome>,)>;
+
+/// `func` as [`BatchFunc`], or why its type is not the contract's.
+fn batch_typed<'a>(store: &Store<State>, func: Func) -> wasmtime::Result<BatchFunc<'a>> {
+    func.typed(store)
+}
+
+/// Where a component's `batch.deliver-batch` is, if it exports one (contract 1.1).
+fn batch_export(component: &Component) -> Option<ComponentExportIndex> {
+    let iface = component.get_export_index(
+        None,
+        format!("{}/batch@{}", api::CONTRACT_PACKAGE, api::CONTRACT_VERSION),
+    )?;
+    component.get_export_index(Some(&iface), "deliver-batch")
 }
 
 thread_local! {

@@ -1,5 +1,5 @@
-//! Builds the channel-plugin components (the four connectors and the misbehaving test
-//! plugin) for tests, benchmarks and the CLI.
+//! Builds the channel-plugin components (the four connectors, the misbehaving test plugin
+//! and the plugin built against contract 1.0.0) for tests, benchmarks and the CLI.
 //!
 //! [`components`] runs, once per process,
 //!
@@ -7,6 +7,7 @@
 //! cargo build --profile plugin --target wasm32-wasip2 \
 //!     -p journey-connector-webhook -p journey-connector-email -p journey-connector-sms \
 //!     -p journey-connector-push -p journey-plugin-misbehave \
+//!     -p journey-plugin-contract-1-0 \
 //!     --target-dir <target>/wasm-plugins
 //! ```
 //!
@@ -27,12 +28,13 @@ pub const TARGET: &str = "wasm32-wasip2";
 pub const PROFILE: &str = "plugin";
 
 /// The plugins built, by name, with their package names.
-pub const PLUGINS: [(&str, &str); 5] = [
+pub const PLUGINS: [(&str, &str); 6] = [
     ("webhook", "journey-connector-webhook"),
     ("email", "journey-connector-email"),
     ("sms", "journey-connector-sms"),
     ("push", "journey-connector-push"),
     ("misbehave", "journey-plugin-misbehave"),
+    ("contract-1-0", "journey-plugin-contract-1-0"),
 ];
 
 /// The first bytes of a WebAssembly component (magic, then version 0x0d, layer 1), as
@@ -239,20 +241,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builds_the_five_components() {
+    fn builds_the_six_components() {
         let components = match components() {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
         let names: Vec<&str> = components.iter().map(|(n, _)| n).collect();
-        assert_eq!(names, vec!["email", "misbehave", "push", "sms", "webhook"]);
+        assert_eq!(
+            names,
+            vec![
+                "contract-1-0",
+                "email",
+                "misbehave",
+                "push",
+                "sms",
+                "webhook"
+            ]
+        );
         for (name, path) in components.iter() {
             assert!(path.is_file(), "{name}: {}", path.display());
             assert!(path.starts_with(components.dir()));
             let bytes = std::fs::read(path).expect("readable");
             assert_eq!(bytes[..8], COMPONENT_HEADER, "{name}");
-            // Every component exports the contract's connector interface.
-            let export = b"journey:channel/connector@1.0.0";
+            // Every component exports the contract's connector interface, of the contract it
+            // was built against.
+            let export: &[u8] = if name == "contract-1-0" {
+                b"journey:channel/connector@1.0.0"
+            } else {
+                b"journey:channel/connector@1.1.0"
+            };
             assert!(
                 bytes.windows(export.len()).any(|w| w == export),
                 "{name} does not name {}",

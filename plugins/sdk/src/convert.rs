@@ -146,6 +146,18 @@ pub fn export_deliver<C: crate::Connector>(message: wit::Message) -> wit::Outcom
     outcome_to_wit(C::deliver(&crate::component::ComponentHost, &message))
 }
 
+/// The body of the exported `deliver-batch` function: the messages converted, delivered
+/// together through the component's host, the outcomes converted back.
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub fn export_deliver_batch<C: crate::Connector>(messages: Vec<wit::Message>) -> Vec<wit::Outcome> {
+    let messages: Vec<api::Message> = messages.into_iter().map(message_from_wit).collect();
+    C::deliver_batch(&crate::component::ComponentHost, &messages)
+        .into_iter()
+        .map(outcome_to_wit)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

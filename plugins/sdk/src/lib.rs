@@ -145,6 +145,50 @@ pub trait Connector {
 
     /// Delivers one message.
     fn deliver(host: &dyn Host, message: &Message) -> Outcome;
+
+    /// Delivers several messages of one channel, returning one outcome per message in the
+    /// same order (contract 1.1's `batch.deliver-batch`).
+    ///
+    /// The default delivers them one by one with [`Connector::deliver`]; even so, the host
+    /// calls the component once for all of them, which saves the fixed cost of a call per
+    /// message. Override it when the provider takes several messages in one request (see
+    /// [`for_each_chunk`] for providers that cap a request's size). The returned list must
+    /// have exactly one outcome per message: the host retries every message of a call
+    /// whose list has another length.
+    fn deliver_batch(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
+        messages.iter().map(|m| Self::deliver(host, m)).collect()
+    }
+}
+
+/// Calls `deliver` on consecutive chunks of at most `size` messages (a `size` of 0 counts
+/// as 1) and collects the outcomes in order: for a [`Connector::deliver_batch`] whose
+/// provider takes at most `size` messages per request.
+///
+/// A chunk whose `deliver` returns another number of outcomes than it has messages gets, in
+/// place of the missing ones, [`Outcome::RetryAfter`] with [`DEFAULT_RETRY_AFTER_MS`] and a
+/// reason saying so (extra outcomes are dropped), so one faulty chunk does not make the host
+/// retry the whole call.
+pub fn for_each_chunk(
+    messages: &[Message],
+    size: usize,
+    mut deliver: impl FnMut(&[Message]) -> Vec<Outcome>,
+) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(messages.len());
+    for chunk in messages.chunks(size.max(1)) {
+        let mut got = deliver(chunk);
+        got.truncate(chunk.len());
+        let missing = chunk.len() - got.len();
+        got.extend((0..missing).map(|_| Outcome::RetryAfter {
+            after_ms: DEFAULT_RETRY_AFTER_MS,
+            reason: format!(
+                "the provider's answer covered {} of {} messages",
+                chunk.len() - missing,
+                chunk.len()
+            ),
+        }));
+        out.extend(got);
+    }
+    out
 }
 
 /// A configuration key the channel must set, or the [`Outcome::Failed`] that says it is
@@ -176,7 +220,8 @@ pub fn deliver_http(
     }
 }
 
-/// Exports a [`Connector`] as the component's `journey:channel/connector` interface.
+/// Exports a [`Connector`] as the component's `journey:channel/connector` and
+/// `journey:channel/batch` interfaces.
 ///
 /// Invoke it once, in the connector crate, under `#[cfg(target_arch = "wasm32")]`.
 #[macro_export]
@@ -199,6 +244,19 @@ macro_rules! export_connector {
                     message: $crate::bindings::exports::journey::channel::connector::Message,
                 ) -> $crate::bindings::exports::journey::channel::connector::Outcome {
                     $crate::__private::export_deliver::<$ty>(message)
+                }
+            }
+
+            impl $crate::bindings::exports::journey::channel::batch::Guest
+                for __JourneyConnectorExport
+            {
+                fn deliver_batch(
+                    messages: ::std::vec::Vec<
+                        $crate::bindings::exports::journey::channel::batch::Message,
+                    >,
+                ) -> ::std::vec::Vec<$crate::bindings::exports::journey::channel::batch::Outcome>
+                {
+                    $crate::__private::export_deliver_batch::<$ty>(messages)
                 }
             }
 
@@ -232,6 +290,92 @@ mod tests {
         assert_eq!(
             require_secret(&host, "endpoint"),
             Err(Outcome::Failed("secret `endpoint` is not set".into()))
+        );
+    }
+
+    fn keyed(n: usize) -> Vec<Message> {
+        (0..n)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "idempotency_key": format!("k{i}"),
+                    "customer_id": "c",
+                    "content": {"rendered": {}},
+                }))
+                .expect("a message")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_are_delivered_in_order_and_short_answers_padded() {
+        let messages = keyed(7);
+        let mut sizes = Vec::new();
+        let out = for_each_chunk(&messages, 3, |chunk| {
+            sizes.push(chunk.len());
+            // The second chunk's answer falls one short; the third has one too many.
+            let keep = match sizes.len() {
+                2 => chunk.len() - 1,
+                _ => chunk.len(),
+            };
+            let mut got: Vec<Outcome> = chunk[..keep]
+                .iter()
+                .map(|m| Outcome::Accepted(m.idempotency_key.clone()))
+                .collect();
+            if sizes.len() == 3 {
+                got.push(Outcome::Accepted("extra".into()));
+            }
+            got
+        });
+        assert_eq!(sizes, [3, 3, 1]);
+        assert_eq!(out.len(), 7);
+        let ids: Vec<String> = out
+            .iter()
+            .map(|o| match o {
+                Outcome::Accepted(id) => id.clone(),
+                Outcome::RetryAfter { reason, .. } => format!("retry: {reason}"),
+                Outcome::Failed(why) => format!("failed: {why}"),
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "k0",
+                "k1",
+                "k2",
+                "k3",
+                "k4",
+                "retry: the provider's answer covered 2 of 3 messages",
+                "k6"
+            ]
+        );
+        // A size of 0 counts as 1.
+        let mut calls = 0;
+        let out = for_each_chunk(&messages[..2], 0, |chunk| {
+            calls += 1;
+            chunk
+                .iter()
+                .map(|_| Outcome::Accepted("x".into()))
+                .collect()
+        });
+        assert_eq!((calls, out.len()), (2, 2));
+    }
+
+    #[test]
+    fn the_default_batch_delivers_each_message_in_order() {
+        struct Keys;
+        impl Connector for Keys {
+            fn manifest() -> Manifest {
+                unreachable!("not called by this test")
+            }
+            fn deliver(_: &dyn Host, message: &Message) -> Outcome {
+                Outcome::Accepted(format!("id-{}", message.idempotency_key))
+            }
+        }
+        let host = StubHost::new();
+        let out = Keys::deliver_batch(&host, &keyed(3));
+        assert_eq!(
+            out,
+            ["id-k0", "id-k1", "id-k2"].map(|id| Outcome::Accepted(id.into()))
         );
     }
 

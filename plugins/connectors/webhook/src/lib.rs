@@ -11,14 +11,27 @@
 //!
 //! A 2xx answer is accepted with the JSON body's `id` if there is one, else the message's
 //! idempotency key; other answers follow
-//! [`outcome_from_response`](journey_plugin_sdk::outcome_from_response).
+//! [`outcome_from_response`].
+//!
+//! **Batches.** When the channel sets `batch_url`, the messages the runtime hands over
+//! together (`deliver-batch`) go in one request, [`MAX_BATCH`] at most: `POST <batch_url>`
+//! with the body `{"messages": [<body>, ...]}` (each as above), signed the same way with `t`
+//! the latest `sent_at` of the request, and `Idempotency-Key: batch-<32 hex digits>`, a
+//! hash of the messages' keys in order. The receiver answers per message with a 2xx and
+//! `{"results": [<result>, ...]}` in the same order, each result `{"id": "..."}` (accepted;
+//! without `id`, the message's idempotency key stands for it) or `{"error": "...", "retry":
+//! true|false, "retry_after_ms": n}` (retried when `retry` is true, after `retry_after_ms` or
+//! 5 s; failed otherwise); a 2xx without `results` accepts them all. Messages the results do
+//! not reach are retried. Any other answer applies to every message of the request. Without
+//! `batch_url`, a batch is posted message by message to `url`.
 
 use hmac::{Hmac, Mac};
 use journey_plugin_sdk::Offer;
 use journey_plugin_sdk::spec::{config, secret};
 use journey_plugin_sdk::{
-    CONTRACT_VERSION, ChannelKind, Connector, Content, Fields, Host, HttpRequest, Manifest,
-    Message, Outcome, deliver_http, require_config, require_secret,
+    CONTRACT_VERSION, ChannelKind, Connector, Content, DEFAULT_RETRY_AFTER_MS, Fields, Host,
+    HttpRequest, HttpResponse, Manifest, Message, Outcome, deliver_http, for_each_chunk,
+    outcome_from_error, outcome_from_response, require_config, require_secret,
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use sha2::Sha256;
@@ -30,7 +43,7 @@ impl Connector for Webhook {
     fn manifest() -> Manifest {
         Manifest {
             name: "webhook".into(),
-            version: "1.0.0".into(),
+            version: "1.1.0".into(),
             contract: CONTRACT_VERSION.into(),
             kind: ChannelKind::Webhook,
             description: "Posts each message as signed JSON to an HTTP endpoint.".into(),
@@ -39,6 +52,11 @@ impl Connector for Webhook {
             parts: vec![],
             config: vec![
                 config("url", true, "The endpoint messages are posted to."),
+                config(
+                    "batch_url",
+                    false,
+                    "When set, messages delivered together are posted here in one request.",
+                ),
                 secret(
                     "token",
                     false,
@@ -50,7 +68,7 @@ impl Connector for Webhook {
                     "Key of the HMAC-SHA256 in `X-Journey-Signature`.",
                 ),
             ],
-            hosts: vec!["{url}".into()],
+            hosts: vec!["{url}".into(), "{batch_url}".into()],
             rate_limit: None,
         }
     }
@@ -64,20 +82,179 @@ impl Connector for Webhook {
             Err(outcome) => outcome,
         }
     }
+
+    fn deliver_batch(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
+        match host.config("batch_url").filter(|u| !u.trim().is_empty()) {
+            Some(url) => for_each_chunk(messages, MAX_BATCH, |chunk| {
+                deliver_chunk(host, &url, chunk)
+            }),
+            None => messages.iter().map(|m| Self::deliver(host, m)).collect(),
+        }
+    }
+}
+
+/// The most messages posted to `batch_url` in one request; a larger batch is split.
+pub const MAX_BATCH: usize = 100;
+
+/// Posts `chunk` to `url` in one request; one outcome per message, in order. A message
+/// whose `sent_at` is not an instant fails alone; the others are posted.
+fn deliver_chunk(host: &dyn Host, url: &str, chunk: &[Message]) -> Vec<Outcome> {
+    let mut out: Vec<Option<Outcome>> = Vec::with_capacity(chunk.len());
+    let mut posted: Vec<&Message> = Vec::with_capacity(chunk.len());
+    let mut latest = i64::MIN;
+    for m in chunk {
+        match sent_at(m) {
+            Ok(t) => {
+                latest = latest.max(t);
+                posted.push(m);
+                out.push(None);
+            }
+            Err(outcome) => out.push(Some(outcome)),
+        }
+    }
+    if !posted.is_empty() {
+        let answers = match batch_request(host, url, &posted, latest) {
+            Ok(req) => match host.http(&req) {
+                Ok(resp) => batch_outcomes(&resp, &posted),
+                Err(e) => vec![outcome_from_error(&e); posted.len()],
+            },
+            Err(outcome) => vec![outcome; posted.len()],
+        };
+        let mut answers = answers.into_iter();
+        for slot in out.iter_mut().filter(|o| o.is_none()) {
+            *slot = answers.next();
+        }
+    }
+    out.into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| Outcome::RetryAfter {
+                after_ms: DEFAULT_RETRY_AFTER_MS,
+                reason: "no answer for this message".into(),
+            })
+        })
+        .collect()
+}
+
+/// The request posting `messages` to `url`, signed with `t`, or why there is none.
+pub fn batch_request(
+    host: &dyn Host,
+    url: &str,
+    messages: &[&Message],
+    t: i64,
+) -> Result<HttpRequest, Outcome> {
+    let signing_secret = require_secret(host, "signing_secret")?;
+    let body = serde_json::to_string(&BatchBody(messages)).unwrap_or_default();
+    let signature = signature(signing_secret.as_bytes(), t, &body);
+    let mut keys = <Sha256 as sha2::Digest>::new();
+    for m in messages {
+        sha2::Digest::update(&mut keys, m.idempotency_key.as_bytes());
+        sha2::Digest::update(&mut keys, b"\n");
+    }
+    let digest = hex::encode(sha2::Digest::finalize(keys));
+    let mut req = HttpRequest::post(url)
+        .body(body.into_bytes(), "application/json")
+        .header("Idempotency-Key", format!("batch-{}", &digest[..32]))
+        .header("X-Journey-Signature", signature);
+    if let Some(token) = host.secret("token").filter(|t| !t.is_empty()) {
+        req = req.bearer(&token);
+    }
+    Ok(req)
+}
+
+/// One outcome per message from the answer to a batch request (see the module docs).
+pub fn batch_outcomes(resp: &HttpResponse, messages: &[&Message]) -> Vec<Outcome> {
+    if !(200..300).contains(&resp.status) {
+        let outcome = outcome_from_response(resp, |_| None);
+        return vec![outcome; messages.len()];
+    }
+    let results = resp
+        .json()
+        .ok()
+        .and_then(|v| v.get("results").and_then(|r| r.as_array().cloned()));
+    let Some(results) = results else {
+        return messages
+            .iter()
+            .map(|m| Outcome::Accepted(m.idempotency_key.clone()))
+            .collect();
+    };
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match results.get(i) {
+            None => Outcome::RetryAfter {
+                after_ms: DEFAULT_RETRY_AFTER_MS,
+                reason: format!(
+                    "the answer has {} results for {} messages",
+                    results.len(),
+                    messages.len()
+                ),
+            },
+            Some(r) => match r.get("error") {
+                Some(error) => {
+                    let reason = error
+                        .as_str()
+                        .map_or_else(|| error.to_string(), str::to_string);
+                    if r.get("retry").and_then(|v| v.as_bool()) == Some(true) {
+                        Outcome::RetryAfter {
+                            after_ms: r
+                                .get("retry_after_ms")
+                                .and_then(|v| v.as_u64())
+                                .unwrap_or(DEFAULT_RETRY_AFTER_MS),
+                            reason,
+                        }
+                    } else {
+                        Outcome::Failed(reason)
+                    }
+                }
+                None => Outcome::Accepted(
+                    r.get("id")
+                        .and_then(|v| v.as_str())
+                        .filter(|id| !id.is_empty())
+                        .map_or_else(|| m.idempotency_key.clone(), str::to_string),
+                ),
+            },
+        })
+        .collect()
+}
+
+/// The body of a batch request: `{"messages": [...]}`.
+struct BatchBody<'a>(&'a [&'a Message]);
+
+impl Serialize for BatchBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(Some(1))?;
+        o.serialize_entry("messages", &Bodies(self.0))?;
+        o.end()
+    }
+}
+
+struct Bodies<'a>(&'a [&'a Message]);
+
+impl Serialize for Bodies<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| Body(m)))
+    }
+}
+
+/// `sent_at` in Unix seconds, or the outcome that says it is not an instant.
+fn sent_at(message: &Message) -> Result<i64, Outcome> {
+    chrono::DateTime::parse_from_rfc3339(&message.sent_at)
+        .map(|t| t.timestamp())
+        .map_err(|e| {
+            Outcome::Failed(format!(
+                "sent_at {:?} is not an RFC 3339 instant: {e}",
+                message.sent_at
+            ))
+        })
 }
 
 /// The request for `message`, or the outcome that says why there is none.
 pub fn request(host: &dyn Host, message: &Message) -> Result<HttpRequest, Outcome> {
     let url = require_config(host, "url")?;
     let signing_secret = require_secret(host, "signing_secret")?;
-    let sent_at = chrono::DateTime::parse_from_rfc3339(&message.sent_at).map_err(|e| {
-        Outcome::Failed(format!(
-            "sent_at {:?} is not an RFC 3339 instant: {e}",
-            message.sent_at
-        ))
-    })?;
+    let sent_at = sent_at(message)?;
     let body = body(message);
-    let signature = signature(signing_secret.as_bytes(), sent_at.timestamp(), &body);
+    let signature = signature(signing_secret.as_bytes(), sent_at, &body);
     let mut req = HttpRequest::post(url)
         .body(body.into_bytes(), "application/json")
         .header("Idempotency-Key", message.idempotency_key.clone())
@@ -223,7 +400,10 @@ mod tests {
         let m = Webhook::manifest();
         assert!(m.problems().is_empty(), "{:?}", m.problems());
         assert!(m.open_params);
-        assert_eq!(m.hosts, vec!["{url}".to_string()]);
+        assert_eq!(
+            m.hosts,
+            vec!["{url}".to_string(), "{batch_url}".to_string()]
+        );
         let required: Vec<_> = m
             .config
             .iter()
@@ -317,6 +497,152 @@ mod tests {
             req.header_value("X-Journey-Signature")
                 .is_some_and(|s| s.starts_with("t=1740823200,"))
         );
+    }
+
+    fn batch(n: usize) -> Vec<Message> {
+        (0..n)
+            .map(|i| {
+                let mut m = message();
+                m.idempotency_key = format!("key-{i}");
+                m.sent_at = format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60);
+                m
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_go_in_one_signed_request_to_batch_url() {
+        let host = host()
+            .with_config("batch_url", "https://hooks.example.com/batch")
+            .respond(HttpResponse::with_json(
+                200,
+                &json!({"results": [
+                    {"id": "evt-0"},
+                    {},
+                    {"error": "unknown customer"},
+                    {"error": "busy", "retry": true, "retry_after_ms": 1500},
+                ]}),
+            ));
+        let messages = batch(4);
+        let out = Webhook::deliver_batch(&host, &messages);
+        assert_eq!(
+            out,
+            vec![
+                Outcome::Accepted("evt-0".into()),
+                Outcome::Accepted("key-1".into()),
+                Outcome::Failed("unknown customer".into()),
+                Outcome::RetryAfter {
+                    after_ms: 1500,
+                    reason: "busy".into()
+                },
+            ]
+        );
+        let req = host.only_request();
+        assert_eq!(req.url, "https://hooks.example.com/batch");
+        let body = req.body_json().expect("json");
+        let posted = body["messages"].as_array().expect("a list");
+        assert_eq!(posted.len(), 4);
+        assert_eq!(
+            posted[2],
+            serde_json::from_str::<Value>(&super::body(&messages[2])).expect("json")
+        );
+        // Signed with the latest `sent_at` (10:00:03).
+        let sig = req.header_value("X-Journey-Signature").expect("signed");
+        assert_eq!(sig, signature(b"s3cret", 1_740_823_203, &req.body_text()));
+        let key = req.header_value("Idempotency-Key").expect("a key");
+        assert!(key.starts_with("batch-") && key.len() == 6 + 32, "{key}");
+        // The same messages make the same key; others another.
+        let again = host_answering(HttpResponse::new(204));
+        Webhook::deliver_batch(&again, &messages);
+        assert_eq!(
+            again.only_request().header_value("Idempotency-Key"),
+            Some(key)
+        );
+        let other = host_answering(HttpResponse::new(204));
+        Webhook::deliver_batch(&other, &messages[1..]);
+        assert_ne!(
+            other.only_request().header_value("Idempotency-Key"),
+            Some(key)
+        );
+    }
+
+    fn host_answering(resp: HttpResponse) -> StubHost {
+        host()
+            .with_config("batch_url", "https://hooks.example.com/batch")
+            .respond(resp)
+    }
+
+    #[test]
+    fn batch_answers_without_results_short_results_and_errors() {
+        // A 2xx without `results` accepts every message under its own key.
+        let h = host_answering(HttpResponse::new(202));
+        assert_eq!(
+            Webhook::deliver_batch(&h, &batch(2)),
+            vec![
+                Outcome::Accepted("key-0".into()),
+                Outcome::Accepted("key-1".into())
+            ]
+        );
+        // Results that stop short leave the rest to be retried.
+        let h = host_answering(HttpResponse::with_json(200, &json!({"results": [{}]})));
+        let out = Webhook::deliver_batch(&h, &batch(3));
+        assert_eq!(out[0], Outcome::Accepted("key-0".into()));
+        for o in &out[1..] {
+            assert!(
+                matches!(o, Outcome::RetryAfter { reason, .. } if reason == "the answer has 1 results for 3 messages"),
+                "{o:?}"
+            );
+        }
+        // Any other answer applies to every message.
+        let h = host_answering(HttpResponse::new(503).with_header("Retry-After", "7"));
+        let out = Webhook::deliver_batch(&h, &batch(2));
+        assert!(
+            out.iter()
+                .all(|o| matches!(o, Outcome::RetryAfter { after_ms: 7000, .. })),
+            "{out:?}"
+        );
+        // A message that is not an instant fails alone; the others are posted.
+        let h = host_answering(HttpResponse::new(204));
+        let mut messages = batch(3);
+        messages[1].sent_at = "yesterday".into();
+        let out = Webhook::deliver_batch(&h, &messages);
+        assert_eq!(out[0], Outcome::Accepted("key-0".into()));
+        assert!(matches!(&out[1], Outcome::Failed(r) if r.contains("not an RFC 3339 instant")));
+        assert_eq!(out[2], Outcome::Accepted("key-2".into()));
+        let body = h.only_request().body_json().expect("json");
+        assert_eq!(body["messages"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn large_batches_are_split_and_no_batch_url_posts_one_by_one() {
+        let mut h = host().with_config("batch_url", "https://hooks.example.com/batch");
+        for _ in 0..2 {
+            h = h.respond(HttpResponse::new(204));
+        }
+        let out = Webhook::deliver_batch(&h, &batch(MAX_BATCH + 1));
+        assert_eq!(out.len(), MAX_BATCH + 1);
+        let sizes: Vec<usize> = h
+            .requests()
+            .iter()
+            .map(|r| {
+                r.body_json().expect("json")["messages"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            })
+            .collect();
+        assert_eq!(sizes, [MAX_BATCH, 1]);
+        // Without `batch_url`: one request per message, to `url`.
+        let h = host()
+            .respond(HttpResponse::new(204))
+            .respond(HttpResponse::new(204));
+        let out = Webhook::deliver_batch(&h, &batch(2));
+        assert_eq!(out.len(), 2);
+        assert!(
+            h.requests()
+                .iter()
+                .all(|r| r.url == "https://hooks.example.com/journey")
+        );
+        assert_eq!(h.requests().len(), 2);
     }
 
     #[test]

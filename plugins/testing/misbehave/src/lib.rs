@@ -14,8 +14,11 @@
 //! | `declared` | `POST` to the declared `url`; accepted on 2xx |
 //! | `log` | one log line at every level, then accepted |
 //! | `stall` | sleeps for an hour, waiting on a WASI clock (the host's deadline must stop the wait) |
+//! | `short` | like `ok`, but `deliver-batch` answers one outcome too few |
+//! | `batch-size` | `accepted("<n>-<idempotency key>")`, `n` the number of messages of the call |
 //!
-//! Any other mode fails with a message naming it.
+//! Any other mode fails with a message naming it. `deliver-batch` reads `mode` once per
+//! call and delivers each message as `deliver` would, but for `short` and `batch-size`.
 
 use std::hint::black_box;
 
@@ -46,7 +49,7 @@ impl Connector for Misbehave {
                 config(
                     "mode",
                     true,
-                    "What to do: ok, loop, hog, panic, garbage, retry-forever, sneaky, declared, log, stall.",
+                    "What to do: ok, loop, hog, panic, garbage, retry-forever, sneaky, declared, log, stall, short, batch-size.",
                 ),
                 config("url", false, "The declared URL `declared` mode posts to."),
             ],
@@ -56,65 +59,85 @@ impl Connector for Misbehave {
     }
 
     fn deliver(host: &dyn Host, message: &Message) -> Outcome {
+        match require_config(host, "mode") {
+            Ok(mode) => deliver_in(host, &mode, message, 1),
+            Err(outcome) => outcome,
+        }
+    }
+
+    fn deliver_batch(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
         let mode = match require_config(host, "mode") {
             Ok(m) => m,
-            Err(outcome) => return outcome,
+            Err(outcome) => return vec![outcome; messages.len()],
         };
-        match mode.as_str() {
-            "ok" => Outcome::Accepted(format!("ok-{}", message.idempotency_key)),
-            "loop" => spin(),
-            "stall" => {
-                // In a component this waits on `wasi:clocks`, not computing: only a deadline
-                // on wall time can end it.
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-                Outcome::Failed("misbehave: woke up after an hour".into())
-            }
-            "hog" => hog(),
-            "panic" => panic!("misbehave: panicking on purpose"),
-            "garbage" => Outcome::Accepted(String::new()),
-            "retry-forever" => Outcome::RetryAfter {
-                after_ms: u64::MAX,
-                reason: String::new(),
-            },
-            "sneaky" => match host.http(&HttpRequest::get(SNEAKY_URL)) {
-                Ok(resp) => Outcome::Accepted(format!(
-                    "sneaky: the undeclared host answered HTTP {} with {} bytes",
-                    resp.status,
-                    resp.body.len()
-                )),
-                Err(e) => Outcome::Failed(format!("sneaky: the undeclared request failed: {e}")),
-            },
-            "declared" => match require_config(host, "url") {
-                Ok(url) => {
-                    let req = HttpRequest::post(url)
-                        .header("Idempotency-Key", message.idempotency_key.clone())
-                        .json(&serde_json::json!({
-                            "idempotency_key": message.idempotency_key,
-                            "customer_id": message.customer_id,
-                        }));
-                    deliver_http(host, &req, |r| {
-                        r.json_field("id")
-                            .or(Some(format!("declared-{}", message.idempotency_key)))
-                    })
-                }
-                Err(outcome) => outcome,
-            },
-            "log" => {
-                for (level, name) in [
-                    (Level::Debug, "debug"),
-                    (Level::Info, "info"),
-                    (Level::Warn, "warn"),
-                    (Level::Error, "error"),
-                ] {
-                    host.log(
-                        level,
-                        &format!("misbehave: a {name} line for {}", message.idempotency_key),
-                    );
-                }
-                Outcome::Accepted(format!("logged-{}", message.idempotency_key))
-            }
-            other => Outcome::Failed(format!("misbehave: unknown mode {other:?}")),
+        let answered = match mode.as_str() {
+            "short" => &messages[..messages.len().saturating_sub(1)],
+            _ => messages,
+        };
+        answered
+            .iter()
+            .map(|m| deliver_in(host, &mode, m, messages.len()))
+            .collect()
+    }
+}
+
+/// What `mode` does with `message`, delivered in a call of `size` messages.
+fn deliver_in(host: &dyn Host, mode: &str, message: &Message, size: usize) -> Outcome {
+    match mode {
+        "ok" | "short" => Outcome::Accepted(format!("ok-{}", message.idempotency_key)),
+        "batch-size" => Outcome::Accepted(format!("{size}-{}", message.idempotency_key)),
+        "loop" => spin(),
+        "stall" => {
+            // In a component this waits on `wasi:clocks`, not computing: only a deadline
+            // on wall time can end it.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            Outcome::Failed("misbehave: woke up after an hour".into())
         }
+        "hog" => hog(),
+        "panic" => panic!("misbehave: panicking on purpose"),
+        "garbage" => Outcome::Accepted(String::new()),
+        "retry-forever" => Outcome::RetryAfter {
+            after_ms: u64::MAX,
+            reason: String::new(),
+        },
+        "sneaky" => match host.http(&HttpRequest::get(SNEAKY_URL)) {
+            Ok(resp) => Outcome::Accepted(format!(
+                "sneaky: the undeclared host answered HTTP {} with {} bytes",
+                resp.status,
+                resp.body.len()
+            )),
+            Err(e) => Outcome::Failed(format!("sneaky: the undeclared request failed: {e}")),
+        },
+        "declared" => match require_config(host, "url") {
+            Ok(url) => {
+                let req = HttpRequest::post(url)
+                    .header("Idempotency-Key", message.idempotency_key.clone())
+                    .json(&serde_json::json!({
+                        "idempotency_key": message.idempotency_key,
+                        "customer_id": message.customer_id,
+                    }));
+                deliver_http(host, &req, |r| {
+                    r.json_field("id")
+                        .or(Some(format!("declared-{}", message.idempotency_key)))
+                })
+            }
+            Err(outcome) => outcome,
+        },
+        "log" => {
+            for (level, name) in [
+                (Level::Debug, "debug"),
+                (Level::Info, "info"),
+                (Level::Warn, "warn"),
+                (Level::Error, "error"),
+            ] {
+                host.log(
+                    level,
+                    &format!("misbehave: a {name} line for {}", message.idempotency_key),
+                );
+            }
+            Outcome::Accepted(format!("logged-{}", message.idempotency_key))
+        }
+        other => Outcome::Failed(format!("misbehave: unknown mode {other:?}")),
     }
 }
 

@@ -1,0 +1,270 @@
+//! Contract 1.1's `batch.deliver-batch`: plugins that export it get the messages due
+//! together on a channel in one call; plugins built against 1.0.0 (without it) still load
+//! and get one `deliver` call per message.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{host, load, message, setup};
+use journey_host::{Dispatcher, ErrorKind, RetryPolicy};
+use journey_plugin_api::{Message, Outcome};
+
+/// `n` messages with the idempotency keys `k0`, `k1`, ...
+fn messages(n: usize) -> Vec<Message> {
+    (0..n)
+        .map(|i| {
+            let mut m = message(&[("text", "bonjour")], &[], &[]);
+            m.idempotency_key = format!("k{i}");
+            m
+        })
+        .collect()
+}
+
+fn accepted(results: &[Result<Outcome, Box<journey_host::PluginError>>]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| match r {
+            Ok(Outcome::Accepted(id)) => id.clone(),
+            other => panic!("not accepted: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_plugin_built_against_contract_1_0_loads_and_gets_one_call_per_message() {
+    let h = host();
+    let old = load(&h, "contract-1-0");
+    assert_eq!(old.manifest().contract, "1.0.0");
+    assert!(!old.batches(), "a 1.0 plugin has no `batch` export");
+    let mut i = old.instantiate().expect("instance");
+    let s = setup("legacy", &[("prefix", "old-")], &[], &[]);
+    let one = i.deliver(&s, &messages(1)[0]).expect("delivers");
+    assert_eq!(one.outcome, Outcome::Accepted("old-k0".into()));
+    let d = i.deliver_batch(&s, &messages(3));
+    assert_eq!(d.calls, 3, "one `deliver` per message");
+    assert_eq!(accepted(&d.results), ["old-k0", "old-k1", "old-k2"]);
+}
+
+#[test]
+fn plugins_of_contract_1_1_get_a_batch_in_one_call_in_order() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    assert_eq!(p.manifest().contract, journey_plugin_api::CONTRACT_VERSION);
+    assert!(p.batches());
+    let mut i = p.instantiate().expect("instance");
+    let d = i.deliver_batch(
+        &setup("sized", &[("mode", "batch-size")], &[], &[]),
+        &messages(5),
+    );
+    assert_eq!(d.calls, 1);
+    assert_eq!(
+        accepted(&d.results),
+        ["5-k0", "5-k1", "5-k2", "5-k3", "5-k4"]
+    );
+    // `deliver` is still there, for one message.
+    let one = i
+        .deliver(
+            &setup("sized", &[("mode", "batch-size")], &[], &[]),
+            &messages(1)[0],
+        )
+        .expect("delivers");
+    assert_eq!(one.outcome, Outcome::Accepted("1-k0".into()));
+    // An empty batch makes no call.
+    let none = i.deliver_batch(&setup("sized", &[("mode", "batch-size")], &[], &[]), &[]);
+    assert_eq!((none.calls, none.results.len()), (0, 0));
+}
+
+#[test]
+fn a_batch_answer_of_the_wrong_length_fails_every_message_of_the_call() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instance");
+    let d = i.deliver_batch(
+        &setup("short", &[("mode", "short")], &[], &[]),
+        &messages(3),
+    );
+    assert_eq!(d.results.len(), 3);
+    for r in &d.results {
+        let e = r.as_ref().expect_err("malformed");
+        assert!(matches!(e.kind, ErrorKind::Malformed(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`deliver-batch` answered 2 outcomes for 3 messages"),
+            "{e}"
+        );
+        assert!(e.is_transient(), "retried: {e}");
+    }
+    // A malformed answer does not stop the instance.
+    assert!(i.is_usable());
+    let ok = i.deliver_batch(&setup("ok", &[("mode", "ok")], &[], &[]), &messages(2));
+    assert_eq!(accepted(&ok.results), ["ok-k0", "ok-k1"]);
+}
+
+#[test]
+fn a_trap_in_a_batch_fails_every_message_and_stops_the_instance() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instance");
+    let d = i.deliver_batch(
+        &setup("panic", &[("mode", "panic")], &[], &[]),
+        &messages(3),
+    );
+    assert_eq!(d.results.len(), 3);
+    for r in &d.results {
+        let e = r.as_ref().expect_err("trapped");
+        assert!(matches!(e.kind, ErrorKind::Trap(_)), "{e}");
+        assert!(e.to_string().contains("panicked"), "{e}");
+    }
+    assert!(!i.is_usable());
+    let again = i.deliver_batch(&setup("ok", &[("mode", "ok")], &[], &[]), &messages(2));
+    for r in &again.results {
+        let e = r.as_ref().expect_err("refused");
+        assert!(e.to_string().contains("cannot be reused"), "{e}");
+    }
+    assert_eq!(again.calls, 0);
+}
+
+#[test]
+fn a_1_0_plugin_that_stops_mid_batch_gives_the_rest_its_error() {
+    let h = host();
+    let old = load(&h, "contract-1-0");
+    let mut i = old.instantiate().expect("instance");
+    let d = i.deliver_batch(
+        &setup("legacy", &[("prefix", "trap")], &[], &[]),
+        &messages(3),
+    );
+    assert_eq!(d.calls, 1, "the first call stopped the instance");
+    assert_eq!(d.results.len(), 3);
+    for r in &d.results {
+        let e = r.as_ref().expect_err("trapped");
+        assert!(matches!(e.kind, ErrorKind::Trap(_)), "{e}");
+        assert!(e.to_string().contains("panicked"), "{e}");
+    }
+    assert!(!i.is_usable());
+}
+
+const PROJECT: &str = r#"
+profile { phone: string? }
+event go
+channel sized uses "misbehave" { config { mode: "batch-size" } }
+channel legacy uses "contract-1-0" { config { prefix: "old-" } }
+journey both {
+  entry on go
+  send sized "to the batching plugin"
+  send legacy "to the 1.0 plugin"
+}
+"#;
+
+fn program() -> Arc<journey_bytecode::Program> {
+    let mut files = journey_compiler::MemoryHost::new();
+    files.insert("main.journey", PROJECT);
+    let input = journey_compiler::Input {
+        roots: vec!["main.journey".to_string()],
+        default_name: "batch".to_string(),
+        ..journey_compiler::Input::default()
+    };
+    let c = journey_compiler::compile(&files, &input);
+    Arc::new(
+        c.program
+            .unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics)),
+    )
+}
+
+#[test]
+fn the_dispatcher_batches_the_sends_of_one_instant_per_channel() {
+    let program = program();
+    let h = host();
+    let plugins = vec![load(&h, "misbehave"), load(&h, "contract-1-0")];
+    let mut d = Dispatcher::new(
+        program.clone(),
+        plugins,
+        &|_| None,
+        &std::collections::BTreeMap::new(),
+        RetryPolicy::default(),
+    )
+    .expect("channels resolve");
+    d.batch_size(4);
+    let go = program
+        .events
+        .iter()
+        .find(|(_, e)| e.name == "go")
+        .map(|(id, _)| id)
+        .expect("event go");
+    let t0 = 1_800_000_000;
+    let mut engine =
+        journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), t0);
+    // Ten customers at one instant, three at another a minute later.
+    for n in 0..13 {
+        let at = if n < 10 { t0 } else { t0 + 60 };
+        engine.event(&format!("C{n}"), go, Vec::new(), at);
+    }
+    engine.advance_to(t0 + 120);
+    for e in engine.drain_effects() {
+        if let journey_runtime::Effect::Send(s) = e {
+            journey_runtime::ChannelSink::deliver(&mut d, &s);
+        }
+    }
+    d.flush();
+    let stats = d.stats();
+    let (misbehave, legacy) = (&stats[0].1, &stats[1].1);
+    assert_eq!(misbehave.accepted, 13, "{misbehave:?}");
+    assert_eq!(misbehave.calls, 4, "4 + 4 + 2, then 3: {misbehave:?}");
+    assert_eq!(legacy.accepted, 13, "{legacy:?}");
+    assert_eq!(legacy.calls, 13, "one call per message: {legacy:?}");
+    let sizes: Vec<&str> = d
+        .records()
+        .iter()
+        .filter(|r| r.channel == "sized")
+        .map(|r| {
+            r.result
+                .strip_prefix("accepted ")
+                .and_then(|id| id.split('-').next())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            "4", "4", "4", "4", "4", "4", "4", "4", "2", "2", "3", "3", "3"
+        ]
+    );
+    assert!(
+        d.records()
+            .iter()
+            .filter(|r| r.channel == "legacy")
+            .all(|r| r.result.starts_with("accepted old-")),
+        "{:?}",
+        d.records()
+    );
+    // One call per message when asked.
+    let mut one = Dispatcher::new(
+        program.clone(),
+        vec![load(&h, "misbehave")],
+        &|_| None,
+        &std::collections::BTreeMap::new(),
+        RetryPolicy::default(),
+    )
+    .expect("channels resolve");
+    one.batch_size(0);
+    let mut engine =
+        journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), t0);
+    for n in 0..5 {
+        engine.event(&format!("C{n}"), go, Vec::new(), t0);
+    }
+    for e in engine.drain_effects() {
+        if let journey_runtime::Effect::Send(s) = e {
+            journey_runtime::ChannelSink::deliver(&mut one, &s);
+        }
+    }
+    one.flush();
+    let s = &one.stats()[0].1;
+    assert_eq!((s.calls, s.accepted), (5, 5), "{s:?}");
+    assert!(
+        one.records()
+            .iter()
+            .all(|r| r.result.starts_with("accepted 1-")),
+        "{:?}",
+        one.records()
+    );
+}
