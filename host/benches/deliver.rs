@@ -11,14 +11,17 @@
 //!   transport stubbed: what a real connector's own work adds;
 //! - **batch**: the boundary's 1 KB message, 32 of them (the dispatcher's default batch) in
 //!   one `deliver-batch` call (contract 1.1), per message: what the fixed cost of a call
-//!   becomes when the messages due together on a channel share it;
+//!   becomes when the messages due together on a channel share it; then the same batch with
+//!   one HTTP request per message, and through the webhook connector with `batch_url` set
+//!   (one signed request for the whole batch, HTTP stubbed);
 //! - **fresh instance**: instantiating a connector from the pool, new store and WASI
 //!   context included, then dropping it.
 //!
 //! `cargo bench -p journey-host --bench deliver [-- --calls N] [--only PART]`, where `--only`
 //! (`boundary-component`, `boundary-native`, `minimal-component`, `minimal-native`,
 //! `http-component`, `http-native`, `webhook-component`, `webhook-native`,
-//! `batch-component`, `batch-native`, `batch-http-component`, `batch-http-native`, `fresh`) runs one
+//! `batch-component`, `batch-native`, `batch-http-component`, `batch-http-native`,
+//! `batch-webhook-component`, `batch-webhook-native`, `fresh`) runs one
 //! loop alone for a profiler and prints only its figure (`JOURNEY_PLUGIN_PERFMAP=1` names
 //! the plugins' functions for `perf`). Goals: ≤ 2 µs overhead per call, ≤ 20 µs per fresh
 //! instance, ≥ 100,000 deliver calls/s per core.
@@ -133,7 +136,7 @@ fn compare_batch<O>(
 }
 
 /// The loops `--only` can run alone.
-const PARTS: [&str; 13] = [
+const PARTS: [&str; 15] = [
     "boundary-component",
     "boundary-native",
     "minimal-component",
@@ -146,6 +149,8 @@ const PARTS: [&str; 13] = [
     "batch-native",
     "batch-http-component",
     "batch-http-native",
+    "batch-webhook-component",
+    "batch-webhook-native",
     "fresh",
 ];
 
@@ -162,7 +167,8 @@ fn usage(problem: &str) -> ! {
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }
 
-fn report(what: &str, component: f64, native: f64, goal: &str) {
+/// Prints a part's figures per `unit` (`call`, or `message` for batches).
+fn report(what: &str, unit: &str, component: f64, native: f64, goal: &str) {
     // `--only` leaves the other loops unrun (their best is still `f64::MAX`).
     if component == f64::MAX || native == f64::MAX {
         let (part, ns) = if component == f64::MAX {
@@ -172,14 +178,14 @@ fn report(what: &str, component: f64, native: f64, goal: &str) {
         };
         if ns != f64::MAX {
             println!(
-                "{what}: {part} {:.2} µs/call (the other loop not run)",
+                "{what}: {part} {:.2} µs/{unit} (the other loop not run)",
                 ns / 1000.0
             );
         }
         return;
     }
     println!(
-        "{what}: component {:.2} µs/call ({:.0} calls/s), native {:.2} µs/call, overhead {:.2} µs/call ({:.1}× native); {goal}",
+        "{what}: component {:.2} µs/{unit} ({:.0} {unit}s/s), native {:.2} µs/{unit}, overhead {:.2} µs/{unit} ({:.1}× native); {goal}",
         component / 1000.0,
         1e9 / component,
         native / 1000.0,
@@ -256,6 +262,7 @@ fn main() {
     );
     report(
         "boundary (1 KB message, no HTTP)",
+        "call",
         component,
         native,
         "goal ≤ 2 µs overhead",
@@ -283,6 +290,7 @@ fn main() {
     );
     report(
         "boundary (minimal message: 6 strings, no lists)",
+        "call",
         small,
         small_native,
         "the part of a call that does not depend on the message",
@@ -320,6 +328,7 @@ fn main() {
     );
     report(
         "one HTTP request (1 KB message, small JSON POST, HTTP stubbed)",
+        "call",
         component,
         native,
         "goal ≥ 100,000 calls/s",
@@ -351,6 +360,7 @@ fn main() {
     );
     report(
         "webhook connector (1 KB message as HMAC-signed JSON, HTTP stubbed)",
+        "call",
         component,
         native,
         "the connector's own work included",
@@ -381,6 +391,7 @@ fn main() {
             "batch of {} (1 KB messages, no HTTP), per message",
             batch.len()
         ),
+        "message",
         component,
         native,
         "goal ≤ 2 µs overhead",
@@ -404,6 +415,43 @@ fn main() {
             "batch of {} with one HTTP request per message (HTTP stubbed), per message",
             batch.len()
         ),
+        "message",
+        component,
+        native,
+        "goal ≥ 100,000 calls/s",
+    );
+
+    // The webhook connector posting each batch in one request to `batch_url`.
+    let batch_url = "https://hooks.example/batch";
+    let batched = Arc::new(ChannelSetup {
+        config: [
+            ("url".to_string(), url.to_string()),
+            ("batch_url".to_string(), batch_url.to_string()),
+        ]
+        .into(),
+        ..(*setup).clone()
+    });
+    let native_host = StubHost::new()
+        .with_config("url", url)
+        .with_config("batch_url", batch_url)
+        .with_secret("signing_secret", "s3cret")
+        .without_recording()
+        .responder(stub);
+    let (component, native) = compare_batch(
+        &webhook,
+        &batched,
+        &batch,
+        calls,
+        rounds("batch-webhook-component"),
+        rounds("batch-webhook-native"),
+        || journey_connector_webhook::Webhook::deliver_batch(&native_host, &batch),
+    );
+    report(
+        &format!(
+            "webhook connector with batch_url: {} messages in one signed request (HTTP stubbed), per message",
+            batch.len()
+        ),
+        "message",
         component,
         native,
         "goal ≥ 100,000 calls/s",

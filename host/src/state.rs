@@ -375,4 +375,16 @@ impl host::Host for State {
         }
         self.hooks.setup.secrets.get(&key).cloned()
     }
+
+    fn hmac_sha256(&mut self, key: String, data: Vec<u8>) -> Option<Vec<u8>> {
+        use hmac::Mac;
+        if !self.serving {
+            return None;
+        }
+        let secret = self.hooks.setup.secrets.get(&key).filter(|s| !s.is_empty())?;
+        // HMAC takes keys of any length: `new_from_slice` does not fail.
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+        mac.update(&data);
+        Some(mac.finalize().into_bytes().to_vec())
+    }
 }

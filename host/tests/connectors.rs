@@ -54,8 +54,77 @@ fn webhook_posts_signed_json() {
     assert_eq!(sig, format!("t={t},v1={expected}"));
 }
 
+#[test]
+fn webhook_posts_a_batch_in_one_signed_request_to_batch_url() {
+    let s = sink();
+    let h = host();
+    let p = load(&h, "webhook");
+    assert!(p.batches());
+    let mut i = p.instantiate().expect("instantiates");
+    let ch = setup(
+        "call_center",
+        &[("url", &s.url("/tasks")), ("batch_url", &s.url("/batch"))],
+        &[("signing_secret", "s3cret")],
+        &[&s.addr().to_string()],
+    );
+    let messages: Vec<_> = (0..3)
+        .map(|n| {
+            let mut m = message(&[("script", "Rappeler le client")], &[], &[]);
+            m.idempotency_key = format!("key-{n}");
+            m
+        })
+        .collect();
+    let d = i.deliver_batch(&ch, &messages);
+    assert_eq!(d.calls, 1);
+    let ids: Vec<_> = d
+        .results
+        .iter()
+        .map(|r| r.as_ref().expect("an outcome").clone())
+        .collect();
+    // The sink answers `{"id": ...}` without `results`: each message is accepted under its
+    // own key.
+    assert_eq!(
+        ids,
+        ["key-0", "key-1", "key-2"].map(|k| Outcome::Accepted(k.into()))
+    );
+    let reqs = s.requests();
+    assert_eq!(reqs.len(), 1, "one request for the batch");
+    let r = &reqs[0];
+    assert_eq!(r.path, "/batch");
+    let body = r.json().expect("a JSON body");
+    let posted = body["messages"].as_array().expect("messages");
+    assert_eq!(posted.len(), 3);
+    assert_eq!(posted[1]["idempotency_key"], "key-1");
+    assert!(
+        r.header("idempotency-key")
+            .is_some_and(|k| k.starts_with("batch-")),
+        "{:?}",
+        r.header("idempotency-key")
+    );
+    // Signed by the host with the channel's secret, checked independently.
+    let sig = r.header("x-journey-signature").expect("signed");
+    let t = 1_803_893_400; // 2027-03-01T09:30:00Z
+    let expected = hmac_sha256_hex(b"s3cret", format!("{t}.{}", r.text()).as_bytes());
+    assert_eq!(sig, format!("t={t},v1={expected}"));
+    // Without the secret the host signs nothing and every message fails, unsent.
+    let unsigned = setup(
+        "call_center",
+        &[("url", &s.url("/tasks")), ("batch_url", &s.url("/batch"))],
+        &[],
+        &[&s.addr().to_string()],
+    );
+    let d = i.deliver_batch(&unsigned, &messages);
+    for r in &d.results {
+        assert_eq!(
+            r.as_ref().expect("an outcome"),
+            &Outcome::Failed("secret `signing_secret` is not set".into())
+        );
+    }
+    assert_eq!(s.requests().len(), 1);
+}
+
 /// HMAC-SHA256 written out from FIPS 198 over the `sha2` crate, independently of the
-/// connector's use of the `hmac` crate.
+/// host's use of the `hmac` crate (`host.hmac-sha256`).
 fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let mut k = [0u8; 64];

@@ -45,6 +45,10 @@ impl Host for ComponentHost {
         imports::secret(key)
     }
 
+    fn hmac_sha256(&self, key: &str, data: &[u8]) -> Option<[u8; 32]> {
+        imports::hmac_sha256(key, data).and_then(|mac| mac.try_into().ok())
+    }
+
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
         send(request)
     }

@@ -133,6 +133,11 @@ pub trait Host {
     /// The value of a configuration key declared secret in the manifest.
     fn secret(&self, key: &str) -> Option<String>;
 
+    /// The HMAC-SHA256 of `data` keyed with the secret `key`, computed by the host (contract
+    /// 1.1): the plugin signs without holding the key, at native speed. `None` if the
+    /// channel does not set the secret, or sets it empty.
+    fn hmac_sha256(&self, key: &str, data: &[u8]) -> Option<[u8; 32]>;
+
     /// Makes an HTTP request. The host refuses hosts the manifest does not declare
     /// ([`HttpErrorKind::Denied`]).
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError>;

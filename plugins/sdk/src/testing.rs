@@ -129,6 +129,15 @@ impl Host for StubHost {
         self.secrets.get(key).cloned()
     }
 
+    fn hmac_sha256(&self, key: &str, data: &[u8]) -> Option<[u8; 32]> {
+        use hmac::Mac;
+        let secret = self.secrets.get(key).filter(|s| !s.is_empty())?;
+        // HMAC takes keys of any length: `new_from_slice` does not fail.
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+        mac.update(data);
+        Some(mac.finalize().into_bytes().into())
+    }
+
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
         if self.record {
             self.requests.borrow_mut().push(request.clone());

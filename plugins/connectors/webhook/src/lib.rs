@@ -5,7 +5,7 @@
 //! - `Content-Type: application/json`, `Idempotency-Key: <key>`;
 //! - `X-Journey-Signature: t=<unix seconds of sent_at>,v1=<hex HMAC-SHA256>`, the HMAC of
 //!   `"<t>.<body>"` keyed with the `signing_secret` secret, so the receiver can check the
-//!   sender and refuse replays;
+//!   sender and refuse replays (the host computes it: the plugin never reads the secret);
 //! - `Authorization: Bearer <token>` when the `token` secret is set;
 //! - the body described by [`body`].
 //!
@@ -25,13 +25,12 @@
 //! not reach are retried. Any other answer applies to every message of the request. Without
 //! `batch_url`, a batch is posted message by message to `url`.
 
-use hmac::{Hmac, Mac};
 use journey_plugin_sdk::Offer;
 use journey_plugin_sdk::spec::{config, secret};
 use journey_plugin_sdk::{
     CONTRACT_VERSION, ChannelKind, Connector, Content, DEFAULT_RETRY_AFTER_MS, Fields, Host,
     HttpRequest, HttpResponse, Manifest, Message, Outcome, deliver_http, for_each_chunk,
-    outcome_from_error, outcome_from_response, require_config, require_secret,
+    outcome_from_error, outcome_from_response, require_config,
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use sha2::Sha256;
@@ -142,9 +141,8 @@ pub fn batch_request(
     messages: &[&Message],
     t: i64,
 ) -> Result<HttpRequest, Outcome> {
-    let signing_secret = require_secret(host, "signing_secret")?;
     let body = serde_json::to_string(&BatchBody(messages)).unwrap_or_default();
-    let signature = signature(signing_secret.as_bytes(), t, &body);
+    let signature = signature(host, t, &body)?;
     let mut keys = <Sha256 as sha2::Digest>::new();
     for m in messages {
         sha2::Digest::update(&mut keys, m.idempotency_key.as_bytes());
@@ -251,10 +249,9 @@ fn sent_at(message: &Message) -> Result<i64, Outcome> {
 /// The request for `message`, or the outcome that says why there is none.
 pub fn request(host: &dyn Host, message: &Message) -> Result<HttpRequest, Outcome> {
     let url = require_config(host, "url")?;
-    let signing_secret = require_secret(host, "signing_secret")?;
     let sent_at = sent_at(message)?;
     let body = body(message);
-    let signature = signature(signing_secret.as_bytes(), sent_at, &body);
+    let signature = signature(host, sent_at, &body)?;
     let mut req = HttpRequest::post(url)
         .body(body.into_bytes(), "application/json")
         .header("Idempotency-Key", message.idempotency_key.clone())
@@ -265,20 +262,19 @@ pub fn request(host: &dyn Host, message: &Message) -> Result<HttpRequest, Outcom
     Ok(req)
 }
 
-/// `t=<t>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>`.
-pub fn signature(secret: &[u8], t: i64, body: &str) -> String {
-    // HMAC takes keys of any length, so `new_from_slice` cannot fail; the fallback keeps
-    // the code free of panics all the same.
-    let digest = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mut mac) => {
-            mac.update(t.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    };
-    format!("t={t},v1={digest}")
+/// `t=<t>,v1=<lowercase hex HMAC-SHA256(signing_secret, "<t>.<body>")>`, the HMAC
+/// computed by the host ([`Host::hmac_sha256`]), or the failure that says the secret is not
+/// set.
+pub fn signature(host: &dyn Host, t: i64, body: &str) -> Result<String, Outcome> {
+    let t_text = t.to_string();
+    let mut data = Vec::with_capacity(t_text.len() + 1 + body.len());
+    data.extend_from_slice(t_text.as_bytes());
+    data.push(b'.');
+    data.extend_from_slice(body.as_bytes());
+    let mac = host
+        .hmac_sha256("signing_secret", &data)
+        .ok_or_else(|| Outcome::Failed("secret `signing_secret` is not set".into()))?;
+    Ok(format!("t={t},v1={}", hex::encode(mac)))
 }
 
 /// The JSON body, keys in this order:
@@ -456,7 +452,7 @@ mod tests {
         );
         // 2025-03-01T10:00:00Z is 1740823200; the digest is checked independently below.
         let sig = req.header_value("X-Journey-Signature").expect("signed");
-        assert_eq!(sig, signature(b"s3cret", 1_740_823_200, &text));
+        assert_eq!(Ok(sig.to_string()), signature(&host, 1_740_823_200, &text));
         assert!(sig.starts_with("t=1740823200,v1="));
         assert_eq!(sig.len(), "t=1740823200,v1=".len() + 64);
     }
@@ -465,8 +461,11 @@ mod tests {
     fn signature_matches_an_independent_hmac() {
         // Computed with Python's hmac module: HMAC-SHA256(b"s3cret", b'1740823200.{"a":1}').
         assert_eq!(
-            signature(b"s3cret", 1_740_823_200, r#"{"a":1}"#),
-            "t=1740823200,v1=83b7655b50255812e8b625e3b39f7ee4b79a205b61fedd96cd54e70ae63e643b"
+            signature(&host(), 1_740_823_200, r#"{"a":1}"#),
+            Ok(
+                "t=1740823200,v1=83b7655b50255812e8b625e3b39f7ee4b79a205b61fedd96cd54e70ae63e643b"
+                    .to_string()
+            )
         );
     }
 
@@ -548,7 +547,10 @@ mod tests {
         );
         // Signed with the latest `sent_at` (10:00:03).
         let sig = req.header_value("X-Journey-Signature").expect("signed");
-        assert_eq!(sig, signature(b"s3cret", 1_740_823_203, &req.body_text()));
+        assert_eq!(
+            Ok(sig.to_string()),
+            signature(&host, 1_740_823_203, &req.body_text())
+        );
         let key = req.header_value("Idempotency-Key").expect("a key");
         assert!(key.starts_with("batch-") && key.len() == 6 + 32, "{key}");
         // The same messages make the same key; others another.
