@@ -381,7 +381,12 @@ impl host::Host for State {
         if !self.serving {
             return None;
         }
-        let secret = self.hooks.setup.secrets.get(&key).filter(|s| !s.is_empty())?;
+        let secret = self
+            .hooks
+            .setup
+            .secrets
+            .get(&key)
+            .filter(|s| !s.is_empty())?;
         // HMAC takes keys of any length: `new_from_slice` does not fail.
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
         mac.update(&data);
