@@ -268,3 +268,67 @@ fn the_dispatcher_batches_the_sends_of_one_instant_per_channel() {
         one.records()
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+    /// Whatever the batch size and however sends fall on instants, every send is delivered
+    /// exactly once, in calls of at most the batch size, one group per instant and channel.
+    #[test]
+    fn batches_cover_every_send_once(
+        size in 1usize..6,
+        offsets in proptest::collection::vec(0i64..4, 1..24),
+    ) {
+        let program = program();
+        let h = host();
+        let mut d = Dispatcher::new(
+            program.clone(),
+            vec![load(&h, "misbehave"), load(&h, "contract-1-0")],
+            &|_| None,
+            &std::collections::BTreeMap::new(),
+            RetryPolicy::default(),
+        )
+        .expect("channels resolve");
+        d.batch_size(size);
+        let go = program
+            .events
+            .iter()
+            .find(|(_, e)| e.name == "go")
+            .map(|(id, _)| id)
+            .expect("event go");
+        let t0 = 1_800_000_000;
+        let mut engine =
+            journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), t0);
+        let mut sorted = offsets.clone();
+        sorted.sort_unstable();
+        for (n, off) in sorted.iter().enumerate() {
+            engine.event(&format!("C{n}"), go, Vec::new(), t0 + off * 60);
+        }
+        engine.advance_to(t0 + 600);
+        for e in engine.drain_effects() {
+            if let journey_runtime::Effect::Send(s) = e {
+                journey_runtime::ChannelSink::deliver(&mut d, &s);
+            }
+        }
+        d.flush();
+        let stats = d.stats();
+        let n = offsets.len() as u64;
+        proptest::prop_assert_eq!(stats[0].1.accepted, n);
+        proptest::prop_assert_eq!(stats[1].1.accepted, n);
+        let mut per_instant = std::collections::BTreeMap::new();
+        for off in &offsets {
+            *per_instant.entry(*off).or_insert(0usize) += 1;
+        }
+        let calls: usize = per_instant.values().map(|k| k.div_ceil(size)).sum();
+        proptest::prop_assert_eq!(stats[0].1.calls, calls as u64);
+        let mut keys: Vec<&str> = d
+            .records()
+            .iter()
+            .filter(|r| r.channel == "sized")
+            .map(|r| r.key.as_str())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        proptest::prop_assert_eq!(keys.len() as u64, n);
+    }
+}

@@ -647,6 +647,57 @@ mod tests {
         assert_eq!(h.requests().len(), 2);
     }
 
+    mod answers {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn result() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(json!({})),
+                "[a-z0-9]{0,8}".prop_map(|id| json!({ "id": id })),
+                any::<i64>().prop_map(|id| json!({ "id": id })),
+                ("[a-z ]{0,12}", any::<bool>(), any::<u64>()).prop_map(|(e, r, ms)| {
+                    json!({ "error": e, "retry": r, "retry_after_ms": ms })
+                }),
+                any::<i64>().prop_map(|e| json!({ "error": e })),
+                Just(json!(null)),
+                Just(json!([1, 2])),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever a receiver answers a batch with (any status, any body, results of
+            /// any shape and length), every message gets exactly one outcome, and none is an
+            /// `accepted` with an empty id.
+            #[test]
+            fn any_answer_to_a_batch_gives_one_outcome_per_message(
+                n in 0usize..12,
+                status in 100u16..600,
+                results in proptest::collection::vec(result(), 0..14),
+                shape in 0u8..4,
+                junk in proptest::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let body = match shape {
+                    0 => json!({ "results": results }).to_string().into_bytes(),
+                    1 => json!(results).to_string().into_bytes(),
+                    2 => json!({ "results": "not a list" }).to_string().into_bytes(),
+                    _ => junk,
+                };
+                let resp = HttpResponse::new(status).with_body(body);
+                let messages = batch(n);
+                let refs: Vec<&Message> = messages.iter().collect();
+                let out = batch_outcomes(&resp, &refs);
+                prop_assert_eq!(out.len(), n);
+                for o in &out {
+                    let empty_id = matches!(o, Outcome::Accepted(id) if id.is_empty());
+                    prop_assert!(!empty_id, "{:?}", o);
+                }
+            }
+        }
+    }
+
     #[test]
     fn failures_and_retries() {
         let no_secret = StubHost::new().with_config("url", "https://hooks.example.com/");
