@@ -562,7 +562,7 @@ fn simulate_with_plugins_reports_deliveries() {
     // `sms 1.0.0  calls  accepted ...`: every loaded plugin has a row.
     let mut accepted = 0;
     for (name, version) in [
-        ("email", "1.0.0"),
+        ("email", "1.1.0"),
         ("push", "1.0.0"),
         ("sms", "1.0.0"),
         ("webhook", "1.1.0"),

@@ -69,6 +69,7 @@
 
 pub use journey_plugin_api::*;
 
+mod batch;
 mod net;
 mod outcome;
 pub mod spec;
@@ -79,6 +80,9 @@ mod component;
 #[cfg(target_arch = "wasm32")]
 pub use component::ComponentHost;
 
+pub use crate::batch::{
+    batch_idempotency_key, for_each_chunk, outcomes_from_batch_response, send_prepared,
+};
 pub use crate::net::{HttpError, HttpErrorKind, HttpRequest, HttpResponse, Target};
 pub use crate::outcome::{
     BODY_EXCERPT_CHARS, DEFAULT_RETRY_AFTER_429_MS, DEFAULT_RETRY_AFTER_MS, TIMEOUT_RETRY_AFTER_MS,
@@ -163,37 +167,6 @@ pub trait Connector {
     fn deliver_batch(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
         messages.iter().map(|m| Self::deliver(host, m)).collect()
     }
-}
-
-/// Calls `deliver` on consecutive chunks of at most `size` messages (a `size` of 0 counts
-/// as 1) and collects the outcomes in order: for a [`Connector::deliver_batch`] whose
-/// provider takes at most `size` messages per request.
-///
-/// A chunk whose `deliver` returns another number of outcomes than it has messages gets, in
-/// place of the missing ones, [`Outcome::RetryAfter`] with [`DEFAULT_RETRY_AFTER_MS`] and a
-/// reason saying so (extra outcomes are dropped), so one faulty chunk does not make the host
-/// retry the whole call.
-pub fn for_each_chunk(
-    messages: &[Message],
-    size: usize,
-    mut deliver: impl FnMut(&[Message]) -> Vec<Outcome>,
-) -> Vec<Outcome> {
-    let mut out = Vec::with_capacity(messages.len());
-    for chunk in messages.chunks(size.max(1)) {
-        let mut got = deliver(chunk);
-        got.truncate(chunk.len());
-        let missing = chunk.len() - got.len();
-        got.extend((0..missing).map(|_| Outcome::RetryAfter {
-            after_ms: DEFAULT_RETRY_AFTER_MS,
-            reason: format!(
-                "the provider's answer covered {} of {} messages",
-                chunk.len() - missing,
-                chunk.len()
-            ),
-        }));
-        out.extend(got);
-    }
-    out
 }
 
 /// A configuration key the channel must set, or the [`Outcome::Failed`] that says it is

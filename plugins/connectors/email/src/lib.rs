@@ -3,11 +3,21 @@
 //! Request: `POST <endpoint>` with `Authorization: Bearer <api_key>`,
 //! `Idempotency-Key: <key>`, `Content-Type: application/json` and the body described by
 //! [`body`]. A 2xx answer is accepted with the JSON body's `id` (else the idempotency key).
+//!
+//! **Batches.** When the channel sets `batch_endpoint`, the e-mails the runtime hands over
+//! together go in one request, [`MAX_BATCH`] at most: `POST <batch_endpoint>` with the body
+//! `{"messages": [<body>, ...]}` and `Idempotency-Key: batch-<32 hex digits>` (the same for
+//! the same messages). The answer maps to one outcome per message as
+//! [`outcomes_from_batch_response`] says (per-message `results`, or one verdict for all).
+//! An e-mail that cannot be written (no address, no subject) fails alone; the others are
+//! sent. Without `batch_endpoint`, a batch is sent message by message to `endpoint`.
 
 use journey_plugin_sdk::spec::{config, param, part, secret};
 use journey_plugin_sdk::{
     CONTRACT_VERSION, ChannelKind, Connector, Content, Host, HttpRequest, Manifest, Message,
-    Outcome, ParamType, ParamValue, RateLimit, deliver_http, field, require_config, require_secret,
+    Outcome, ParamType, ParamValue, RateLimit, batch_idempotency_key, deliver_http, field,
+    for_each_chunk, outcome_from_error, outcomes_from_batch_response, require_config,
+    require_secret, send_prepared,
 };
 use serde_json::{Map, Value, json};
 
@@ -18,7 +28,7 @@ impl Connector for Email {
     fn manifest() -> Manifest {
         Manifest {
             name: "email".into(),
-            version: "1.0.0".into(),
+            version: "1.1.0".into(),
             contract: CONTRACT_VERSION.into(),
             kind: ChannelKind::Email,
             description: "Sends e-mail through a provider's JSON API.".into(),
@@ -48,11 +58,16 @@ impl Connector for Email {
             ],
             config: vec![
                 config("endpoint", true, "The provider's send URL."),
+                config(
+                    "batch_endpoint",
+                    false,
+                    "The provider's batch send URL; when set, e-mails delivered together go in one request.",
+                ),
                 config("from", true, "The sender address."),
                 config("reply_to", false, "Default Reply-To address."),
                 secret("api_key", true, "The provider's API key (bearer token)."),
             ],
-            hosts: vec!["{endpoint}".into()],
+            hosts: vec!["{endpoint}".into(), "{batch_endpoint}".into()],
             rate_limit: Some(RateLimit {
                 per_second: 100,
                 burst: 50,
@@ -69,6 +84,63 @@ impl Connector for Email {
             Err(outcome) => outcome,
         }
     }
+
+    fn deliver_batch(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
+        let Some(url) = host
+            .config("batch_endpoint")
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return messages.iter().map(|m| Self::deliver(host, m)).collect();
+        };
+        let (from, api_key) = match (
+            require_config(host, "from"),
+            require_secret(host, "api_key"),
+        ) {
+            (Ok(f), Ok(k)) => (f, k),
+            (Err(o), _) | (_, Err(o)) => return vec![o; messages.len()],
+        };
+        let default_reply_to = host.config("reply_to");
+        for_each_chunk(messages, MAX_BATCH, |chunk| {
+            send_prepared(
+                chunk,
+                |m| {
+                    body(
+                        m,
+                        &from,
+                        reply_to(m, default_reply_to.as_deref()).as_deref(),
+                    )
+                },
+                |ready| {
+                    let (posted, bodies): (Vec<&Message>, Vec<Value>) = ready.into_iter().unzip();
+                    let req = HttpRequest::post(url.clone())
+                        .bearer(&api_key)
+                        .header(
+                            "Idempotency-Key",
+                            batch_idempotency_key(posted.iter().copied()),
+                        )
+                        .json(&json!({ "messages": bodies }));
+                    match host.http(&req) {
+                        Ok(resp) => outcomes_from_batch_response(&resp, &posted),
+                        Err(e) => vec![outcome_from_error(&e); posted.len()],
+                    }
+                },
+            )
+        })
+    }
+}
+
+/// The most e-mails sent to `batch_endpoint` in one request; a larger batch is split.
+pub const MAX_BATCH: usize = 500;
+
+/// The Reply-To of `message`: its `reply_to` parameter, else the channel's default; an
+/// empty one means "not given".
+fn reply_to(message: &Message, default: Option<&str>) -> Option<String> {
+    message
+        .text_param("reply_to")
+        .filter(|r| !r.is_empty())
+        .or(default)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
 }
 
 /// The request for `message`, or the outcome that says why there is none.
@@ -76,13 +148,7 @@ pub fn request(host: &dyn Host, message: &Message) -> Result<HttpRequest, Outcom
     let endpoint = require_config(host, "endpoint")?;
     let from = require_config(host, "from")?;
     let api_key = require_secret(host, "api_key")?;
-    // An empty `reply_to` parameter means "not given": the configured default applies.
-    let reply_to = message
-        .text_param("reply_to")
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .or_else(|| host.config("reply_to"))
-        .filter(|r| !r.is_empty());
+    let reply_to = reply_to(message, host.config("reply_to").as_deref());
     let body = body(message, &from, reply_to.as_deref())?;
     Ok(HttpRequest::post(endpoint)
         .bearer(&api_key)
@@ -231,6 +297,75 @@ mod tests {
             json!("ops@shop.example")
         );
         assert_eq!(reply_to(Some("")), json!("help@shop.example"));
+    }
+
+    #[test]
+    fn batches_go_in_one_request_to_batch_endpoint() {
+        let batching = host()
+            .with_config("batch_endpoint", "https://mail.example.com/v1/batch")
+            .respond(HttpResponse::with_json(
+                200,
+                &serde_json::json!({"results": [{"id": "m-0"}, {"error": "bounced"}]}),
+            ));
+        let mut messages: Vec<Message> = (0..3)
+            .map(|i| {
+                let mut m = message();
+                m.idempotency_key = format!("key-{i}");
+                m
+            })
+            .collect();
+        // The second has no address: it fails alone, unsent.
+        messages[1].recipient.clear();
+        let out = Email::deliver_batch(&batching, &messages);
+        assert_eq!(
+            out,
+            vec![
+                Outcome::Accepted("m-0".into()),
+                Outcome::Failed("customer has no e-mail address".into()),
+                Outcome::Failed("bounced".into()),
+            ]
+        );
+        let req = batching.only_request();
+        assert_eq!(req.url, "https://mail.example.com/v1/batch");
+        assert_eq!(req.header_value("Authorization"), Some("Bearer k-1"));
+        let body = req.body_json().expect("json");
+        let sent = body["messages"].as_array().expect("a list");
+        assert_eq!(sent.len(), 2);
+        let one = body_of(&messages[0]);
+        assert_eq!(sent[0], one);
+        assert_eq!(sent[0]["reply_to"], "help@shop.example");
+        let key = req.header_value("Idempotency-Key").expect("a key");
+        assert_eq!(key, batch_idempotency_key([&messages[0], &messages[2]]));
+        // Without `batch_endpoint`: one request per e-mail, to `endpoint`.
+        let single = host()
+            .respond(HttpResponse::new(202))
+            .respond(HttpResponse::new(202));
+        let out = Email::deliver_batch(&single, &messages[..1]);
+        assert_eq!(out, vec![Outcome::Accepted("key-0".into())]);
+        assert_eq!(
+            single.only_request().url,
+            "https://mail.example.com/v1/send"
+        );
+        // A missing secret fails every message, unsent.
+        let no_key = StubHost::new()
+            .with_config("batch_endpoint", "https://mail.example.com/v1/batch")
+            .with_config("from", "news@shop.example");
+        let out = Email::deliver_batch(&no_key, &messages);
+        assert!(
+            out.iter()
+                .all(|o| *o == Outcome::Failed("secret `api_key` is not set".into()))
+        );
+        assert!(no_key.requests().is_empty());
+    }
+
+    /// What `request` posts for `m` alone, with the test host's configuration.
+    fn body_of(m: &Message) -> serde_json::Value {
+        body(
+            m,
+            "news@shop.example",
+            reply_to(m, Some("help@shop.example")).as_deref(),
+        )
+        .expect("a body")
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!
 //! A 2xx answer is accepted with the JSON body's `id` if there is one, else the message's
 //! idempotency key; other answers follow
-//! [`outcome_from_response`].
+//! [`outcome_from_response`](journey_plugin_sdk::outcome_from_response).
 //!
 //! **Batches.** When the channel sets `batch_url`, the messages the runtime hands over
 //! together (`deliver-batch`) go in one request, [`MAX_BATCH`] at most: `POST <batch_url>`
@@ -28,12 +28,11 @@
 use journey_plugin_sdk::Offer;
 use journey_plugin_sdk::spec::{config, secret};
 use journey_plugin_sdk::{
-    CONTRACT_VERSION, ChannelKind, Connector, Content, DEFAULT_RETRY_AFTER_MS, Fields, Host,
-    HttpRequest, HttpResponse, Manifest, Message, Outcome, deliver_http, for_each_chunk,
-    outcome_from_error, outcome_from_response, require_config,
+    CONTRACT_VERSION, ChannelKind, Connector, Content, Fields, Host, HttpRequest, Manifest,
+    Message, Outcome, batch_idempotency_key, deliver_http, for_each_chunk, outcome_from_error,
+    outcomes_from_batch_response, require_config, send_prepared,
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use sha2::Sha256;
 
 /// The webhook connector.
 pub struct Webhook;
@@ -98,40 +97,17 @@ pub const MAX_BATCH: usize = 100;
 /// Posts `chunk` to `url` in one request; one outcome per message, in order. A message
 /// whose `sent_at` is not an instant fails alone; the others are posted.
 fn deliver_chunk(host: &dyn Host, url: &str, chunk: &[Message]) -> Vec<Outcome> {
-    let mut out: Vec<Option<Outcome>> = Vec::with_capacity(chunk.len());
-    let mut posted: Vec<&Message> = Vec::with_capacity(chunk.len());
-    let mut latest = i64::MIN;
-    for m in chunk {
-        match sent_at(m) {
-            Ok(t) => {
-                latest = latest.max(t);
-                posted.push(m);
-                out.push(None);
-            }
-            Err(outcome) => out.push(Some(outcome)),
-        }
-    }
-    if !posted.is_empty() {
-        let answers = match batch_request(host, url, &posted, latest) {
+    send_prepared(chunk, sent_at, |ready| {
+        let latest = ready.iter().map(|(_, t)| *t).max().unwrap_or_default();
+        let posted: Vec<&Message> = ready.into_iter().map(|(m, _)| m).collect();
+        match batch_request(host, url, &posted, latest) {
             Ok(req) => match host.http(&req) {
-                Ok(resp) => batch_outcomes(&resp, &posted),
+                Ok(resp) => outcomes_from_batch_response(&resp, &posted),
                 Err(e) => vec![outcome_from_error(&e); posted.len()],
             },
             Err(outcome) => vec![outcome; posted.len()],
-        };
-        let mut answers = answers.into_iter();
-        for slot in out.iter_mut().filter(|o| o.is_none()) {
-            *slot = answers.next();
         }
-    }
-    out.into_iter()
-        .map(|o| {
-            o.unwrap_or_else(|| Outcome::RetryAfter {
-                after_ms: DEFAULT_RETRY_AFTER_MS,
-                reason: "no answer for this message".into(),
-            })
-        })
-        .collect()
+    })
 }
 
 /// The request posting `messages` to `url`, signed with `t`, or why there is none.
@@ -143,76 +119,17 @@ pub fn batch_request(
 ) -> Result<HttpRequest, Outcome> {
     let body = serde_json::to_string(&BatchBody(messages)).unwrap_or_default();
     let signature = signature(host, t, &body)?;
-    let mut keys = <Sha256 as sha2::Digest>::new();
-    for m in messages {
-        sha2::Digest::update(&mut keys, m.idempotency_key.as_bytes());
-        sha2::Digest::update(&mut keys, b"\n");
-    }
-    let digest = hex::encode(sha2::Digest::finalize(keys));
     let mut req = HttpRequest::post(url)
         .body(body.into_bytes(), "application/json")
-        .header("Idempotency-Key", format!("batch-{}", &digest[..32]))
+        .header(
+            "Idempotency-Key",
+            batch_idempotency_key(messages.iter().copied()),
+        )
         .header("X-Journey-Signature", signature);
     if let Some(token) = host.secret("token").filter(|t| !t.is_empty()) {
         req = req.bearer(&token);
     }
     Ok(req)
-}
-
-/// One outcome per message from the answer to a batch request (see the module docs).
-pub fn batch_outcomes(resp: &HttpResponse, messages: &[&Message]) -> Vec<Outcome> {
-    if !(200..300).contains(&resp.status) {
-        let outcome = outcome_from_response(resp, |_| None);
-        return vec![outcome; messages.len()];
-    }
-    let results = resp
-        .json()
-        .ok()
-        .and_then(|v| v.get("results").and_then(|r| r.as_array().cloned()));
-    let Some(results) = results else {
-        return messages
-            .iter()
-            .map(|m| Outcome::Accepted(m.idempotency_key.clone()))
-            .collect();
-    };
-    messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| match results.get(i) {
-            None => Outcome::RetryAfter {
-                after_ms: DEFAULT_RETRY_AFTER_MS,
-                reason: format!(
-                    "the answer has {} results for {} messages",
-                    results.len(),
-                    messages.len()
-                ),
-            },
-            Some(r) => match r.get("error") {
-                Some(error) => {
-                    let reason = error
-                        .as_str()
-                        .map_or_else(|| error.to_string(), str::to_string);
-                    if r.get("retry").and_then(|v| v.as_bool()) == Some(true) {
-                        Outcome::RetryAfter {
-                            after_ms: r
-                                .get("retry_after_ms")
-                                .and_then(|v| v.as_u64())
-                                .unwrap_or(DEFAULT_RETRY_AFTER_MS),
-                            reason,
-                        }
-                    } else {
-                        Outcome::Failed(reason)
-                    }
-                }
-                None => Outcome::Accepted(
-                    r.get("id")
-                        .and_then(|v| v.as_str())
-                        .filter(|id| !id.is_empty())
-                        .map_or_else(|| m.idempotency_key.clone(), str::to_string),
-                ),
-            },
-        })
-        .collect()
 }
 
 /// The body of a batch request: `{"messages": [...]}`.
@@ -645,57 +562,6 @@ mod tests {
                 .all(|r| r.url == "https://hooks.example.com/journey")
         );
         assert_eq!(h.requests().len(), 2);
-    }
-
-    mod answers {
-        use super::*;
-        use proptest::prelude::*;
-
-        fn result() -> impl Strategy<Value = Value> {
-            prop_oneof![
-                Just(json!({})),
-                "[a-z0-9]{0,8}".prop_map(|id| json!({ "id": id })),
-                any::<i64>().prop_map(|id| json!({ "id": id })),
-                ("[a-z ]{0,12}", any::<bool>(), any::<u64>()).prop_map(|(e, r, ms)| {
-                    json!({ "error": e, "retry": r, "retry_after_ms": ms })
-                }),
-                any::<i64>().prop_map(|e| json!({ "error": e })),
-                Just(json!(null)),
-                Just(json!([1, 2])),
-            ]
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(256))]
-
-            /// Whatever a receiver answers a batch with (any status, any body, results of
-            /// any shape and length), every message gets exactly one outcome, and none is an
-            /// `accepted` with an empty id.
-            #[test]
-            fn any_answer_to_a_batch_gives_one_outcome_per_message(
-                n in 0usize..12,
-                status in 100u16..600,
-                results in proptest::collection::vec(result(), 0..14),
-                shape in 0u8..4,
-                junk in proptest::collection::vec(any::<u8>(), 0..64),
-            ) {
-                let body = match shape {
-                    0 => json!({ "results": results }).to_string().into_bytes(),
-                    1 => json!(results).to_string().into_bytes(),
-                    2 => json!({ "results": "not a list" }).to_string().into_bytes(),
-                    _ => junk,
-                };
-                let resp = HttpResponse::new(status).with_body(body);
-                let messages = batch(n);
-                let refs: Vec<&Message> = messages.iter().collect();
-                let out = batch_outcomes(&resp, &refs);
-                prop_assert_eq!(out.len(), n);
-                for o in &out {
-                    let empty_id = matches!(o, Outcome::Accepted(id) if id.is_empty());
-                    prop_assert!(!empty_id, "{:?}", o);
-                }
-            }
-        }
     }
 
     #[test]
