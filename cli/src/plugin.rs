@@ -45,12 +45,14 @@ pub enum PluginCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Deliver one message through a component against a local server that records what
-    /// the plugin sends, and print the outcome, the plugin's logs and its requests.
+    /// Deliver one message (or a batch) through a component against a local server that
+    /// records what the plugin sends, and print the outcome, the plugin's logs and its
+    /// requests.
     Test {
         /// The component (`.wasm`).
         file: PathBuf,
-        /// The message, in its JSON form (see plugins/examples/messages/).
+        /// The message, in its JSON form (see plugins/examples/messages/); a JSON list of
+        /// messages is delivered as one batch (`deliver-batch`).
         #[arg(long, value_name = "FILE.json")]
         message: PathBuf,
         /// A configuration value of the channel (repeatable). URLs may name any host the
@@ -420,15 +422,40 @@ fn setup(
     Ok(setup)
 }
 
-fn read_message(path: &Path) -> Result<Message> {
+/// The message of the file, or the messages of a file holding a JSON list of them (a batch).
+fn read_messages(path: &Path) -> Result<(Vec<Message>, bool)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the message `{}`", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow!(
-            "`{}` is not a message: {e} (the JSON form of a journey message: `idempotency_key`, `customer_id`, `content`, `recipient`...; see plugins/examples/messages/)",
-            path.display()
-        )
-    })
+    const FORM: &str = "the JSON form of a journey message: `idempotency_key`, `customer_id`, `content`, `recipient`...; see plugins/examples/messages/";
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("`{}` is not JSON: {e} ({FORM})", path.display()))?;
+    match value {
+        serde_json::Value::Array(items) => {
+            if items.is_empty() {
+                bail!(
+                    "`{}` is an empty list: give one message, or a list of messages to deliver as one batch",
+                    path.display()
+                );
+            }
+            let messages = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    serde_json::from_value(v).map_err(|e| {
+                        anyhow!(
+                            "`{}`: item {} of the list is not a message: {e} ({FORM})",
+                            path.display(),
+                            i + 1
+                        )
+                    })
+                })
+                .collect::<Result<Vec<Message>>>()?;
+            Ok((messages, true))
+        }
+        v => serde_json::from_value(v)
+            .map(|m| (vec![m], false))
+            .map_err(|e| anyhow!("`{}` is not a message: {e} ({FORM})", path.display())),
+    }
 }
 
 /// `accepted (provider id SM1)`, `retry-after 5000 ms: ...`, `failed: ...`.
@@ -488,7 +515,7 @@ fn test(
     {
         bail!("`--status {s}`: an HTTP status is between 100 and 599 (for example `--status 503`)");
     }
-    let message = read_message(message)?;
+    let (messages, batch) = read_messages(message)?;
     let sink = Sink::with(move |n, _| match status {
         None => Reply::accepted(n),
         Some(s) if (200..300).contains(&s) => Reply {
@@ -500,37 +527,75 @@ fn test(
     .context("cannot start the local HTTP server")?;
     let host = host(Transport::Sink(sink.addr()))?;
     let plugin = load(&host, file)?;
-    let channel = if message.channel.is_empty() {
+    let first = &messages[0];
+    let channel = if first.channel.is_empty() {
         plugin.manifest().name.clone()
     } else {
-        message.channel.clone()
+        first.channel.clone()
     };
     let setup = Arc::new(setup(&plugin, &channel, &config, &secrets)?);
     let mut instance = plugin
         .instantiate()
         .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
-    let result = instance.deliver(&setup, &message);
-
     let m = plugin.manifest();
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "plugin {} {}, channel `{channel}`, message {} (attempt {})",
-        m.name, m.version, message.idempotency_key, message.attempt
-    );
-    let (accepted, logs, http) = match result {
-        Ok(d) => {
+    let (accepted, logs, http) = if batch {
+        let d = instance.deliver_batch(&setup, &messages);
+        let _ = writeln!(
+            out,
+            "plugin {} {}, channel `{channel}`, {} messages {} ({:.1} ms)",
+            m.name,
+            m.version,
+            messages.len(),
+            if plugin.batches() {
+                "in one `deliver-batch` call".to_string()
+            } else {
+                format!(
+                    "in {} `deliver` calls (the plugin was built against contract 1.0, without batches)",
+                    d.calls
+                )
+            },
+            d.elapsed.as_secs_f64() * 1e3
+        );
+        let mut all = true;
+        for (message, result) in messages.iter().zip(&d.results) {
+            let text = match result {
+                Ok(o) => {
+                    all &= matches!(o, Outcome::Accepted(_));
+                    outcome_text(o)
+                }
+                Err(e) => {
+                    all = false;
+                    format!("error: {}", one_line(&e.to_string()))
+                }
+            };
             let _ = writeln!(
                 out,
-                "outcome: {} ({:.1} ms)",
-                outcome_text(&d.outcome),
-                d.elapsed.as_secs_f64() * 1e3
+                "outcome for {} (attempt {}): {text}",
+                message.idempotency_key, message.attempt
             );
-            (matches!(d.outcome, Outcome::Accepted(_)), d.logs, d.http)
         }
-        Err(f) => {
-            let _ = writeln!(out, "outcome: error: {}", one_line(&f.error.to_string()));
-            (false, f.logs, f.http)
+        (all, d.logs, d.http)
+    } else {
+        let _ = writeln!(
+            out,
+            "plugin {} {}, channel `{channel}`, message {} (attempt {})",
+            m.name, m.version, first.idempotency_key, first.attempt
+        );
+        match instance.deliver(&setup, first) {
+            Ok(d) => {
+                let _ = writeln!(
+                    out,
+                    "outcome: {} ({:.1} ms)",
+                    outcome_text(&d.outcome),
+                    d.elapsed.as_secs_f64() * 1e3
+                );
+                (matches!(d.outcome, Outcome::Accepted(_)), d.logs, d.http)
+            }
+            Err(f) => {
+                let _ = writeln!(out, "outcome: error: {}", one_line(&f.error.to_string()));
+                (false, f.logs, f.http)
+            }
         }
     };
     if logs.is_empty() {

@@ -390,6 +390,77 @@ fn plugin_test_delivers_the_example_messages() {
 }
 
 #[test]
+fn plugin_test_delivers_a_list_of_messages_as_one_batch() {
+    let one: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(message("webhook")).expect("the example message"),
+    )
+    .expect("JSON");
+    let mut list = Vec::new();
+    for k in ["b-1", "b-2", "b-3"] {
+        let mut m = one.clone();
+        m["idempotency_key"] = serde_json::json!(k);
+        list.push(m);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("batch.json");
+    std::fs::write(&file, serde_json::to_string(&list).expect("JSON")).expect("write");
+    let flags = [
+        "--config",
+        "url=https://hooks.example.com/in",
+        "--config",
+        "batch_url=https://hooks.example.com/batch",
+        "--secret",
+        "signing_secret=s3cret",
+    ];
+    let o = run(journey()
+        .args(["plugin", "test"])
+        .arg(component("webhook"))
+        .arg("--message")
+        .arg(&file)
+        .args(flags));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        out.contains("3 messages in one `deliver-batch` call"),
+        "{out}"
+    );
+    for k in ["b-1", "b-2", "b-3"] {
+        assert!(
+            out.contains(&format!("outcome for {k} (attempt 1): accepted")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("requests the local server received: 1"),
+        "{out}"
+    );
+    assert!(out.contains("POST /batch"), "{out}");
+    // An empty list, and a list with a bad item, are refused with the reason.
+    std::fs::write(&file, "[]").expect("write");
+    let o = run(journey()
+        .args(["plugin", "test"])
+        .arg(component("webhook"))
+        .arg("--message")
+        .arg(&file)
+        .args(flags));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is an empty list"), "{}", show(&o));
+    std::fs::write(&file, format!("[{one}, 7]")).expect("write");
+    let o = run(journey()
+        .args(["plugin", "test"])
+        .arg(component("webhook"))
+        .arg("--message")
+        .arg(&file)
+        .args(flags));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("item 2 of the list is not a message"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
 fn plugin_test_reports_a_provider_asking_to_retry() {
     let o = plugin_test(
         "sms",
