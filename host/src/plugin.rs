@@ -808,7 +808,11 @@ impl Instance {
         let (logs, http) = self.finish();
         let outcomes = match self.settle(result) {
             Ok((outcomes,)) => outcomes,
-            Err(error) => {
+            Err(mut error) => {
+                // The batch's own deadline, not one call's.
+                if let ErrorKind::Deadline(d) = &mut error.kind {
+                    *d = deadline;
+                }
                 return BatchDelivery::failed(messages.len(), &error, logs, http, 1);
             }
         };

@@ -126,6 +126,26 @@ fn a_trap_in_a_batch_fails_every_message_and_stops_the_instance() {
 }
 
 #[test]
+fn a_batch_that_runs_past_its_deadline_is_stopped_and_every_message_fails() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instance");
+    let started = std::time::Instant::now();
+    let d = i.deliver_batch(&setup("loop", &[("mode", "loop")], &[], &[]), &messages(2));
+    // The test host's deadline is 400 ms a call, so 800 ms for two messages.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800));
+    assert_eq!(d.results.len(), 2);
+    for r in &d.results {
+        let e = r.as_ref().expect_err("stopped");
+        assert!(
+            matches!(e.kind, ErrorKind::Deadline(d) if d == std::time::Duration::from_millis(800)),
+            "{e}"
+        );
+    }
+    assert!(!i.is_usable());
+}
+
+#[test]
 fn a_1_0_plugin_that_stops_mid_batch_gives_the_rest_its_error() {
     let h = host();
     let old = load(&h, "contract-1-0");
