@@ -58,6 +58,8 @@ pub struct Routing {
     /// Plugins of `[plugins]` without a `component`.
     without_component: Vec<String>,
     lookup: Lookup,
+    /// The most messages per call into a plugin ([`Dispatcher::batch_size`]).
+    batch_size: usize,
 }
 
 /// Counts of one plugin, summed over dispatchers.
@@ -154,6 +156,7 @@ impl Routing {
             plugins,
             without_component,
             lookup: Lookup::default(),
+            batch_size: journey_host::DEFAULT_BATCH_SIZE,
         };
         // Resolves every channel now, so that a configuration error stops the run before
         // anything is simulated.
@@ -161,9 +164,16 @@ impl Routing {
         Ok(routing)
     }
 
+    /// Sets the most messages a dispatcher hands a plugin in one call (the sends due at one
+    /// instant on one channel go together).
+    pub fn set_batch_size(&mut self, n: usize) {
+        self.batch_size = n.max(1);
+    }
+
     /// A fresh dispatcher over the plugins.
     pub fn dispatcher(&self) -> Result<Dispatcher> {
         let env = |name: &str| self.lookup.env(name);
+        let batch_size = self.batch_size;
         Dispatcher::new(
             self.program.clone(),
             self.plugins.clone(),
@@ -177,6 +187,10 @@ impl Routing {
                 "{} (fix the channel's `config {{ }}` or the environment variable it reads; an unset variable gets a placeholder)",
                 lines.join("; ")
             )
+        })
+        .map(|mut d| {
+            d.batch_size(batch_size);
+            d
         })
     }
 

@@ -117,6 +117,11 @@ enum Command {
         /// (their `component`), against a local server, and report the deliveries.
         #[arg(long)]
         plugins: bool,
+        /// With `--plugins`: the most messages handed to a plugin in one call (the sends due
+        /// at one instant on one channel go together; default 32; 1 makes one call per
+        /// message).
+        #[arg(long, value_name = "N", requires = "plugins", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_size: Option<u32>,
     },
     /// Channel plugins: create one, check a component, deliver a test message through it.
     Plugin {
@@ -241,12 +246,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             explain,
             format,
             plugins,
+            batch_size,
         } => {
             let Some((c, program, root)) = runnable(&path)? else {
                 return Ok(ExitCode::FAILURE);
             };
             let plugins = if plugins {
-                Some(deliveries::Routing::load(&c, program.clone(), &root)?)
+                let mut routing = deliveries::Routing::load(&c, program.clone(), &root)?;
+                if let Some(n) = batch_size {
+                    routing.set_batch_size(n as usize);
+                }
+                Some(routing)
             } else {
                 None
             };

@@ -614,6 +614,50 @@ fn telecom() -> tempfile::TempDir {
 }
 
 #[test]
+fn simulate_batch_size_sets_the_messages_per_call() {
+    let project = telecom();
+    let totals = |batch: Option<&str>| {
+        let mut cmd = journey();
+        cmd.args(["simulate", "--plugins", "--customers", "50", "--days", "60"])
+            .args(["--format", "json"]);
+        if let Some(n) = batch {
+            cmd.args(["--batch-size", n]);
+        }
+        let o = run(cmd.arg(project.path()));
+        assert!(o.status.success(), "{}", show(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        let plugins = v["deliveries"]["plugins"]
+            .as_array()
+            .expect("plugins")
+            .clone();
+        let total = |f: &str| -> u64 { plugins.iter().filter_map(|p| p[f].as_u64()).sum() };
+        (total("calls"), total("accepted"))
+    };
+    let (batched_calls, accepted) = totals(None);
+    let (single_calls, single_accepted) = totals(Some("1"));
+    assert_eq!(accepted, single_accepted, "the same deliveries either way");
+    assert_eq!(
+        single_calls, accepted,
+        "one call per message with --batch-size 1"
+    );
+    assert!(
+        batched_calls < single_calls,
+        "{batched_calls} < {single_calls}"
+    );
+    // 0 and a missing --plugins are refused by the argument parser.
+    let o = run(journey()
+        .args(["simulate", "--plugins", "--batch-size", "0"])
+        .arg(project.path()));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--batch-size"), "{}", show(&o));
+    let o = run(journey()
+        .args(["simulate", "--batch-size", "4"])
+        .arg(project.path()));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--plugins"), "{}", show(&o));
+}
+
+#[test]
 fn simulate_with_plugins_reports_deliveries() {
     let project = telecom();
     let started = std::time::Instant::now();
