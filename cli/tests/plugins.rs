@@ -412,12 +412,15 @@ fn plugin_test_delivers_a_list_of_messages_as_one_batch() {
         "--secret",
         "signing_secret=s3cret",
     ];
-    let o = run(journey()
-        .args(["plugin", "test"])
-        .arg(component("webhook"))
-        .arg("--message")
-        .arg(&file)
-        .args(flags));
+    let deliver = || {
+        run(journey()
+            .args(["plugin", "test"])
+            .arg(component("webhook"))
+            .arg("--message")
+            .arg(&file)
+            .args(flags))
+    };
+    let o = deliver();
     let out = stdout(&o);
     assert!(o.status.success(), "{}", show(&o));
     assert!(
@@ -437,21 +440,11 @@ fn plugin_test_delivers_a_list_of_messages_as_one_batch() {
     assert!(out.contains("POST /batch"), "{out}");
     // An empty list, and a list with a bad item, are refused with the reason.
     std::fs::write(&file, "[]").expect("write");
-    let o = run(journey()
-        .args(["plugin", "test"])
-        .arg(component("webhook"))
-        .arg("--message")
-        .arg(&file)
-        .args(flags));
+    let o = deliver();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("is an empty list"), "{}", show(&o));
     std::fs::write(&file, format!("[{one}, 7]")).expect("write");
-    let o = run(journey()
-        .args(["plugin", "test"])
-        .arg(component("webhook"))
-        .arg("--message")
-        .arg(&file)
-        .args(flags));
+    let o = deliver();
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("item 2 of the list is not a message"),

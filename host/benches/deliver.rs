@@ -29,7 +29,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use journey_host::{ChannelSetup, HostConfig, Plugin, PluginHost, Transport};
+use journey_host::{ChannelSetup, HostConfig, Instance, Plugin, PluginHost, Transport};
 use journey_plugin_api::{Content, Message, Outcome, ParamValue};
 use journey_plugin_sdk::testing::StubHost;
 use journey_plugin_sdk::{Connector, HttpResponse};
@@ -79,7 +79,34 @@ fn best(rounds: usize, n: usize, mut f: impl FnMut()) -> f64 {
     best
 }
 
-/// Best times, in ns per call, of `plugin` on a warm instance and of `native`.
+/// Best times, in ns per message, of `deliver` (which delivers `per_call` messages to a
+/// warm instance of `plugin`) and of `native` (which delivers the same), over about
+/// `messages` messages per round.
+fn timed<O>(
+    plugin: &Plugin,
+    per_call: usize,
+    messages: usize,
+    (component_rounds, native_rounds): (usize, usize),
+    mut deliver: impl FnMut(&mut Instance),
+    mut native: impl FnMut() -> O,
+) -> (f64, f64) {
+    let mut inst = plugin.instantiate().expect("instance");
+    let calls = (messages / per_call).max(1);
+    let per_message = |ns: f64| {
+        if ns == f64::MAX {
+            ns
+        } else {
+            ns / per_call as f64
+        }
+    };
+    let component = best(component_rounds, calls, || deliver(&mut inst));
+    let native = best(native_rounds, calls, || {
+        std::hint::black_box(native());
+    });
+    (per_message(component), per_message(native))
+}
+
+/// Best times, in ns per call, of `plugin` delivering `msg` and of `native`.
 fn compare<O>(
     plugin: &Plugin,
     setup: &Arc<ChannelSetup>,
@@ -87,22 +114,25 @@ fn compare<O>(
     calls: usize,
     component_rounds: usize,
     native_rounds: usize,
-    mut native: impl FnMut() -> O,
+    native: impl FnMut() -> O,
 ) -> (f64, f64) {
-    let mut inst = plugin.instantiate().expect("instance");
-    let component = best(component_rounds, calls, || {
+    let deliver = |inst: &mut Instance| {
         let d = inst.deliver(setup, msg).expect("delivers");
         assert!(matches!(d.outcome, Outcome::Accepted(_)), "{:?}", d.outcome);
         std::hint::black_box(d);
-    });
-    let native = best(native_rounds, calls, || {
-        std::hint::black_box(native());
-    });
-    (component, native)
+    };
+    timed(
+        plugin,
+        1,
+        calls,
+        (component_rounds, native_rounds),
+        deliver,
+        native,
+    )
 }
 
-/// Best times, in ns per message, of `plugin` delivering `msgs` in one call on a warm
-/// instance and of `native` (which delivers them all too).
+/// Best times, in ns per message, of `plugin` delivering `msgs` in one call and of
+/// `native` (which delivers them all too).
 fn compare_batch<O>(
     plugin: &Plugin,
     setup: &Arc<ChannelSetup>,
@@ -110,29 +140,18 @@ fn compare_batch<O>(
     calls: usize,
     component_rounds: usize,
     native_rounds: usize,
-    mut native: impl FnMut() -> O,
+    native: impl FnMut() -> O,
 ) -> (f64, f64) {
-    let mut inst = plugin.instantiate().expect("instance");
-    let batches = (calls / msgs.len()).max(1);
-    let per_message = |ns: f64| {
-        if ns == f64::MAX {
-            ns
-        } else {
-            ns / msgs.len() as f64
-        }
-    };
-    let component = best(component_rounds, batches, || {
+    let deliver = |inst: &mut Instance| {
         let d = inst.deliver_batch(setup, msgs);
         assert_eq!(d.calls, 1);
         for r in &d.results {
             assert!(matches!(r, Ok(Outcome::Accepted(_))), "{r:?}");
         }
         std::hint::black_box(d);
-    });
-    let native = best(native_rounds, batches, || {
-        std::hint::black_box(native());
-    });
-    (per_message(component), per_message(native))
+    };
+    let rounds = (component_rounds, native_rounds);
+    timed(plugin, msgs.len(), calls, rounds, deliver, native)
 }
 
 /// The loops `--only` can run alone.

@@ -208,7 +208,9 @@ impl PluginHost {
             .and_then(ChannelPluginPre::new)
             .map_err(|e| PluginError::new(&id, ErrorKind::Import(format!("{e:#}"))))?;
         let batch = batch_export(&component);
-        let manifest = self.instantiate(&pre, batch.as_ref(), &id)?.manifest()?;
+        let mut probe = self.instantiate(&pre, batch.as_ref(), &id)?;
+        probe.check_batch_type()?;
+        let manifest = probe.manifest()?;
         id.name = manifest.name.clone();
         id.version = Some(manifest.version.clone());
         let problems = manifest.problems();
@@ -229,7 +231,7 @@ impl PluginHost {
     }
 
     /// A fresh instance of `pre` in its own store, from the pool, with this host's limits;
-    /// with `batch`, its `deliver-batch` is looked up and its type checked.
+    /// with `batch`, its `deliver-batch` is looked up (its type is checked once, at load).
     fn instantiate(
         &self,
         pre: &ChannelPluginPre<State>,
@@ -256,26 +258,15 @@ impl PluginHost {
         let bindings = ChannelPlugin::new(&mut store, &instance).map_err(instantiate)?;
         let batch = match batch {
             None => None,
-            Some(ix) => {
-                let func = instance.get_func(&mut store, ix).ok_or_else(|| {
-                    PluginError::new(
-                        id,
-                        ErrorKind::Contract(format!(
-                            "its `{}/batch` export has no function `deliver-batch`",
-                            api::CONTRACT_PACKAGE
-                        )),
-                    )
-                })?;
-                batch_typed(&store, func).map_err(|e| {
-                    PluginError::new(
-                        id,
-                        ErrorKind::Contract(format!(
-                            "its `deliver-batch` does not have the contract's type: {e:#}"
-                        )),
-                    )
-                })?;
-                Some(func)
-            }
+            Some(ix) => Some(instance.get_func(&mut store, ix).ok_or_else(|| {
+                PluginError::new(
+                    id,
+                    ErrorKind::Contract(format!(
+                        "its `{}/batch` export has no function `deliver-batch`",
+                        api::CONTRACT_PACKAGE
+                    )),
+                )
+            })?),
         };
         Ok(Instance {
             store,
@@ -500,23 +491,9 @@ pub struct BatchDelivery {
     pub elapsed: Duration,
 }
 
-impl BatchDelivery {
-    /// Every one of `n` messages failed with `error`.
-    fn failed(
-        n: usize,
-        error: &PluginError,
-        logs: Vec<LogLine>,
-        http: Vec<HttpExchange>,
-        calls: u32,
-    ) -> BatchDelivery {
-        BatchDelivery {
-            results: (0..n).map(|_| Err(Box::new(error.clone()))).collect(),
-            logs,
-            http,
-            calls,
-            elapsed: Duration::ZERO,
-        }
-    }
+/// `n` results, each the failure `error`.
+fn all_failed(n: usize, error: &PluginError) -> Vec<Result<Outcome, Box<PluginError>>> {
+    (0..n).map(|_| Err(Box::new(error.clone()))).collect()
 }
 
 impl Plugin {
@@ -567,7 +544,7 @@ fn ticks(d: Duration) -> u64 {
 pub struct Instance {
     store: Store<State>,
     bindings: ChannelPlugin,
-    /// Its `deliver-batch`, type-checked when the instance was made.
+    /// Its `deliver-batch`, if it has one; the plugin's load checked its type.
     batch: Option<Func>,
     id: PluginId,
     deadline: Duration,
@@ -759,10 +736,10 @@ impl Instance {
                 self.waits = waited;
                 result
             }
-            Err(kind) => {
-                let error = PluginError::new(&self.id, kind);
-                BatchDelivery::failed(messages.len(), &error, Vec::new(), Vec::new(), 0)
-            }
+            Err(kind) => BatchDelivery {
+                results: all_failed(messages.len(), &PluginError::new(&self.id, kind)),
+                ..BatchDelivery::default()
+            },
         }
     }
 
@@ -777,8 +754,10 @@ impl Instance {
             return self.deliver_each(setup, messages).await;
         };
         if self.poisoned {
-            let error = self.reused();
-            return BatchDelivery::failed(messages.len(), &error, Vec::new(), Vec::new(), 0);
+            return BatchDelivery {
+                results: all_failed(messages.len(), &self.reused()),
+                ..BatchDelivery::default()
+            };
         }
         if messages.is_empty() {
             return BatchDelivery::default();
@@ -806,40 +785,39 @@ impl Instance {
             Err(e) => Some(Err(e)),
         };
         let (logs, http) = self.finish();
-        let outcomes = match self.settle(result) {
-            Ok((outcomes,)) => outcomes,
+        let results = match self.settle(result) {
             Err(mut error) => {
                 // The batch's own deadline, not one call's.
                 if let ErrorKind::Deadline(d) = &mut error.kind {
                     *d = deadline;
                 }
-                return BatchDelivery::failed(messages.len(), &error, logs, http, 1);
+                all_failed(messages.len(), &error)
             }
-        };
-        if outcomes.len() != messages.len() {
-            let error = PluginError::new(
-                &self.id,
-                ErrorKind::Malformed(format!(
+            Ok((outcomes,)) if outcomes.len() != messages.len() => {
+                let why = format!(
                     "`deliver-batch` answered {} outcomes for {} messages",
                     outcomes.len(),
                     messages.len()
-                )),
-            );
-            return BatchDelivery::failed(messages.len(), &error, logs, http, 1);
-        }
-        let results = outcomes
-            .into_iter()
-            .map(|o| {
-                let outcome = convert::outcome_from_wit(o);
-                match malformed(&outcome) {
-                    None => Ok(outcome),
-                    Some(why) => Err(Box::new(PluginError::new(
-                        &self.id,
-                        ErrorKind::Malformed(why),
-                    ))),
-                }
-            })
-            .collect();
+                );
+                all_failed(
+                    messages.len(),
+                    &PluginError::new(&self.id, ErrorKind::Malformed(why)),
+                )
+            }
+            Ok((outcomes,)) => outcomes
+                .into_iter()
+                .map(|o| {
+                    let outcome = convert::outcome_from_wit(o);
+                    match malformed(&outcome) {
+                        None => Ok(outcome),
+                        Some(why) => Err(Box::new(PluginError::new(
+                            &self.id,
+                            ErrorKind::Malformed(why),
+                        ))),
+                    }
+                })
+                .collect(),
+        };
         BatchDelivery {
             results,
             logs,
@@ -883,6 +861,22 @@ impl Instance {
         }
         out.elapsed = started.elapsed();
         out
+    }
+
+    /// Refuses, at load, a `batch` export whose `deliver-batch` does not have the contract's
+    /// type (each call checks it again, as it must to call it without `unsafe`).
+    fn check_batch_type(&self) -> Result<(), PluginError> {
+        match self.batch {
+            Some(func) => batch_typed(&self.store, func).map(|_| ()).map_err(|e| {
+                PluginError::new(
+                    &self.id,
+                    ErrorKind::Contract(format!(
+                        "its `deliver-batch` does not have the contract's type: {e:#}"
+                    )),
+                )
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The error of a call on an instance that failed earlier.

@@ -377,19 +377,10 @@ impl host::Host for State {
     }
 
     fn hmac_sha256(&mut self, key: String, data: Vec<u8>) -> Option<Vec<u8>> {
-        use hmac::Mac;
         if !self.serving {
             return None;
         }
-        let secret = self
-            .hooks
-            .setup
-            .secrets
-            .get(&key)
-            .filter(|s| !s.is_empty())?;
-        // HMAC takes keys of any length: `new_from_slice` does not fail.
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
-        mac.update(&data);
-        Some(mac.finalize().into_bytes().to_vec())
+        let secret = self.hooks.setup.secrets.get(&key)?;
+        journey_plugin_api::hmac_sha256(secret, &data).map(|mac| mac.to_vec())
     }
 }

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{host, load, message, setup};
-use journey_host::{Dispatcher, ErrorKind, RetryPolicy};
+use common::{host, load, message, mode, setup};
+use journey_host::{BatchDelivery, ErrorKind, PluginError, RetryPolicy};
 use journey_plugin_api::{Message, Outcome};
 
 /// `n` messages with the idempotency keys `k0`, `k1`, ...
@@ -21,7 +19,21 @@ fn messages(n: usize) -> Vec<Message> {
         .collect()
 }
 
-fn accepted(results: &[Result<Outcome, Box<journey_host::PluginError>>]) -> Vec<String> {
+/// The errors of `d`, which must have failed every one of its `n` messages.
+fn errors(d: &BatchDelivery, n: usize) -> Vec<&PluginError> {
+    assert_eq!(d.results.len(), n);
+    d.results
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|_| ())
+                .map_err(|e| &**e)
+                .expect_err("failed")
+        })
+        .collect()
+}
+
+fn accepted(results: &[Result<Outcome, Box<PluginError>>]) -> Vec<String> {
     results
         .iter()
         .map(|r| match r {
@@ -53,10 +65,7 @@ fn plugins_of_contract_1_1_get_a_batch_in_one_call_in_order() {
     assert_eq!(p.manifest().contract, journey_plugin_api::CONTRACT_VERSION);
     assert!(p.batches());
     let mut i = p.instantiate().expect("instance");
-    let d = i.deliver_batch(
-        &setup("sized", &[("mode", "batch-size")], &[], &[]),
-        &messages(5),
-    );
+    let d = i.deliver_batch(&mode("batch-size"), &messages(5));
     assert_eq!(d.calls, 1);
     assert_eq!(
         accepted(&d.results),
@@ -64,14 +73,11 @@ fn plugins_of_contract_1_1_get_a_batch_in_one_call_in_order() {
     );
     // `deliver` is still there, for one message.
     let one = i
-        .deliver(
-            &setup("sized", &[("mode", "batch-size")], &[], &[]),
-            &messages(1)[0],
-        )
+        .deliver(&mode("batch-size"), &messages(1)[0])
         .expect("delivers");
     assert_eq!(one.outcome, Outcome::Accepted("1-k0".into()));
     // An empty batch makes no call.
-    let none = i.deliver_batch(&setup("sized", &[("mode", "batch-size")], &[], &[]), &[]);
+    let none = i.deliver_batch(&mode("batch-size"), &[]);
     assert_eq!((none.calls, none.results.len()), (0, 0));
 }
 
@@ -80,13 +86,8 @@ fn a_batch_answer_of_the_wrong_length_fails_every_message_of_the_call() {
     let h = host();
     let p = load(&h, "misbehave");
     let mut i = p.instantiate().expect("instance");
-    let d = i.deliver_batch(
-        &setup("short", &[("mode", "short")], &[], &[]),
-        &messages(3),
-    );
-    assert_eq!(d.results.len(), 3);
-    for r in &d.results {
-        let e = r.as_ref().expect_err("malformed");
+    let d = i.deliver_batch(&mode("short"), &messages(3));
+    for e in errors(&d, 3) {
         assert!(matches!(e.kind, ErrorKind::Malformed(_)), "{e}");
         assert!(
             e.to_string()
@@ -97,7 +98,7 @@ fn a_batch_answer_of_the_wrong_length_fails_every_message_of_the_call() {
     }
     // A malformed answer does not stop the instance.
     assert!(i.is_usable());
-    let ok = i.deliver_batch(&setup("ok", &[("mode", "ok")], &[], &[]), &messages(2));
+    let ok = i.deliver_batch(&mode("ok"), &messages(2));
     assert_eq!(accepted(&ok.results), ["ok-k0", "ok-k1"]);
 }
 
@@ -106,20 +107,14 @@ fn a_trap_in_a_batch_fails_every_message_and_stops_the_instance() {
     let h = host();
     let p = load(&h, "misbehave");
     let mut i = p.instantiate().expect("instance");
-    let d = i.deliver_batch(
-        &setup("panic", &[("mode", "panic")], &[], &[]),
-        &messages(3),
-    );
-    assert_eq!(d.results.len(), 3);
-    for r in &d.results {
-        let e = r.as_ref().expect_err("trapped");
+    let d = i.deliver_batch(&mode("panic"), &messages(3));
+    for e in errors(&d, 3) {
         assert!(matches!(e.kind, ErrorKind::Trap(_)), "{e}");
         assert!(e.to_string().contains("panicked"), "{e}");
     }
     assert!(!i.is_usable());
-    let again = i.deliver_batch(&setup("ok", &[("mode", "ok")], &[], &[]), &messages(2));
-    for r in &again.results {
-        let e = r.as_ref().expect_err("refused");
+    let again = i.deliver_batch(&mode("ok"), &messages(2));
+    for e in errors(&again, 2) {
         assert!(e.to_string().contains("cannot be reused"), "{e}");
     }
     assert_eq!(again.calls, 0);
@@ -131,12 +126,10 @@ fn a_batch_that_runs_past_its_deadline_is_stopped_and_every_message_fails() {
     let p = load(&h, "misbehave");
     let mut i = p.instantiate().expect("instance");
     let started = std::time::Instant::now();
-    let d = i.deliver_batch(&setup("loop", &[("mode", "loop")], &[], &[]), &messages(2));
+    let d = i.deliver_batch(&mode("loop"), &messages(2));
     // The test host's deadline is 400 ms a call, so 800 ms for two messages.
     assert!(started.elapsed() >= std::time::Duration::from_millis(800));
-    assert_eq!(d.results.len(), 2);
-    for r in &d.results {
-        let e = r.as_ref().expect_err("stopped");
+    for e in errors(&d, 2) {
         assert!(
             matches!(e.kind, ErrorKind::Deadline(d) if d == std::time::Duration::from_millis(800)),
             "{e}"
@@ -155,9 +148,7 @@ fn a_1_0_plugin_that_stops_mid_batch_gives_the_rest_its_error() {
         &messages(3),
     );
     assert_eq!(d.calls, 1, "the first call stopped the instance");
-    assert_eq!(d.results.len(), 3);
-    for r in &d.results {
-        let e = r.as_ref().expect_err("trapped");
+    for e in errors(&d, 3) {
         assert!(matches!(e.kind, ErrorKind::Trap(_)), "{e}");
         assert!(e.to_string().contains("panicked"), "{e}");
     }
@@ -176,19 +167,8 @@ journey both {
 }
 "#;
 
-fn program() -> Arc<journey_bytecode::Program> {
-    let mut files = journey_compiler::MemoryHost::new();
-    files.insert("main.journey", PROJECT);
-    let input = journey_compiler::Input {
-        roots: vec!["main.journey".to_string()],
-        default_name: "batch".to_string(),
-        ..journey_compiler::Input::default()
-    };
-    let c = journey_compiler::compile(&files, &input);
-    Arc::new(
-        c.program
-            .unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics)),
-    )
+fn program() -> std::sync::Arc<journey_bytecode::Program> {
+    common::compile(PROJECT, "batch")
 }
 
 #[test]
@@ -196,36 +176,12 @@ fn the_dispatcher_batches_the_sends_of_one_instant_per_channel() {
     let program = program();
     let h = host();
     let plugins = vec![load(&h, "misbehave"), load(&h, "contract-1-0")];
-    let mut d = Dispatcher::new(
-        program.clone(),
-        plugins,
-        &|_| None,
-        &std::collections::BTreeMap::new(),
-        RetryPolicy::default(),
-    )
-    .expect("channels resolve");
+    let mut d = common::dispatcher(&program, plugins, RetryPolicy::default());
     d.batch_size(4);
-    let go = program
-        .events
-        .iter()
-        .find(|(_, e)| e.name == "go")
-        .map(|(id, _)| id)
-        .expect("event go");
     let t0 = 1_800_000_000;
-    let mut engine =
-        journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), t0);
     // Ten customers at one instant, three at another a minute later.
-    for n in 0..13 {
-        let at = if n < 10 { t0 } else { t0 + 60 };
-        engine.event(&format!("C{n}"), go, Vec::new(), at);
-    }
-    engine.advance_to(t0 + 120);
-    for e in engine.drain_effects() {
-        if let journey_runtime::Effect::Send(s) = e {
-            journey_runtime::ChannelSink::deliver(&mut d, &s);
-        }
-    }
-    d.flush();
+    let instants: Vec<i64> = (0..13).map(|n| if n < 10 { t0 } else { t0 + 60 }).collect();
+    common::send_through(&mut d, &program, "go", &instants);
     let stats = d.stats();
     let (misbehave, legacy) = (&stats[0].1, &stats[1].1);
     assert_eq!(misbehave.accepted, 13, "{misbehave:?}");
@@ -258,26 +214,13 @@ fn the_dispatcher_batches_the_sends_of_one_instant_per_channel() {
         d.records()
     );
     // One call per message when asked.
-    let mut one = Dispatcher::new(
-        program.clone(),
+    let mut one = common::dispatcher(
+        &program,
         vec![load(&h, "misbehave")],
-        &|_| None,
-        &std::collections::BTreeMap::new(),
         RetryPolicy::default(),
-    )
-    .expect("channels resolve");
+    );
     one.batch_size(0);
-    let mut engine =
-        journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), t0);
-    for n in 0..5 {
-        engine.event(&format!("C{n}"), go, Vec::new(), t0);
-    }
-    for e in engine.drain_effects() {
-        if let journey_runtime::Effect::Send(s) = e {
-            journey_runtime::ChannelSink::deliver(&mut one, &s);
-        }
-    }
-    one.flush();
+    common::send_through(&mut one, &program, "go", &[t0; 5]);
     let s = &one.stats()[0].1;
     assert_eq!((s.calls, s.accepted), (5, 5), "{s:?}");
     assert!(
@@ -301,36 +244,13 @@ proptest::proptest! {
     ) {
         let program = program();
         let h = host();
-        let mut d = Dispatcher::new(
-            program.clone(),
-            vec![load(&h, "misbehave"), load(&h, "contract-1-0")],
-            &|_| None,
-            &std::collections::BTreeMap::new(),
-            RetryPolicy::default(),
-        )
-        .expect("channels resolve");
+        let plugins = vec![load(&h, "misbehave"), load(&h, "contract-1-0")];
+        let mut d = common::dispatcher(&program, plugins, RetryPolicy::default());
         d.batch_size(size);
-        let go = program
-            .events
-            .iter()
-            .find(|(_, e)| e.name == "go")
-            .map(|(id, _)| id)
-            .expect("event go");
         let t0 = 1_800_000_000;
-        let mut engine =
-            journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), t0);
-        let mut sorted = offsets.clone();
-        sorted.sort_unstable();
-        for (n, off) in sorted.iter().enumerate() {
-            engine.event(&format!("C{n}"), go, Vec::new(), t0 + off * 60);
-        }
-        engine.advance_to(t0 + 600);
-        for e in engine.drain_effects() {
-            if let journey_runtime::Effect::Send(s) = e {
-                journey_runtime::ChannelSink::deliver(&mut d, &s);
-            }
-        }
-        d.flush();
+        let mut instants: Vec<i64> = offsets.iter().map(|off| t0 + off * 60).collect();
+        instants.sort_unstable();
+        common::send_through(&mut d, &program, "go", &instants);
         let stats = d.stats();
         let n = offsets.len() as u64;
         proptest::prop_assert_eq!(stats[0].1.accepted, n);

@@ -6,13 +6,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{host, load, message, setup};
-use journey_host::{Dispatcher, ErrorKind, HostConfig, PluginHost, RetryPolicy, Transport};
+use common::{host, load, message, mode, setup};
+use journey_host::{ErrorKind, HostConfig, PluginHost, RetryPolicy, Transport};
 use journey_plugin_api::Outcome;
-
-fn mode(m: &str) -> Arc<journey_host::ChannelSetup> {
-    setup("misbehaving", &[("mode", m)], &[], &[])
-}
 
 fn msg() -> journey_plugin_api::Message {
     message(&[("text", "bonjour")], &[], &[])
@@ -345,24 +341,9 @@ journey both {
 }
 "#;
 
-fn program() -> Arc<journey_bytecode::Program> {
-    let mut files = journey_compiler::MemoryHost::new();
-    files.insert("main.journey", PROJECT);
-    let input = journey_compiler::Input {
-        roots: vec!["main.journey".to_string()],
-        default_name: "containment".to_string(),
-        ..journey_compiler::Input::default()
-    };
-    let c = journey_compiler::compile(&files, &input);
-    Arc::new(
-        c.program
-            .unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics)),
-    )
-}
-
 #[test]
 fn a_broken_channel_does_not_stop_the_others() {
-    let program = program();
+    let program = common::compile(PROJECT, "containment");
     let h = PluginHost::new(HostConfig {
         transport: Transport::Network,
         ..HostConfig::default()
@@ -373,34 +354,9 @@ fn a_broken_channel_does_not_stop_the_others() {
         max_attempts: 3,
         ..RetryPolicy::default()
     };
-    let mut d = Dispatcher::new(
-        program.clone(),
-        vec![plugin],
-        &|_| None,
-        &std::collections::BTreeMap::new(),
-        policy,
-    )
-    .expect("channels resolve");
-    let go = program
-        .events
-        .iter()
-        .find(|(_, e)| e.name == "go")
-        .map(|(id, _)| id)
-        .expect("event go");
-    let mut engine = journey_runtime::Engine::new(
-        program.clone(),
-        journey_runtime::Config::default(),
-        1_800_000_000,
-    );
-    for n in 0..25 {
-        engine.event(&format!("C{n}"), go, Vec::new(), 1_800_000_000 + n);
-    }
-    for e in engine.drain_effects() {
-        if let journey_runtime::Effect::Send(s) = e {
-            journey_runtime::ChannelSink::deliver(&mut d, &s);
-        }
-    }
-    d.flush();
+    let mut d = common::dispatcher(&program, vec![plugin], policy);
+    let instants: Vec<i64> = (0..25).map(|n| 1_800_000_000 + n).collect();
+    common::send_through(&mut d, &program, "go", &instants);
     let stats = d.stats();
     assert_eq!(stats.len(), 1);
     let s = &stats[0].1;

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use journey_host::{ChannelSetup, HostConfig, Plugin, PluginHost, Transport};
+use journey_bytecode::Program;
+use journey_host::{
+    ChannelSetup, Dispatcher, HostConfig, Plugin, PluginHost, RetryPolicy, Transport,
+};
 use journey_plugin_api::{Content, Message, ParamValue};
 
 /// The path of a built plugin component; panics with the command to run when it cannot be
@@ -97,4 +100,61 @@ pub fn message(
         offer: None,
         sent_at: "2027-03-01T09:30:00Z".to_string(),
     }
+}
+
+/// A channel of the misbehaving plugin in `mode` (see `plugins/testing/misbehave`).
+pub fn mode(m: &str) -> Arc<ChannelSetup> {
+    setup("misbehaving", &[("mode", m)], &[], &[])
+}
+
+/// `source` compiled as a one-file project; panics with the diagnostics if it does not
+/// compile.
+pub fn compile(source: &str, name: &str) -> Arc<Program> {
+    let mut files = journey_compiler::MemoryHost::new();
+    files.insert("main.journey", source);
+    let input = journey_compiler::Input {
+        roots: vec!["main.journey".to_string()],
+        default_name: name.to_string(),
+        ..journey_compiler::Input::default()
+    };
+    let c = journey_compiler::compile(&files, &input);
+    Arc::new(
+        c.program
+            .unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics)),
+    )
+}
+
+/// A dispatcher for `program` over `plugins`, with no environment and no secrets.
+pub fn dispatcher(program: &Arc<Program>, plugins: Vec<Plugin>, policy: RetryPolicy) -> Dispatcher {
+    Dispatcher::new(
+        program.clone(),
+        plugins,
+        &|_| None,
+        &BTreeMap::new(),
+        policy,
+    )
+    .expect("channels resolve")
+}
+
+/// Runs `program`'s event `event` for customers `C0`, `C1`, ... at `instants` (Unix
+/// seconds, in time order), hands every send to `d` as the runtime would, then flushes `d`.
+pub fn send_through(d: &mut Dispatcher, program: &Arc<Program>, event: &str, instants: &[i64]) {
+    let id = program
+        .events
+        .iter()
+        .find(|(_, e)| e.name == event)
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("no event `{event}`"));
+    let start = instants.first().copied().unwrap_or_default();
+    let mut engine =
+        journey_runtime::Engine::new(program.clone(), journey_runtime::Config::default(), start);
+    for (n, at) in instants.iter().enumerate() {
+        engine.event(&format!("C{n}"), id, Vec::new(), *at);
+    }
+    for e in engine.drain_effects() {
+        if let journey_runtime::Effect::Send(s) = e {
+            journey_runtime::ChannelSink::deliver(d, &s);
+        }
+    }
+    d.flush();
 }

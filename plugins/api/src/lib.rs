@@ -217,6 +217,21 @@ pub fn parse_semver(s: &str) -> Option<(u64, u64, u64)> {
     Some((major, minor, patch))
 }
 
+/// What `host.hmac-sha256` answers (contract 1.1): the HMAC-SHA256 of `data` keyed with
+/// `secret`, or `None` for a secret that is empty (the contract reads an empty secret as
+/// one the channel does not set). The host computes it for components, and the SDK's
+/// `StubHost` for native tests, through this one function.
+pub fn hmac_sha256(secret: &str, data: &[u8]) -> Option<[u8; 32]> {
+    use hmac::Mac;
+    if secret.is_empty() {
+        return None;
+    }
+    // HMAC takes keys of any length: `new_from_slice` does not fail.
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(data);
+    Some(mac.finalize().into_bytes().into())
+}
+
 /// Whether a host of contract [`CONTRACT_VERSION`] can load a plugin built against
 /// `version`: same major version, minor not newer than the host's.
 pub fn contract_compatible(version: &str) -> bool {

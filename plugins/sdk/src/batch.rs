@@ -5,8 +5,8 @@
 
 use sha2::Digest;
 
-use crate::outcome::outcome_from_response;
-use crate::{DEFAULT_RETRY_AFTER_MS, HttpResponse, Message, Outcome};
+use crate::outcome::{outcome_from_error, outcome_from_response};
+use crate::{Connector, DEFAULT_RETRY_AFTER_MS, Host, HttpRequest, HttpResponse, Message, Outcome};
 
 /// Calls `deliver` on consecutive chunks of at most `size` messages (a `size` of 0 counts
 /// as 1) and collects the outcomes in order: for a [`Connector::deliver_batch`](crate::Connector::deliver_batch) whose
@@ -23,20 +23,30 @@ pub fn for_each_chunk(
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(messages.len());
     for chunk in messages.chunks(size.max(1)) {
-        let mut got = deliver(chunk);
-        got.truncate(chunk.len());
-        let missing = chunk.len() - got.len();
-        got.extend((0..missing).map(|_| Outcome::RetryAfter {
-            after_ms: DEFAULT_RETRY_AFTER_MS,
-            reason: format!(
-                "the provider's answer covered {} of {} messages",
-                chunk.len() - missing,
-                chunk.len()
-            ),
-        }));
-        out.extend(got);
+        let got = deliver(chunk);
+        let reason = format!(
+            "the provider's answer covered {} of {} messages",
+            got.len().min(chunk.len()),
+            chunk.len()
+        );
+        out.extend(fit(got.into_iter().map(Some), chunk.len(), &reason));
     }
     out
+}
+
+/// Exactly `n` outcomes from `answers`: extra ones dropped, missing ones (and `None`s)
+/// [`Outcome::RetryAfter`] with [`DEFAULT_RETRY_AFTER_MS`] and `reason`.
+fn fit(answers: impl Iterator<Item = Option<Outcome>>, n: usize, reason: &str) -> Vec<Outcome> {
+    answers
+        .chain(std::iter::repeat_with(|| None))
+        .take(n)
+        .map(|o| {
+            o.unwrap_or_else(|| Outcome::RetryAfter {
+                after_ms: DEFAULT_RETRY_AFTER_MS,
+                reason: reason.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Prepares each message of `chunk` (a request body, a timestamp: whatever the request
@@ -66,14 +76,29 @@ pub fn send_prepared<'m, T>(
             *slot = answers.next();
         }
     }
-    out.into_iter()
-        .map(|o| {
-            o.unwrap_or_else(|| Outcome::RetryAfter {
-                after_ms: DEFAULT_RETRY_AFTER_MS,
-                reason: "no answer for this message".into(),
-            })
-        })
-        .collect()
+    let n = out.len();
+    fit(out.into_iter(), n, "no answer for this message")
+}
+
+/// Sends `request`, which carries `messages`, through `host`: one outcome per message from
+/// the answer ([`outcomes_from_batch_response`]), or [`outcome_from_error`] for each when
+/// there is none. The batch form of [`deliver_http`](crate::deliver_http).
+pub fn deliver_http_batch(
+    host: &dyn Host,
+    request: &HttpRequest,
+    messages: &[&Message],
+) -> Vec<Outcome> {
+    match host.http(request) {
+        Ok(resp) => outcomes_from_batch_response(&resp, messages),
+        Err(e) => vec![outcome_from_error(&e); messages.len()],
+    }
+}
+
+/// [`Connector::deliver`](crate::Connector::deliver) for each message, in order: the
+/// default [`Connector::deliver_batch`](crate::Connector::deliver_batch), and what a
+/// connector's own falls back to when the channel does not configure batched requests.
+pub fn deliver_each<C: Connector + ?Sized>(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
+    messages.iter().map(|m| C::deliver(host, m)).collect()
 }
 
 /// The idempotency key of a request carrying `messages`: `batch-` and 32 hex digits of the
@@ -157,6 +182,8 @@ pub fn outcomes_from_batch_response(resp: &HttpResponse, messages: &[&Message]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Manifest;
+    use crate::testing::StubHost;
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -171,6 +198,79 @@ mod tests {
                 .expect("a message")
             })
             .collect()
+    }
+
+    #[test]
+    fn chunks_are_delivered_in_order_and_short_answers_padded() {
+        let messages = batch(7);
+        let mut sizes = Vec::new();
+        let out = for_each_chunk(&messages, 3, |chunk| {
+            sizes.push(chunk.len());
+            // The second chunk's answer falls one short; the third has one too many.
+            let keep = match sizes.len() {
+                2 => chunk.len() - 1,
+                _ => chunk.len(),
+            };
+            let mut got: Vec<Outcome> = chunk[..keep]
+                .iter()
+                .map(|m| Outcome::Accepted(m.idempotency_key.clone()))
+                .collect();
+            if sizes.len() == 3 {
+                got.push(Outcome::Accepted("extra".into()));
+            }
+            got
+        });
+        assert_eq!(sizes, [3, 3, 1]);
+        assert_eq!(out.len(), 7);
+        let ids: Vec<String> = out
+            .iter()
+            .map(|o| match o {
+                Outcome::Accepted(id) => id.clone(),
+                Outcome::RetryAfter { reason, .. } => format!("retry: {reason}"),
+                Outcome::Failed(why) => format!("failed: {why}"),
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "key-0",
+                "key-1",
+                "key-2",
+                "key-3",
+                "key-4",
+                "retry: the provider's answer covered 2 of 3 messages",
+                "key-6"
+            ]
+        );
+        // A size of 0 counts as 1.
+        let mut calls = 0;
+        let out = for_each_chunk(&messages[..2], 0, |chunk| {
+            calls += 1;
+            chunk
+                .iter()
+                .map(|_| Outcome::Accepted("x".into()))
+                .collect()
+        });
+        assert_eq!((calls, out.len()), (2, 2));
+    }
+
+    #[test]
+    fn the_default_batch_delivers_each_message_in_order() {
+        struct Keys;
+        impl Connector for Keys {
+            fn manifest() -> Manifest {
+                unreachable!("not called by this test")
+            }
+            fn deliver(_: &dyn Host, message: &Message) -> Outcome {
+                Outcome::Accepted(format!("id-{}", message.idempotency_key))
+            }
+        }
+        let host = StubHost::new();
+        let out = Keys::deliver_batch(&host, &batch(3));
+        assert_eq!(
+            out,
+            ["id-key-0", "id-key-1", "id-key-2"].map(|id| Outcome::Accepted(id.into()))
+        );
     }
 
     #[test]

@@ -81,7 +81,8 @@ mod component;
 pub use component::ComponentHost;
 
 pub use crate::batch::{
-    batch_idempotency_key, for_each_chunk, outcomes_from_batch_response, send_prepared,
+    batch_idempotency_key, deliver_each, deliver_http_batch, for_each_chunk,
+    outcomes_from_batch_response, send_prepared,
 };
 pub use crate::net::{HttpError, HttpErrorKind, HttpRequest, HttpResponse, Target};
 pub use crate::outcome::{
@@ -165,7 +166,7 @@ pub trait Connector {
     /// have exactly one outcome per message: the host retries every message of a call
     /// whose list has another length.
     fn deliver_batch(host: &dyn Host, messages: &[Message]) -> Vec<Outcome> {
-        messages.iter().map(|m| Self::deliver(host, m)).collect()
+        deliver_each::<Self>(host, messages)
     }
 }
 
@@ -268,92 +269,6 @@ mod tests {
         assert_eq!(
             require_secret(&host, "endpoint"),
             Err(Outcome::Failed("secret `endpoint` is not set".into()))
-        );
-    }
-
-    fn keyed(n: usize) -> Vec<Message> {
-        (0..n)
-            .map(|i| {
-                serde_json::from_value(serde_json::json!({
-                    "idempotency_key": format!("k{i}"),
-                    "customer_id": "c",
-                    "content": {"rendered": {}},
-                }))
-                .expect("a message")
-            })
-            .collect()
-    }
-
-    #[test]
-    fn chunks_are_delivered_in_order_and_short_answers_padded() {
-        let messages = keyed(7);
-        let mut sizes = Vec::new();
-        let out = for_each_chunk(&messages, 3, |chunk| {
-            sizes.push(chunk.len());
-            // The second chunk's answer falls one short; the third has one too many.
-            let keep = match sizes.len() {
-                2 => chunk.len() - 1,
-                _ => chunk.len(),
-            };
-            let mut got: Vec<Outcome> = chunk[..keep]
-                .iter()
-                .map(|m| Outcome::Accepted(m.idempotency_key.clone()))
-                .collect();
-            if sizes.len() == 3 {
-                got.push(Outcome::Accepted("extra".into()));
-            }
-            got
-        });
-        assert_eq!(sizes, [3, 3, 1]);
-        assert_eq!(out.len(), 7);
-        let ids: Vec<String> = out
-            .iter()
-            .map(|o| match o {
-                Outcome::Accepted(id) => id.clone(),
-                Outcome::RetryAfter { reason, .. } => format!("retry: {reason}"),
-                Outcome::Failed(why) => format!("failed: {why}"),
-            })
-            .collect();
-        assert_eq!(
-            ids,
-            [
-                "k0",
-                "k1",
-                "k2",
-                "k3",
-                "k4",
-                "retry: the provider's answer covered 2 of 3 messages",
-                "k6"
-            ]
-        );
-        // A size of 0 counts as 1.
-        let mut calls = 0;
-        let out = for_each_chunk(&messages[..2], 0, |chunk| {
-            calls += 1;
-            chunk
-                .iter()
-                .map(|_| Outcome::Accepted("x".into()))
-                .collect()
-        });
-        assert_eq!((calls, out.len()), (2, 2));
-    }
-
-    #[test]
-    fn the_default_batch_delivers_each_message_in_order() {
-        struct Keys;
-        impl Connector for Keys {
-            fn manifest() -> Manifest {
-                unreachable!("not called by this test")
-            }
-            fn deliver(_: &dyn Host, message: &Message) -> Outcome {
-                Outcome::Accepted(format!("id-{}", message.idempotency_key))
-            }
-        }
-        let host = StubHost::new();
-        let out = Keys::deliver_batch(&host, &keyed(3));
-        assert_eq!(
-            out,
-            ["id-k0", "id-k1", "id-k2"].map(|id| Outcome::Accepted(id.into()))
         );
     }
 

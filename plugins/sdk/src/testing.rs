@@ -130,12 +130,7 @@ impl Host for StubHost {
     }
 
     fn hmac_sha256(&self, key: &str, data: &[u8]) -> Option<[u8; 32]> {
-        use hmac::Mac;
-        let secret = self.secrets.get(key).filter(|s| !s.is_empty())?;
-        // HMAC takes keys of any length: `new_from_slice` does not fail.
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
-        mac.update(data);
-        Some(mac.finalize().into_bytes().into())
+        journey_plugin_api::hmac_sha256(self.secrets.get(key)?, data)
     }
 
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {

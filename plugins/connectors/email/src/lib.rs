@@ -8,16 +8,15 @@
 //! together go in one request, [`MAX_BATCH`] at most: `POST <batch_endpoint>` with the body
 //! `{"messages": [<body>, ...]}` and `Idempotency-Key: batch-<32 hex digits>` (the same for
 //! the same messages). The answer maps to one outcome per message as
-//! [`outcomes_from_batch_response`] says (per-message `results`, or one verdict for all).
+//! [`outcomes_from_batch_response`](journey_plugin_sdk::outcomes_from_batch_response) says (per-message `results`, or one verdict for all).
 //! An e-mail that cannot be written (no address, no subject) fails alone; the others are
 //! sent. Without `batch_endpoint`, a batch is sent message by message to `endpoint`.
 
 use journey_plugin_sdk::spec::{config, param, part, secret};
 use journey_plugin_sdk::{
     CONTRACT_VERSION, ChannelKind, Connector, Content, Host, HttpRequest, Manifest, Message,
-    Outcome, ParamType, ParamValue, RateLimit, batch_idempotency_key, deliver_http, field,
-    for_each_chunk, outcome_from_error, outcomes_from_batch_response, require_config,
-    require_secret, send_prepared,
+    Outcome, ParamType, ParamValue, RateLimit, batch_idempotency_key, deliver_each, deliver_http,
+    deliver_http_batch, field, for_each_chunk, require_config, require_secret, send_prepared,
 };
 use serde_json::{Map, Value, json};
 
@@ -90,7 +89,7 @@ impl Connector for Email {
             .config("batch_endpoint")
             .filter(|u| !u.trim().is_empty())
         else {
-            return messages.iter().map(|m| Self::deliver(host, m)).collect();
+            return deliver_each::<Self>(host, messages);
         };
         let (from, api_key) = match (
             require_config(host, "from"),
@@ -119,10 +118,7 @@ impl Connector for Email {
                             batch_idempotency_key(posted.iter().copied()),
                         )
                         .json(&json!({ "messages": bodies }));
-                    match host.http(&req) {
-                        Ok(resp) => outcomes_from_batch_response(&resp, &posted),
-                        Err(e) => vec![outcome_from_error(&e); posted.len()],
-                    }
+                    deliver_http_batch(host, &req, &posted)
                 },
             )
         })

@@ -29,8 +29,8 @@ use journey_plugin_sdk::Offer;
 use journey_plugin_sdk::spec::{config, secret};
 use journey_plugin_sdk::{
     CONTRACT_VERSION, ChannelKind, Connector, Content, Fields, Host, HttpRequest, Manifest,
-    Message, Outcome, batch_idempotency_key, deliver_http, for_each_chunk, outcome_from_error,
-    outcomes_from_batch_response, require_config, send_prepared,
+    Message, Outcome, batch_idempotency_key, deliver_each, deliver_http, deliver_http_batch,
+    for_each_chunk, require_config, send_prepared,
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -86,7 +86,7 @@ impl Connector for Webhook {
             Some(url) => for_each_chunk(messages, MAX_BATCH, |chunk| {
                 deliver_chunk(host, &url, chunk)
             }),
-            None => messages.iter().map(|m| Self::deliver(host, m)).collect(),
+            None => deliver_each::<Self>(host, messages),
         }
     }
 }
@@ -101,10 +101,7 @@ fn deliver_chunk(host: &dyn Host, url: &str, chunk: &[Message]) -> Vec<Outcome> 
         let latest = ready.iter().map(|(_, t)| *t).max().unwrap_or_default();
         let posted: Vec<&Message> = ready.into_iter().map(|(m, _)| m).collect();
         match batch_request(host, url, &posted, latest) {
-            Ok(req) => match host.http(&req) {
-                Ok(resp) => outcomes_from_batch_response(&resp, &posted),
-                Err(e) => vec![outcome_from_error(&e); posted.len()],
-            },
+            Ok(req) => deliver_http_batch(host, &req, &posted),
             Err(outcome) => vec![outcome; posted.len()],
         }
     })
