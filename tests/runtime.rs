@@ -913,10 +913,8 @@ fn value_of(ty: &Type, seed: u64, number: f64, text: &str) -> Value {
                 text,
             ][(s % 6) as usize],
         ),
-        Type::List(inner) => Value::List(
-            (0..s % 4)
-                .map(|i| value_of(inner, s.wrapping_add(i * 7919) | 3, number, text))
-                .collect(),
+        Type::List(inner) => Value::list(
+            (0..s % 4).map(|i| value_of(inner, s.wrapping_add(i * 7919) | 3, number, text)),
         ),
         Type::Optional(inner) => {
             if s.is_multiple_of(3) {

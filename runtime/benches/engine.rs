@@ -773,10 +773,13 @@ impl Counts {
 /// Heap bytes of a value (strings and lists; `Arc` headers included).
 fn value_heap(v: &Value) -> usize {
     match v {
-        // Shared texts (interned by the engine) count for their share.
-        Value::String(s) => (16 + s.len()) / Arc::strong_count(s),
+        // Shared texts (interned by the engine) count for their share; a static one (none
+        // here) for nothing.
+        Value::String(s) => arcstr::ArcStr::strong_count(s).map_or(0, |n| (16 + s.len()) / n),
         Value::List(l) => {
-            (16 + l.len() * size_of::<Value>() + l.iter().map(value_heap).sum::<usize>())
+            (16 + size_of::<Vec<Value>>()
+                + l.len() * size_of::<Value>()
+                + l.iter().map(value_heap).sum::<usize>())
                 / Arc::strong_count(l)
         }
         _ => 0,

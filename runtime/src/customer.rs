@@ -592,6 +592,8 @@ mod tests {
         assert_eq!(size_of::<Thread>(), 32);
         assert!(size_of::<Instance>() <= 112, "{}", size_of::<Instance>());
         assert_eq!(size_of::<GoalWindow>(), 16);
+        // A kept occurrence holds its values, a profile row one per attribute.
+        assert_eq!(size_of::<Value>(), 16);
         // The body thread and one scope event are inline: no heap allocation.
         let event = Arc::new(EventData::new(EventId::from_u32(0), Vec::new(), 0));
         let mut threads = Threads::new();

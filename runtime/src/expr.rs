@@ -16,7 +16,6 @@
 //! was not written for, a jump backwards, an unbalanced stack, a tree too deep) is left to
 //! the interpreter: [`decompile`] returns `None`.
 
-use std::sync::Arc;
 
 use journey_bytecode::{
     AggId, AttrId, BinOp, Builtin, Const, ConstId, EventId, Insn, Pc, Program, SegmentId,
@@ -215,14 +214,10 @@ impl Decompiler<'_> {
 /// A list whose items are all plain constants becomes one constant.
 fn fold_list(items: Vec<Expr>) -> Expr {
     if items.iter().all(|e| matches!(e, Expr::Const(_))) {
-        let values: Arc<[Value]> = items
-            .into_iter()
-            .map(|e| match e {
-                Expr::Const(v) => v,
-                _ => Value::None,
-            })
-            .collect();
-        Expr::Const(Value::List(values))
+        Expr::Const(Value::list(items.into_iter().map(|e| match e {
+            Expr::Const(v) => v,
+            _ => Value::None,
+        })))
     } else {
         Expr::List(items)
     }
@@ -342,7 +337,7 @@ impl Expr {
                     pair.1.eval(env, skipped)
                 }
             }
-            Expr::List(items) => Value::List(items.iter().map(|e| e.eval(env, skipped)).collect()),
+            Expr::List(items) => Value::list(items.iter().map(|e| e.eval(env, skipped))),
             Expr::Call(b, args) => match args.as_slice() {
                 [] => env.builtin(*b, &[]),
                 [a] => env.builtin(*b, &[a.eval(env, skipped)]),
@@ -549,7 +544,7 @@ segment base = profile.n2 > 1
         let mut g = Gen(seed | 1, true);
         for k in 0..12 {
             let strings = ["a", "ab", "B", "", "mobile_5g"];
-            let tags: Arc<[Value]> = (0..g.next(3))
+            let tags: Vec<Value> = (0..g.next(3))
                 .map(|_| Value::text(strings[g.next(5) as usize]))
                 .collect();
             let day = 1 + g.next(28) as u8;
@@ -568,7 +563,7 @@ segment base = profile.n2 > 1
                     }),
                 ),
                 ("t1", Value::Timestamp(t0 - g.next(5) as i64 * 86_400)),
-                ("tags", Value::List(tags)),
+                ("tags", Value::list(tags)),
             ];
             // A third of the attributes stay absent (or at their default).
             let attrs: Vec<(AttrId, Value)> = values

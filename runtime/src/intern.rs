@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use cranelift_entity::EntityRef;
 use journey_bytecode::{AttrId, EventId, Program};
+use arcstr::ArcStr;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::value::Value;
@@ -43,7 +44,7 @@ struct Field {
 /// The table of shared texts.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    texts: HashSet<Arc<str>, Xxh3DefaultBuilder>,
+    texts: HashSet<ArcStr, Xxh3DefaultBuilder>,
     /// Per field: the attributes, then every event's properties.
     fields: Vec<Field>,
     /// Per event: the index of its first property's field.
@@ -96,14 +97,14 @@ impl Interner {
 
     /// The shared copy of `s` for `field`: the one in the table (added first if there is
     /// room, `s` is short and the field shares), or `s` itself.
-    fn share(&mut self, field: usize, s: &Arc<str>) -> Arc<str> {
+    fn share(&mut self, field: usize, s: &ArcStr) -> ArcStr {
         let Some(f) = self.fields.get_mut(field) else {
             return s.clone();
         };
         if f.off || s.len() > MAX_LEN {
             return s.clone();
         }
-        if let Some(shared) = self.texts.get(s) {
+        if let Some(shared) = self.texts.get(s.as_str()) {
             f.hits = f.hits.saturating_add(1);
             return shared.clone();
         }
@@ -125,14 +126,9 @@ impl Interner {
                 *s = shared;
             }
             Value::List(items) if items.iter().any(|i| matches!(i, Value::String(_))) => {
-                *items = items
-                    .iter()
-                    .map(|i| {
-                        let mut i = i.clone();
-                        self.value(field, &mut i);
-                        i
-                    })
-                    .collect();
+                for i in Arc::make_mut(items) {
+                    self.value(field, i);
+                }
             }
             _ => {}
         }
@@ -185,7 +181,7 @@ mod tests {
         assert_eq!(ptr(&props[0]), ptr(&b));
         assert_eq!(b, text("mobile_5g"));
         // Lists share their texts too.
-        let mut l = Value::List(Arc::from(vec![text("mobile_5g"), Value::Number(2.0)]));
+        let mut l = Value::list([text("mobile_5g"), Value::Number(2.0)]);
         t.attribute(plan, &mut l);
         match &l {
             Value::List(items) => assert_eq!(ptr(&items[0]), ptr(&b)),

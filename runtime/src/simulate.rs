@@ -25,6 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use arcstr::ArcStr;
 use cranelift_entity::EntityRef;
 use jiff::tz::TimeZone;
 use journey_bytecode::*;
@@ -250,7 +251,7 @@ enum Gen {
     /// A number in `[lo, hi]` with two decimals.
     Decimal(f64, f64),
     /// One of these strings.
-    Choice(Vec<Arc<str>>),
+    Choice(Vec<ArcStr>),
     /// `<customer id>@example.com`.
     Email,
     /// A French-style mobile number derived from the customer index.
@@ -260,11 +261,11 @@ enum Gen {
     /// A fresh identifier `PREFIX-<customer>-<n>` for a property or attribute of this name;
     /// events reuse the customer's previous value of a property of the same name 80 % of the
     /// time (the invoice paid is the one issued).
-    Ident(Arc<str>, Arc<str>),
+    Ident(ArcStr, ArcStr),
     /// A small count: 0 (50 %), 1 (25 %), 2 (15 %) or 3 (10 %).
     Count,
     /// `https://example.com/<name>/<n>`.
-    Url(Arc<str>),
+    Url(ArcStr),
     /// A birth date, 1945-01-01 to 2007-12-31.
     BirthDate,
     /// A date up to this many days before (negative) or after the reference day.
@@ -276,7 +277,7 @@ enum Gen {
     /// True with this probability.
     Bool(f64),
     /// The default zone with probability 0.9, else one of these.
-    Zone(Arc<str>, Vec<Arc<str>>),
+    Zone(ArcStr, Vec<ArcStr>),
     /// 0 to 3 items.
     List(Box<Gen>),
     /// Set with probability 0.9.
@@ -335,8 +336,8 @@ fn gen_for(name: &str, ty: &Type, hint: Option<&Hint>, is_event: bool, default_z
         _ => {}
     }
     let ws = words(name);
-    let strings: Vec<Arc<str>> = hint
-        .map(|h| h.strings.iter().map(|s| Arc::from(s.as_str())).collect())
+    let strings: Vec<ArcStr> = hint
+        .map(|h| h.strings.iter().map(|s| ArcStr::from(s.as_str())).collect())
         .unwrap_or_default();
     match ty {
         Type::Number => {
@@ -404,21 +405,21 @@ fn gen_for(name: &str, ty: &Type, hint: Option<&Hint>, is_event: bool, default_z
             }
         }
         Type::Timezone => {
-            let others: Vec<Arc<str>> = strings
+            let others: Vec<ArcStr> = strings
                 .iter()
-                .filter(|s| s.as_ref() != default_zone && TimeZone::get(s).is_ok())
+                .filter(|s| s.as_str() != default_zone && TimeZone::get(s).is_ok())
                 .cloned()
                 .collect();
             let others = if others.is_empty() {
                 OTHER_ZONES
                     .iter()
                     .filter(|z| **z != default_zone)
-                    .map(|z| Arc::from(*z))
+                    .map(|z| ArcStr::from(*z))
                     .collect()
             } else {
                 others
             };
-            Gen::Zone(Arc::from(default_zone), others)
+            Gen::Zone(ArcStr::from(default_zone), others)
         }
         Type::Date => {
             if has_part(name, &["birth"]) {
@@ -443,7 +444,7 @@ fn gen_for(name: &str, ty: &Type, hint: Option<&Hint>, is_event: bool, default_z
             } else if has_part(name, &["phone", "mobile", "msisdn"]) {
                 Gen::Phone
             } else if has_part(name, &["url", "link"]) {
-                Gen::Url(Arc::from(name))
+                Gen::Url(ArcStr::from(name))
             } else if strings.len() >= 2 && !is_identifier(&ws) {
                 Gen::Choice(strings)
             } else if is_identifier(&ws) {
@@ -458,13 +459,13 @@ fn gen_for(name: &str, ty: &Type, hint: Option<&Hint>, is_event: bool, default_z
                         .take(3)
                         .collect::<String>()
                         .to_uppercase();
-                    Gen::Ident(Arc::from(name), Arc::from(prefix.as_str()))
+                    Gen::Ident(ArcStr::from(name), ArcStr::from(prefix.as_str()))
                 }
             } else {
                 let mut pool = strings;
                 let mut n = 1;
                 while pool.len() < 2 {
-                    pool.push(Arc::from(format!("value_{n}").as_str()));
+                    pool.push(ArcStr::from(format!("value_{n}").as_str()));
                     n += 1;
                 }
                 Gen::Choice(pool)
@@ -501,7 +502,7 @@ fn add_days(d: Date, n: i64) -> Date {
 }
 
 impl Gen {
-    fn draw(&self, rng: &mut Rng, ctx: &Ctx, last: &mut Vec<(Arc<str>, Value)>) -> Value {
+    fn draw(&self, rng: &mut Rng, ctx: &Ctx, last: &mut Vec<(ArcStr, Value)>) -> Value {
         match self {
             Gen::Int(lo, hi) => Value::Number(rng.range(*lo, *hi) as f64),
             Gen::Decimal(lo, hi) => {
@@ -888,7 +889,7 @@ impl EventModel {
         event: EventId,
         rng: &mut Rng,
         ctx: &Ctx,
-        last: &mut Vec<(Arc<str>, Value)>,
+        last: &mut Vec<(ArcStr, Value)>,
     ) -> Vec<Value> {
         self.gens
             .get(event.index())
@@ -1529,7 +1530,7 @@ struct SimCustomer {
     profile: Vec<(AttrId, Value)>,
     dense: Vec<Value>,
     /// Last identifiers drawn, by prefix.
-    last: Vec<(Arc<str>, Value)>,
+    last: Vec<(ArcStr, Value)>,
 }
 
 fn describe(program: &Program, input: &Input) -> String {

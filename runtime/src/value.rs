@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use arcstr::ArcStr;
 use journey_bytecode::{Const, Date};
 use serde::{Deserialize, Serialize};
 
 use crate::time::Instant;
 
-/// A value.
+/// A value. 16 bytes: text and lists are one-word references (a profile row holds one value
+/// per attribute, and an instance keeps the values of the events it may still read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(untagged)]
 pub enum Value {
@@ -18,22 +20,28 @@ pub enum Value {
     Bool(bool),
     /// A number.
     Number(f64),
-    /// Text.
-    String(Arc<str>),
+    /// Text (a thin reference-counted string: the interner shares one per distinct text).
+    String(ArcStr),
     /// A civil date.
     Date(Date),
     /// An instant (seconds since the Unix epoch).
     Timestamp(Instant),
     /// A duration in seconds.
     Duration(i64),
-    /// A list.
-    List(Arc<[Value]>),
+    /// A list (behind one more indirection than a slice would need, to keep the value at
+    /// 16 bytes: lists are rare, texts and numbers are not).
+    List(Arc<Vec<Value>>),
 }
 
 impl Value {
     /// A string value.
     pub fn text(s: &str) -> Value {
-        Value::String(Arc::from(s))
+        Value::String(ArcStr::from(s))
+    }
+
+    /// A list value.
+    pub fn list(items: impl IntoIterator<Item = Value>) -> Value {
+        Value::List(Arc::new(items.into_iter().collect()))
     }
 
     /// Whether the value is true (absent and anything else are false).
@@ -52,7 +60,7 @@ impl Value {
             Const::Date(d) => Value::Date(*d),
             Const::Timestamp(..) => Value::None,
             Const::Duration(d) => Value::Duration(*d),
-            Const::List(items) => Value::List(items.iter().map(Value::from_const).collect()),
+            Const::List(items) => Value::list(items.iter().map(Value::from_const)),
             Const::None => Value::None,
         }
     }
@@ -75,7 +83,7 @@ impl Value {
     #[inline(always)]
     pub fn equals(&self, other: &Value) -> bool {
         match (self, other) {
-            // Same as comparing, but text of different lengths differs without a look at it.
+            // The same shared text (the interner's) is equal without a look at it.
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
@@ -131,7 +139,7 @@ impl Value {
             Value::Number(n) => serde_json::Number::from_f64(*n)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
-            Value::String(s) => s.as_ref().into(),
+            Value::String(s) => s.as_str().into(),
             Value::Date(d) => d.to_string().into(),
             Value::Timestamp(_) | Value::Duration(_) => self.render().into(),
             Value::List(items) => items.iter().map(Value::to_json).collect::<Vec<_>>().into(),

@@ -204,8 +204,8 @@ impl Env<'_> {
             }
             Insn::MakeList(n) => {
                 let at = stack.len().saturating_sub(n as usize);
-                let items: Arc<[Value]> = stack.drain(at..).collect();
-                stack.push(Value::List(items));
+                let items = Value::list(stack.drain(at..));
+                stack.push(items);
             }
             Insn::Call(b, n) => {
                 let at = stack.len().saturating_sub(n as usize);
@@ -280,7 +280,7 @@ impl Env<'_> {
             Value::Timestamp(t) => time::format_local(t, self.tz, false),
             other => other.render(),
         };
-        Value::String(Arc::from(s))
+        Value::String(s.into())
     }
 
     /// A built-in applied to its arguments.
@@ -303,7 +303,7 @@ impl Env<'_> {
             },
             Builtin::Contains => match (&a0, &a1) {
                 (Value::List(l), x) => Value::Bool(l.iter().any(|v| v.equals(x))),
-                (Value::String(s), Value::String(x)) => Value::Bool(s.contains(x.as_ref())),
+                (Value::String(s), Value::String(x)) => Value::Bool(s.contains(x.as_str())),
                 _ => Value::Bool(false),
             },
             Builtin::IsSet => Value::Bool(!matches!(a0, Value::None)),
@@ -354,7 +354,7 @@ pub(crate) fn binary(op: BinOp, l: Value, r: Value) -> Value {
                 let mut s = String::with_capacity(a.len() + b.len());
                 s.push_str(&a);
                 s.push_str(&b);
-                Value::String(Arc::from(s))
+                Value::String(s.into())
             }
             (Value::Timestamp(t), Value::Duration(d))
             | (Value::Duration(d), Value::Timestamp(t)) => Value::Timestamp(t.saturating_add(d)),
@@ -402,7 +402,7 @@ pub(crate) fn compare_op(op: BinOp, l: &Value, r: &Value) -> bool {
         BinOp::Ge => matches!(l.compare(r), Some(Greater | Equal)),
         BinOp::In => match (l, r) {
             (x, Value::List(items)) => items.iter().any(|v| v.equals(x)),
-            (Value::String(x), Value::String(s)) => s.contains(x.as_ref()),
+            (Value::String(x), Value::String(s)) => s.contains(x.as_str()),
             _ => false,
         },
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => false,
