@@ -51,7 +51,7 @@ use std::time::{Duration, Instant as Wall};
 
 use journey_bytecode::{AttrId, Date, EventId, Program, StepKind};
 use journey_compiler::{Input, SourceHost, compile};
-use journey_runtime::customer::{EventData, Instance, Thread, ThreadState};
+use journey_runtime::customer::{EventData, Instance, Scope, Thread, ThreadState};
 use journey_runtime::{Config, Effect, Engine, Value};
 use stats_alloc::StatsAlloc;
 
@@ -804,11 +804,9 @@ fn instance_bytes(i: &Instance, slot: usize) -> (usize, usize, usize) {
     } else {
         0
     } + i.threads.iter().map(|t| thin(&t.saved)).sum::<usize>()
-        + thin(&i.timeline)
-        + if i.scope.spilled() {
-            i.scope.capacity() * size_of::<Arc<EventData>>()
-        } else {
-            0
+        + match &i.scope {
+            Scope::Many(many) => thin(many),
+            Scope::One(_) => 0,
         }
         + thin(&i.goals);
     let scope: usize = i
@@ -969,6 +967,8 @@ impl Shape {
         for c in 0..engine.customer_count() {
             let cu = engine.customer(c as u32).expect("customer");
             s.sends_heap += cu.recent_sends.capacity() * 16;
+            // Calendars written out (after a change of time zone; none in the probe).
+            s.vecs += thin(&cu.listed) + cu.listed.iter().map(|l| thin(&l.items)).sum::<usize>();
             let k = cu.instances.len();
             for inst in &cu.instances {
                 s.instances += 1;

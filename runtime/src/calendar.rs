@@ -18,7 +18,7 @@
 //! each instance's remaining items are written out in the old zone (`Plan::list`) and
 //! the instance reads them from its list from then on ([`CALENDAR_LISTED`]).
 
-use crate::customer::{Instance, LIFETIME};
+use crate::customer::{Instance, LIFETIME, ListedCalendar};
 use crate::time::{self, Instant, MAX_INSTANT, MIN_INSTANT};
 use jiff::tz::TimeZone;
 use journey_bytecode::{CalendarOffset, JourneyDef, TimeOfDay};
@@ -28,7 +28,8 @@ use thin_vec::ThinVec;
 pub const CALENDAR_NEW: u16 = u16::MAX - 1;
 
 /// [`Instance::calendar`] of an instance whose remaining calendar is written out in
-/// [`Instance::timeline`] (after its customer's time zone changed); empty when done.
+/// its customer's [`Customer::listed`](crate::customer::Customer::listed) (after the
+/// customer's time zone changed); empty when done.
 pub const CALENDAR_LISTED: u16 = u16::MAX;
 
 /// Seconds in a day.
@@ -193,17 +194,28 @@ impl Plan {
         })
     }
 
-    /// Writes the rest of `inst`'s calendar out in zone `tz` ([`Plan::write_out`]), to be
-    /// read from its list from then on; an instance already listed is left as it is.
-    pub(crate) fn list(&self, inst: &mut Instance, tz: &TimeZone) {
+    /// Writes the rest of `inst`'s calendar out in zone `tz` ([`Plan::write_out`]) into its
+    /// customer's `listed`, to be read from there from then on; an instance already listed
+    /// is left as it is.
+    pub(crate) fn list(
+        &self,
+        inst: &mut Instance,
+        listed: &mut ThinVec<ListedCalendar>,
+        tz: &TimeZone,
+    ) {
         if inst.calendar != CALENDAR_LISTED {
-            inst.timeline = self.write_out(inst.entered_at, tz, last_started(inst));
+            let items = self.write_out(inst.entered_at, tz, last_started(inst));
+            listed.retain(|l| l.journey != inst.journey);
+            listed.push(ListedCalendar {
+                journey: inst.journey,
+                items,
+            });
             inst.calendar = CALENDAR_LISTED;
         }
     }
 
     /// The items not reached yet, when the last entry started is `last`, written out: the
-    /// next one last (the order [`Instance::timeline`] keeps).
+    /// next one last (the order [`ListedCalendar::items`] keeps).
     fn write_out(&self, entered: Instant, tz: &TimeZone, last: Option<u16>) -> ThinVec<Item> {
         let after = last.map(|k| (self.secs(entered, tz, k), k));
         let mut items: ThinVec<Item> = (0..self.bounds.len() as u16)
@@ -485,10 +497,30 @@ journey cal {
                 _ => engine.advance_to(t),
             }
             out.extend(crate::test_effects(&mut engine));
+            listed_beside_their_instances(&engine);
         }
         engine.advance_to(t + 120 * 86_400);
         out.extend(crate::test_effects(&mut engine));
+        listed_beside_their_instances(&engine);
         out
+    }
+
+    /// A customer keeps one written-out calendar per instance whose calendar is listed, and
+    /// none for another or for an instance that has ended.
+    fn listed_beside_their_instances(engine: &Engine) {
+        for c in 0..engine.customer_count() {
+            let customer = engine.customer(c as u32).expect("customer");
+            let mut kept: Vec<_> = customer.listed.iter().map(|l| l.journey).collect();
+            let mut listed: Vec<_> = customer
+                .instances
+                .iter()
+                .filter(|i| i.calendar == super::CALENDAR_LISTED)
+                .map(|i| i.journey)
+                .collect();
+            kept.sort();
+            listed.sort();
+            assert_eq!(kept, listed, "customer {c}");
+        }
     }
 
     proptest::proptest! {

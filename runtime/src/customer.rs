@@ -422,13 +422,101 @@ pub struct Thread {
 /// run only their body, which is kept inline.
 pub type Threads = SmallVec<[Thread; 1]>;
 
-/// The events whose properties an instance can read. Usually only the one that started it,
-/// kept inline.
-pub type Scope = SmallVec<[Arc<EventData>; 1]>;
+/// The events whose properties an instance can read (the latest occurrence of each): usually
+/// none or only the one that started it, held inline; several in a thin vector. 16 bytes (a
+/// `SmallVec` with one inline item is 24: it keeps a capacity beside its pointer and length).
+/// Reads go through the slice it dereferences to; it serializes as that sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// No event, or one.
+    One(Option<Arc<EventData>>),
+    /// Two or more.
+    Many(ThinVec<Arc<EventData>>),
+}
+
+impl Scope {
+    /// An empty scope.
+    pub const fn new() -> Scope {
+        Scope::One(None)
+    }
+
+    /// Adds an occurrence after those held (reads look for the latest first).
+    pub fn push(&mut self, event: Arc<EventData>) {
+        match self {
+            Scope::One(None) => *self = Scope::One(Some(event)),
+            Scope::One(Some(first)) => {
+                let mut many = ThinVec::with_capacity(2);
+                many.push(first.clone());
+                many.push(event);
+                *self = Scope::Many(many);
+            }
+            Scope::Many(many) => many.push(event),
+        }
+    }
+
+    /// Keeps the occurrences for which `keep` holds, in order; back to inline once one or
+    /// none is left.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Arc<EventData>) -> bool) {
+        match self {
+            Scope::One(one) => {
+                if one.as_ref().is_some_and(|e| !keep(e)) {
+                    *one = None;
+                }
+            }
+            Scope::Many(many) => {
+                many.retain(|e| keep(e));
+                if many.len() <= 1 {
+                    *self = Scope::One(many.pop());
+                }
+            }
+        }
+    }
+}
+
+impl Default for Scope {
+    fn default() -> Scope {
+        Scope::new()
+    }
+}
+
+impl std::ops::Deref for Scope {
+    type Target = [Arc<EventData>];
+
+    fn deref(&self) -> &[Arc<EventData>] {
+        match self {
+            Scope::One(one) => one.as_slice(),
+            Scope::Many(many) => many,
+        }
+    }
+}
+
+impl FromIterator<Arc<EventData>> for Scope {
+    fn from_iter<I: IntoIterator<Item = Arc<EventData>>>(iter: I) -> Scope {
+        let mut scope = Scope::new();
+        for event in iter {
+            scope.push(event);
+        }
+        scope
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Scope, D::Error> {
+        Ok(Vec::<Arc<EventData>>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
+}
 
 /// One customer's run of one journey.
 ///
-/// Its layout is kept small (112 bytes, with no heap allocation of its own while it runs only
+/// Its layout is kept small (96 bytes, with no heap allocation of its own while it runs only
 /// its body in the scope of one event): millions wait at once, mostly for a timer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
@@ -445,15 +533,9 @@ pub struct Instance {
     /// [`CALENDAR_NEW`](crate::calendar::CALENDAR_NEW) before its first entry, then the
     /// index of the last entry started, or
     /// [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED) when the rest is written out in
-    /// [`Instance::timeline`]. The dates themselves are computed from `entered_at` and the
-    /// customer's time zone when needed, not kept.
+    /// its customer's [`Customer::listed`]. The dates themselves are computed from
+    /// `entered_at` and the customer's time zone when needed, not kept.
     pub calendar: u16,
-    /// The rest of the calendar written out, as (seconds from `entered_at`, entry index, the
-    /// end of the lifetime being [`LIFETIME`]), the next one last; used only when
-    /// [`Instance::calendar`] is [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED)
-    /// (after the customer's time zone changed: the dates fixed in the old zone stay), and
-    /// empty otherwise.
-    pub timeline: ThinVec<(u32, u16)>,
     /// The timer of the next calendar item.
     pub timeline_timer: Option<TimerId>,
     /// Events whose properties the instance can read (latest occurrence of each).
@@ -483,6 +565,18 @@ pub struct GoalWindow {
 /// (`exit after`).
 pub const LIFETIME: u16 = u16::MAX;
 
+/// The rest of an instance's calendar written out, after its customer's time zone changed
+/// (the dates fixed in the old zone stay): kept beside the instances
+/// ([`Customer::listed`]), not in each, as few instances ever need one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedCalendar {
+    /// The journey of the instance (a customer has one instance per journey).
+    pub journey: JourneyId,
+    /// (seconds from the instance's `entered_at`, entry index, the end of the lifetime being
+    /// [`LIFETIME`]), the next one last.
+    pub items: ThinVec<(u32, u16)>,
+}
+
 /// What a customer remembers of a journey after leaving it (re-entry rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct JourneyHistory {
@@ -509,6 +603,11 @@ pub struct Customer {
     pub segments: Vec<bool>,
     /// Active instances.
     pub instances: Vec<Instance>,
+    /// The calendars written out of those instances whose
+    /// [`Instance::calendar`] is [`CALENDAR_LISTED`](crate::calendar::CALENDAR_LISTED); one
+    /// per such instance, none for the others.
+    #[serde(default)]
+    pub listed: ThinVec<ListedCalendar>,
     /// Per journey: entry history.
     pub history: Vec<JourneyHistory>,
     /// Recent sends (instant, channel index), oldest first, for caps.
@@ -524,6 +623,21 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// The written-out calendar of the instance of journey `j` (empty when it has none).
+    pub fn listed(&self, j: JourneyId) -> &[(u32, u16)] {
+        self.listed
+            .iter()
+            .find(|l| l.journey == j)
+            .map_or(&[], |l| &l.items[..])
+    }
+
+    /// Forgets the written-out calendar of journey `j` (its instance ended).
+    pub(crate) fn unlist(&mut self, j: JourneyId) {
+        if !self.listed.is_empty() {
+            self.listed.retain(|l| l.journey != j);
+        }
+    }
+
     /// The state of aggregate `a`, once it has had an occurrence.
     pub fn agg(&self, a: AggId) -> Option<&AggState> {
         self.aggs.get(a.as_u32() as usize).and_then(Option::as_ref)
@@ -590,7 +704,7 @@ mod tests {
         assert_eq!(size_of::<Option<TimerId>>(), 8);
         assert_eq!(size_of::<ThreadState>(), 16);
         assert_eq!(size_of::<Thread>(), 32);
-        assert!(size_of::<Instance>() <= 112, "{}", size_of::<Instance>());
+        assert!(size_of::<Instance>() <= 96, "{}", size_of::<Instance>());
         assert_eq!(size_of::<GoalWindow>(), 16);
         // A kept occurrence holds its values, a profile row one per attribute.
         assert_eq!(size_of::<Value>(), 16);
@@ -604,6 +718,7 @@ mod tests {
         });
         let mut scope = Scope::new();
         scope.push(event);
-        assert!(!threads.spilled() && !scope.spilled());
+        assert!(!threads.spilled() && matches!(scope, Scope::One(Some(_))));
+        assert_eq!(size_of::<Scope>(), 16);
     }
 }

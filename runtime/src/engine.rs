@@ -636,6 +636,7 @@ impl Engine {
             logs: Vec::new(),
             segments: vec![false; p.segments.len()],
             instances: Vec::new(),
+            listed: ThinVec::new(),
             history: vec![JourneyHistory::default(); p.journeys.len()],
             recent_sends: VecDeque::new(),
             assignments: Vec::new(),
@@ -667,8 +668,9 @@ impl Engine {
         // The dates of the calendars already fixed stay where the old zone put them: each
         // instance still computing its calendar writes the rest out first.
         let old = std::mem::replace(&mut self.tzs[c as usize], tz);
-        for inst in &mut self.customers[c as usize].instances {
-            self.d.calendars[inst.journey].list(inst, &old);
+        let customer = &mut self.customers[c as usize];
+        for inst in &mut customer.instances {
+            self.d.calendars[inst.journey].list(inst, &mut customer.listed, &old);
         }
     }
 
@@ -1089,7 +1091,6 @@ impl Engine {
                 saved: ThinVec::new(),
             }],
             calendar: CALENDAR_NEW,
-            timeline: ThinVec::new(),
             timeline_timer,
             scope,
             holdout: false,
@@ -1097,10 +1098,11 @@ impl Engine {
             sends: 0,
         });
         #[cfg(test)]
-        if self.list_calendars
-            && let Some(inst) = self.customers[c as usize].instances.last_mut()
-        {
-            self.d.calendars[j].list(inst, &self.tzs[c as usize]);
+        if self.list_calendars {
+            let customer = &mut self.customers[c as usize];
+            if let Some(inst) = customer.instances.last_mut() {
+                self.d.calendars[j].list(inst, &mut customer.listed, &self.tzs[c as usize]);
+            }
         }
         self.effects.push(Effect::Entered {
             customer: c,
@@ -1165,8 +1167,8 @@ impl Engine {
         entries_only: bool,
     ) -> Option<Item> {
         if inst.calendar == CALENDAR_LISTED {
-            return inst
-                .timeline
+            return self.customers[c as usize]
+                .listed(inst.journey)
                 .iter()
                 .rev()
                 .find(|&&(_, k)| !entries_only || k != LIFETIME)
@@ -1185,8 +1187,8 @@ impl Engine {
     /// calendar answers only for its next item.
     fn item_secs(&self, c: CustomerIx, inst: &Instance, k: u16) -> Option<u32> {
         if inst.calendar == CALENDAR_LISTED {
-            return inst
-                .timeline
+            return self.customers[c as usize]
+                .listed(inst.journey)
                 .last()
                 .filter(|&&(_, x)| x == k)
                 .map(|&(s, _)| s);
@@ -1198,8 +1200,8 @@ impl Engine {
     /// The timeline entries of `inst` (`c`'s instance) not started yet, in index order.
     fn entries_pending(&self, c: CustomerIx, inst: &Instance) -> SmallVec<[u16; 8]> {
         if inst.calendar == CALENDAR_LISTED {
-            let mut ks: SmallVec<[u16; 8]> = inst
-                .timeline
+            let mut ks: SmallVec<[u16; 8]> = self.customers[c as usize]
+                .listed(inst.journey)
                 .iter()
                 .map(|&(_, k)| k)
                 .filter(|&k| k != LIFETIME)
@@ -1245,10 +1247,13 @@ impl Engine {
             return false;
         };
         let step = self.d.timeline_steps[j].get(k as usize).copied().flatten();
-        let thread = match self.instance_mut(c, j) {
+        let customer = &mut self.customers[c as usize];
+        let thread = match customer.instances.iter_mut().find(|i| i.journey == j) {
             Some(i) if i.epoch == epoch => {
                 if i.calendar == CALENDAR_LISTED {
-                    i.timeline.pop();
+                    if let Some(l) = customer.listed.iter_mut().find(|l| l.journey == j) {
+                        l.items.pop();
+                    }
                 } else {
                     i.calendar = k;
                 }
@@ -1289,6 +1294,7 @@ impl Engine {
             return;
         };
         let inst = customer.instances.swap_remove(pos);
+        customer.unlist(j);
         // The customer's other instances may wait for months: their vector gives back the
         // slot (an instance slot unused costs as much as a live one).
         customer.instances.shrink_to_fit();

@@ -16,7 +16,6 @@
 //! was not written for, a jump backwards, an unbalanced stack, a tree too deep) is left to
 //! the interpreter: [`decompile`] returns `None`.
 
-
 use journey_bytecode::{
     AggId, AttrId, BinOp, Builtin, Const, ConstId, EventId, Insn, Pc, Program, SegmentId,
 };

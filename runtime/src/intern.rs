@@ -14,9 +14,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use arcstr::ArcStr;
 use cranelift_entity::EntityRef;
 use journey_bytecode::{AttrId, EventId, Program};
-use arcstr::ArcStr;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::value::Value;
