@@ -416,7 +416,7 @@ fn setup(
     }
     setup.allowed_hosts = journey_host::allowed_hosts(m, &setup).map_err(|(key, value)| {
         anyhow!(
-            "`{key}={value}` is not a URL with a host, which {id} needs (its requests may go only there): give one like `--config {key}=https://api.example.com/send`"
+            "`{key}={value}` is not an http(s) URL with a host, which {id} needs (its requests may go only there): give one like `--config {key}=https://api.example.com/send`"
         )
     })?;
     Ok(setup)

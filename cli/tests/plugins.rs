@@ -870,16 +870,23 @@ fn a_configuration_the_plugin_cannot_use_stops_the_run() {
     let project = misbehaving_project(true);
     let file = project.path().join("hooks.journey");
     let text = std::fs::read_to_string(&file).expect("hooks.journey");
-    std::fs::write(
-        &file,
-        text.replace("url: env(\"HOOK_URL\")", "url: \"not a url\""),
-    )
-    .expect("write");
-    let o = run(journey().args(["test", "--plugins"]).arg(project.path()));
-    assert!(!o.status.success(), "{}", show(&o));
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("channel `hook`"), "{err}");
-    assert!(err.contains("not a URL with a host"), "{err}");
-    assert!(stdout(&o).is_empty(), "{}", show(&o));
+    // A bare host name parses as a URI, but no request can go to it: refused before the run,
+    // like text that is no URL at all, and a scheme other than http(s).
+    for url in [
+        "not a url",
+        "hooks.example.com",
+        "ftp://hooks.example.com/in",
+    ] {
+        let edited = text.replace("url: env(\"HOOK_URL\")", &format!("url: \"{url}\""));
+        assert_ne!(edited, text);
+        std::fs::write(&file, edited).expect("write");
+        let o = run(journey().args(["test", "--plugins"]).arg(project.path()));
+        assert!(!o.status.success(), "{url}: {}", show(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("channel `hook`"), "{err}");
+        assert!(err.contains("is not an http(s) URL with a host"), "{err}");
+        assert!(err.contains("\"https://api.example.com/send\""), "{err}");
+        assert!(stdout(&o).is_empty(), "{}", show(&o));
+    }
 }

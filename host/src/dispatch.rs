@@ -271,9 +271,15 @@ fn const_text(c: &Const) -> String {
     }
 }
 
-/// The host (and port, when the URL gives one) of a URL-valued configuration entry.
+/// The host (and port, when the URL gives one) of a URL-valued configuration entry: an
+/// `http` or `https` URL. A bare word (`api.example.com`, `notaurl`) parses as a host alone,
+/// but a plugin cannot send a request to it, so it is refused here, where the error names
+/// the channel and the key, rather than at every delivery.
 fn url_host(url: &str) -> Option<String> {
     let uri: http::Uri = url.parse().ok()?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return None;
+    }
     let host = uri.host()?;
     Some(match uri.port_u16() {
         Some(p) => format!("{host}:{p}"),
@@ -369,7 +375,8 @@ pub fn resolve_channel(
     }
     setup.allowed_hosts = allowed_hosts(manifest, &setup).map_err(|(key, value)| {
         fail(format!(
-            "channel `{}`: `{key}` = {value:?} is not a URL with a host",
+            "channel `{}`: `{key}` = {value:?} is not an http(s) URL with a host, which the \
+             plugin's requests may go to only: write it like \"https://api.example.com/send\"",
             def.name
         ))
     })?;
@@ -829,6 +836,10 @@ mod tests {
         );
         assert_eq!(url_host("not a url"), None);
         assert_eq!(url_host("/relative"), None);
+        // Bare words and other schemes parse as URIs, but no request can go there.
+        assert_eq!(url_host("notaurl"), None);
+        assert_eq!(url_host("api.example.com:443"), None);
+        assert_eq!(url_host("ftp://files.example.com/x"), None);
     }
 
     #[test]
