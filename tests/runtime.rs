@@ -1116,7 +1116,12 @@ fn instances_keep_only_the_events_their_code_reads() {
     let offre = k(inscription, &["offre"]);
     // The template reads both properties; the `if` the price, the messages the plan; the
     // goal the price, the `exit when` the plan.
-    for name in ["par_modele", "par_etapes", "par_objectif"] {
+    for name in [
+        "par_modele",
+        "par_etapes",
+        "par_objectif",
+        "propriete_par_propriete",
+    ] {
         assert_eq!(kept(name), vec![both], "{name}");
     }
     for name in ["par_emission", "lecture_puis_attente"] {
@@ -1187,7 +1192,14 @@ fn instances_keep_only_the_events_their_code_reads() {
         (2, five_g.clone(), Some(Value::Number(25.0)))
     );
     assert_eq!(held(&engine, "par_emission"), (1, five_g.clone(), None));
-    assert_eq!(held(&engine, "par_attente"), (1, five_g, None));
+    assert_eq!(held(&engine, "par_attente"), (1, five_g.clone(), None));
+    // By liveness, property by property: the price was last read at entry, the plan is read
+    // again on day 7.
+    assert_eq!(
+        held(&engine, "propriete_par_propriete"),
+        (1, five_g, None),
+        "the plan alone while it waits a week"
+    );
     // By liveness: its only read was the welcome, made at entry; it waits two months with
     // nothing.
     assert_eq!(scope_of(&engine, "lecture_puis_attente"), none);
@@ -1203,6 +1215,11 @@ fn instances_keep_only_the_events_their_code_reads() {
     for name in ["par_modele", "par_objectif", "par_emission"] {
         assert_eq!(scope_of(&engine, name), entry, "{name} on day 8");
     }
+    assert_eq!(
+        scope_of(&engine, "propriete_par_propriete"),
+        none,
+        "nothing once the plan was read on day 7"
+    );
     // Day 20: the week-2 entry has run; `par_modele` still has its template ahead.
     engine.advance_to(paris(2027, 1, 24, 12, 0));
     assert_eq!(scope_of(&engine, "par_modele"), entry);

@@ -473,6 +473,25 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Replaces each occurrence by what `keep` gives for it (the same one, a copy holding
+    /// fewer properties) or drops it (`None`), in order; back to inline once one or none is
+    /// left.
+    pub fn keep_live(&mut self, mut keep: impl FnMut(&Arc<EventData>) -> Option<Arc<EventData>>) {
+        match self {
+            Scope::One(one) => {
+                if let Some(e) = one {
+                    *one = keep(e);
+                }
+            }
+            Scope::Many(many) => {
+                let kept: ThinVec<Arc<EventData>> = many.iter().filter_map(keep).collect();
+                *self = kept.into_iter().collect();
+            }
+        }
+    }
+}
+
 impl Default for Scope {
     fn default() -> Scope {
         Scope::new()

@@ -986,9 +986,19 @@ impl Engine {
             }
             _ => return,
         };
-        if let Some(inst) = self.instance_mut(c, j) {
+        // Each event kept holds only the properties still read: a copy with fewer values
+        // once, shared again at the next suspension that drops nothing more.
+        let liveness = &self.d.liveness;
+        if let Some(inst) = self.customers[c as usize]
+            .instances
+            .iter_mut()
+            .find(|i| i.journey == j)
+        {
             inst.scope
-                .retain(|e| crate::liveness::Liveness::contains(&needed, e.event));
+                .keep_live(|e| match liveness.props(&needed, e.event) {
+                    0 => None,
+                    props => Some(e.keeping(props)),
+                });
         }
     }
 

@@ -1,18 +1,26 @@
-//! Which events an instance may still read: a backward liveness analysis over the bytecode.
+//! Which event properties an instance may still read: a backward liveness analysis over the
+//! bytecode.
 //!
 //! An instance keeps, in its scope, the latest occurrence of the events its code reads (the
 //! entry event, awaited events). Most instances spend months waiting after their last read
-//! of them: a welcome that names the plan, then a year of timeline. This analysis finds, for
-//! every instruction, the events that execution from there may read from the scope, so that
-//! a suspended instance keeps only those (see [`Liveness::needed`]).
+//! of them: a welcome that names the plan and the price, then a call that names the plan,
+//! then a year of timeline. This analysis finds, for every instruction, the properties of
+//! each event that execution from there may read from the scope, so that a suspended
+//! instance keeps only those events, each holding only those properties (see
+//! [`Liveness::needed`] and [`Liveness::props`]).
 //!
-//! What execution from `pc` reads is what the instruction reads plus what its successors
-//! read, up to a fixpoint:
-//! - `event_prop E` reads `E`;
+//! The sets have one bit per (event, property): an event's first 32 properties have a bit
+//! each, as in a [`KeptEvent`](journey_bytecode::KeptEvent) mask, and a read of a property past them sets all of the
+//! event's bits (the whole occurrence is kept, as
+//! [`KeptEvent::ALL`](journey_bytecode::KeptEvent::ALL) keeps it). What execution
+//! from `pc` reads is what the instruction reads plus what its successors read, up to a
+//! fixpoint:
+//! - `event_prop E i` reads property `i` of `E`;
 //! - `send` reads what its message reads (template parts and inline texts are expression
 //!   functions, rendered from the instance's scope when the send is made or retried);
 //! - `wait_event W` reads what the wait's filter reads, except the awaited event itself
-//!   (the filter is tested against the arriving occurrence, not the scope).
+//!   (none of its properties: the filter is tested against the arriving occurrence, not the
+//!   scope).
 //!
 //! A journey's goal and exit conditions are asked whenever an event arrives, so what they
 //! read (the filter's own event aside) is needed for the instance's whole life.
@@ -23,29 +31,55 @@ use smallvec::SmallVec;
 
 use crate::customer::{Instance, ThreadState};
 
-/// A set of events, one bit per event, `words` words long.
+/// A set of event properties, one bit per (event, property) (see the module documentation),
+/// `words` words long.
 pub(crate) type EventSet = SmallVec<[u64; 2]>;
 
-/// The events execution may read from the scope, per instruction and per journey.
+/// The event properties execution may read from the scope, per instruction and per journey.
 #[derive(Debug, Default)]
 pub(crate) struct Liveness {
     /// Words per set (at least one).
     words: usize,
+    /// Per event: its first bit and how many it has (its properties, at most 32).
+    slots: Vec<(u32, u32)>,
     /// `live[pc * words..][..words]`: what execution from `pc` may read.
     live: Vec<u64>,
     /// What a journey's goal and exit conditions read, needed while an instance lives.
     always: SecondaryMap<JourneyId, EventSet>,
 }
 
-fn bit(e: EventId) -> (usize, u64) {
-    (e.index() / 64, 1u64 << (e.index() % 64))
+/// Sets in `set` the bits in `[from, from + n)`.
+fn set_bits(set: &mut [u64], from: u32, n: u32) {
+    for b in from..from + n {
+        if let Some(w) = set.get_mut(b as usize / 64) {
+            *w |= 1 << (b % 64);
+        }
+    }
+}
+
+/// Clears in `set` the bits in `[from, from + n)`.
+fn clear_bits(set: &mut [u64], from: u32, n: u32) {
+    for b in from..from + n {
+        if let Some(w) = set.get_mut(b as usize / 64) {
+            *w &= !(1 << (b % 64));
+        }
+    }
 }
 
 impl Liveness {
     /// Computes the analysis for a program (validated: its jumps are in range; an
     /// out-of-range target is skipped, never read).
     pub(crate) fn new(p: &Program) -> Liveness {
-        let words = p.events.len().div_ceil(64).max(1);
+        let mut slots = Vec::with_capacity(p.events.len());
+        let mut bits = 0u32;
+        for e in p.events.values() {
+            let n = e.props.len().min(32) as u32;
+            slots.push((bits, n));
+            bits += n;
+        }
+        // The bits of an event (none for an id past the table: a program not validated).
+        let of = |e: EventId| slots.get(e.index()).copied().unwrap_or((0, 0));
+        let words = (bits as usize).div_ceil(64).max(1);
         let n = p.code.len();
         let mut live = vec![0u64; n * words];
         let mut acc = vec![0u64; words];
@@ -63,11 +97,13 @@ impl Liveness {
                 acc.iter_mut().for_each(|a| *a = 0);
                 let insn = &p.code[pc];
                 match *insn {
-                    Insn::EventProp(e, _) => {
-                        // An id past the table (a program not validated) reads nothing.
-                        let (w, m) = bit(e);
-                        if let Some(a) = acc.get_mut(w) {
-                            *a |= m;
+                    Insn::EventProp(e, i) => {
+                        let (from, n) = of(e);
+                        if u32::from(i) < n {
+                            set_bits(&mut acc, from + u32::from(i), 1);
+                        } else if i >= 32 {
+                            // Past what a mask names: the whole occurrence.
+                            set_bits(&mut acc, from, n);
                         }
                     }
                     Insn::Send(s) => {
@@ -82,10 +118,8 @@ impl Liveness {
                             && let Some(f) = wait.filter
                         {
                             or_at(&live, &mut acc, f as usize);
-                            let (w, m) = bit(wait.event);
-                            if let Some(a) = acc.get_mut(w) {
-                                *a &= !m;
-                            }
+                            let (from, n) = of(wait.event);
+                            clear_bits(&mut acc, from, n);
                         }
                     }
                     _ => {}
@@ -112,10 +146,8 @@ impl Liveness {
                 let mut read: EventSet = smallvec::smallvec![0; words];
                 or_at(&live, &mut read, pc as usize);
                 if let Some(e) = candidate {
-                    let (w, m) = bit(e);
-                    if let Some(r) = read.get_mut(w) {
-                        *r &= !m;
-                    }
+                    let (from, n) = of(e);
+                    clear_bits(&mut read, from, n);
                 }
                 set.iter_mut().zip(&read).for_each(|(a, r)| *a |= r);
             };
@@ -139,12 +171,13 @@ impl Liveness {
         }
         Liveness {
             words,
+            slots,
             live,
             always,
         }
     }
 
-    /// The events an instance of `p`'s journey may still read: what its goal and exit
+    /// The event properties an instance of `p`'s journey may still read: what its goal and exit
     /// conditions read, what each thread not finished may read from where it stands (a
     /// suspended thread stands at the instruction that suspended it, which it runs again or
     /// resumes after), and what each timeline entry not started (`pending`) may read.
@@ -177,10 +210,23 @@ impl Liveness {
         set
     }
 
-    /// Whether `e` is in `set`.
-    pub(crate) fn contains(set: &[u64], e: EventId) -> bool {
-        let (w, m) = bit(e);
-        set.get(w).is_some_and(|x| x & m != 0)
+    /// The properties of `e` in `set`, as a [`KeptEvent`](journey_bytecode::KeptEvent) mask:
+    /// 0 when none may be read, every bit the event has when the whole occurrence may be.
+    pub(crate) fn props(&self, set: &[u64], e: EventId) -> u32 {
+        let Some(&(from, n)) = self.slots.get(e.index()) else {
+            return 0;
+        };
+        let mut mask = 0u32;
+        for i in 0..n {
+            let b = from + i;
+            if set
+                .get(b as usize / 64)
+                .is_some_and(|w| w & (1 << (b % 64)) != 0)
+            {
+                mask |= 1 << i;
+            }
+        }
+        mask
     }
 }
 
@@ -229,19 +275,53 @@ mod tests {
         let e = |i: u32| EventId::from_u32(i);
         let sleep = first(&p, |i| matches!(i, Insn::Wait(..)));
         let wait_event = first(&p, |i| matches!(i, Insn::WaitEvent(_)));
-        assert!(
-            Liveness::contains(&at(sleep), e(69)),
-            "read after the first wait"
-        );
-        assert!(
-            !Liveness::contains(&at(wait_event), e(69)),
-            "no read after the send"
-        );
-        assert!(
-            !Liveness::contains(&at(wait_event), e(3)),
+        assert_eq!(l.props(&at(sleep), e(69)), 1, "read after the first wait");
+        assert_eq!(l.props(&at(wait_event), e(69)), 0, "no read after the send");
+        assert_eq!(
+            l.props(&at(wait_event), e(3)),
+            0,
             "the filter reads the arriving occurrence"
         );
         assert_eq!(at(wait_event), vec![0, 0]);
+    }
+
+    /// A property stops being live after its last read, while the event's other properties
+    /// still read later stay live; a read past the 32 a mask names keeps the whole
+    /// occurrence.
+    #[test]
+    fn properties_are_live_one_by_one() {
+        let mut wide = String::new();
+        for i in 0..40 {
+            wide.push_str(&format!(" p{i}: string"));
+        }
+        let src = format!(
+            "channel email uses \"email\" {{ }}\n\
+             event order {{ id: string  total: number  coupon: string }}\n\
+             event wide {{{wide} }}\n\
+             journey j {{\n  entry on order\n  send email \"{{order.id}} {{order.total}}\"\n  \
+             wait 1 day\n  send email \"{{order.id}}\"\n  wait 1 day\n  send email \"fin\"\n}}\n\
+             journey k {{\n  entry on wide\n  wait 1 day\n  send email \"{{wide.p35}}\"\n  \
+             wait 1 day\n  send email \"{{wide.p2}}\"\n  wait 1 day\n  send email \"fin\"\n}}\n"
+        );
+        let p = crate::test_program(&src);
+        let l = Liveness::new(&p);
+        let at = |pc: usize| l.live[pc * l.words..(pc + 1) * l.words].to_vec();
+        let waits: Vec<usize> = (0..p.code.len())
+            .filter(|&pc| matches!(p.code[pc], Insn::Wait(..)))
+            .collect();
+        assert_eq!(waits.len(), 5);
+        let (order, wide) = (EventId::from_u32(0), EventId::from_u32(1));
+        // Journey j: `id` and `total` read at entry, `id` alone after the first wait.
+        assert_eq!(l.props(&at(waits[0]), order), 0b001);
+        assert_eq!(l.props(&at(waits[1]), order), 0);
+        // Journey k: `p35` is past the mask, so all of `wide` is live until it is read,
+        // then `p2` alone.
+        assert_eq!(
+            l.props(&at(waits[2]), wide),
+            journey_bytecode::KeptEvent::ALL
+        );
+        assert_eq!(l.props(&at(waits[3]), wide), 0b100);
+        assert_eq!(l.props(&at(waits[4]), wide), 0);
     }
 
     /// Inputs for one customer of the `kept-events` case: (what, seconds since the previous
