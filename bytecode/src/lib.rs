@@ -24,7 +24,9 @@ pub use format::{FORMAT_VERSION, LoadError, MAGIC, decode, encode};
 pub use ids::*;
 pub use insn::{BinOp, Builtin, Insn};
 pub use program::*;
-pub use validate::{ValidationError, expression_entries};
+pub use validate::{
+    MAX_ENTRY_CLAUSES, MAX_JOURNEYS, MAX_TIMELINE_ENTRIES, ValidationError, expression_entries,
+};
 pub use value::{Const, Date, TimeOfDay, Type};
 
 #[cfg(test)]

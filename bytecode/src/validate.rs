@@ -114,6 +114,19 @@ pub enum ValidationError {
 
 type Result<T = (), E = ValidationError> = std::result::Result<T, E>;
 
+/// The most journeys a program has: the runtime names a journey in 16 bits in each pending
+/// timer, one value kept for timers of no journey.
+pub const MAX_JOURNEYS: usize = u16::MAX as usize;
+
+/// The most timeline entries a journey has: the runtime packs an entry's index (and the
+/// index of a thread, at most one per entry besides the body) into 13 bits of a pending
+/// timer, one value kept for the end of the lifetime.
+pub const MAX_TIMELINE_ENTRIES: usize = (1 << 13) - 2;
+
+/// The most entry clauses a journey has (`entry on ...`, schedules): a scheduled entry's
+/// timer names its clause in 13 bits.
+pub const MAX_ENTRY_CLAUSES: usize = 1 << 13;
+
 /// Check that every reference of a program is in range and that its invariants hold.
 ///
 /// Returns the first problem found, in table order, then code order.
@@ -612,8 +625,26 @@ impl<'p> Validator<'p> {
 
     fn journeys(&self) -> Result {
         let p = self.p;
+        if p.journeys.len() > MAX_JOURNEYS {
+            return Err(inconsistent(
+                "journeys",
+                format!(
+                    "{} journeys are more than the runtime's timers can name (at most {MAX_JOURNEYS})",
+                    p.journeys.len()
+                ),
+            ));
+        }
         for (id, journey) in p.journeys.iter() {
             let at = || label(&p.journeys, id);
+            if journey.entries.len() > MAX_ENTRY_CLAUSES {
+                return Err(inconsistent(
+                    at(),
+                    format!(
+                        "{} entry clauses are more than the runtime's timers can name (at most {MAX_ENTRY_CLAUSES})",
+                        journey.entries.len()
+                    ),
+                ));
+            }
             for (i, entry) in journey.entries.iter().enumerate() {
                 let at = || format!("entry {i} of {}", at());
                 match &entry.trigger {
@@ -668,15 +699,14 @@ impl<'p> Validator<'p> {
                 }
             }
             self.pc(journey.body, || format!("the body of {}", at()))?;
-            // The runtime numbers an instance's timeline entries with 16 bits and keeps two
-            // values apart (the end of the lifetime, and "no entry started yet").
-            if journey.timeline.len() > usize::from(u16::MAX - 1) {
+            // The runtime numbers an instance's timeline entries in 13 bits of its timers
+            // and keeps one value apart (the end of the lifetime).
+            if journey.timeline.len() > MAX_TIMELINE_ENTRIES {
                 return Err(inconsistent(
                     at(),
                     format!(
-                        "{} timeline entries do not fit 16-bit indexes (at most {})",
+                        "{} timeline entries are more than the runtime's timers can name (at most {MAX_TIMELINE_ENTRIES})",
                         journey.timeline.len(),
-                        u16::MAX - 1
                     ),
                 ));
             }

@@ -53,17 +53,72 @@ pub enum Explain {
     Only(Vec<String>),
 }
 
-/// What a timer does when it fires.
+/// What a timer does when it fires. 8 bytes, so that a pending timer is a 24-byte entry of
+/// the scheduler (millions are pending at once): the journey in 16 bits and the kind in 16
+/// (3 for what to do, 13 for its index), which the bytecode validator's limits guarantee
+/// (`journey_bytecode::MAX_JOURNEYS`, `MAX_TIMELINE_ENTRIES`, `MAX_ENTRY_CLAUSES`).
+///
+/// A timer of an instance names no instance: the instance holds the id of each timer it
+/// waits for (its threads' states, `Instance::timeline_timer`) and acts on a timer only when
+/// it holds that id, and an instance that ends cancels its timers; so a timer left from an
+/// ended instance finds nothing, even when the customer is in the same journey again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimerKey {
     /// Customer.
     pub customer: CustomerIx,
-    /// Journey (for instance timers and schedules).
-    pub journey: u32,
-    /// Instance epoch (stale timers of an ended instance are ignored).
-    pub epoch: u32,
+    /// Journey (for instance timers and schedules); [`TimerKey::NO_JOURNEY`] for the
+    /// customer's own.
+    journey: u16,
+    /// What to do, packed ([`TimerKey::kind`]).
+    kind: u16,
+}
+
+impl TimerKey {
+    /// The journey of a customer-level timer (which has none).
+    pub const NO_JOURNEY: u16 = u16::MAX;
+    /// Bits of the index in a packed kind.
+    const INDEX_BITS: u16 = 13;
+    /// The packed index of the end of a lifetime ([`LIFETIME`]).
+    const LIFETIME_INDEX: u16 = (1 << Self::INDEX_BITS) - 1;
+
+    /// The timer of `customer` doing `kind`, for journey `journey` (`None` for the customer's
+    /// own timers). An index past the limits is clamped; a validated program has none.
+    pub fn new(customer: CustomerIx, journey: Option<JourneyId>, kind: TimerKind) -> TimerKey {
+        let index_mask = Self::LIFETIME_INDEX;
+        let (tag, index) = match kind {
+            TimerKind::Resume(t) => (0, t),
+            TimerKind::Timeout(t) => (1, t),
+            TimerKind::Timeline(LIFETIME) => (2, Self::LIFETIME_INDEX),
+            TimerKind::Timeline(k) => (2, k.min(Self::LIFETIME_INDEX - 1)),
+            TimerKind::Schedule(e) => (3, e),
+            TimerKind::Recheck => (4, 0),
+        };
+        TimerKey {
+            customer,
+            journey: journey.map_or(Self::NO_JOURNEY, |j| {
+                u16::try_from(j.as_u32()).unwrap_or(Self::NO_JOURNEY - 1)
+            }),
+            kind: (tag << Self::INDEX_BITS) | (index & index_mask),
+        }
+    }
+
+    /// The journey (`None` for a customer-level timer).
+    pub fn journey(&self) -> Option<JourneyId> {
+        (self.journey != Self::NO_JOURNEY).then(|| JourneyId::from_u32(u32::from(self.journey)))
+    }
+
     /// What to do.
-    pub kind: TimerKind,
+    pub fn kind(&self) -> TimerKind {
+        let index = self.kind & Self::LIFETIME_INDEX;
+        match self.kind >> Self::INDEX_BITS {
+            0 => TimerKind::Resume(index),
+            1 => TimerKind::Timeout(index),
+            2 if index == Self::LIFETIME_INDEX => TimerKind::Timeline(LIFETIME),
+            2 => TimerKind::Timeline(index),
+            3 => TimerKind::Schedule(index),
+            _ => TimerKind::Recheck,
+        }
+    }
 }
 
 /// Kinds of timers.
@@ -1071,7 +1126,7 @@ impl Engine {
         // instant and the customer's time zone; only its next item gets a timer (one pending
         // timer per instance, not one per entry), and no list of dates is kept.
         let next = self.d.calendars[j].next(now, &self.tzs[c as usize], None, false);
-        let timeline_timer = next.map(|next| self.schedule_timeline(c, j, epoch, now, next));
+        let timeline_timer = next.map(|next| self.schedule_timeline(c, j, now, next));
         // The goal windows that open at entry, in a list of their exact length (collecting
         // would leave room for four).
         let entry_goals = || {
@@ -1132,25 +1187,16 @@ impl Engine {
         true
     }
 
-    /// Schedules a timer of the instance of `j` with this `epoch` (a stale one, of an ended
-    /// instance, is ignored when it fires).
+    /// Schedules a timer of the instance of `j` (the instance keeps its id: one left from an
+    /// ended instance finds nothing when it fires, see [`TimerKey`]).
     pub(crate) fn schedule_instance_timer(
         &mut self,
         c: CustomerIx,
         j: JourneyId,
-        epoch: u32,
         at: Instant,
         kind: TimerKind,
     ) -> TimerId {
-        self.timers.schedule(
-            at,
-            TimerKey {
-                customer: c,
-                journey: j.as_u32(),
-                epoch,
-                kind,
-            },
-        )
+        self.timers.schedule(at, TimerKey::new(c, Some(j), kind))
     }
 
     /// The next item of the calendar of `c`'s instance of `j` with this `epoch`: none when
@@ -1242,12 +1288,11 @@ impl Engine {
         &mut self,
         c: CustomerIx,
         j: JourneyId,
-        epoch: u32,
         entered_at: Instant,
         (secs, k): (u32, u16),
     ) -> TimerId {
         let at = entered_at.saturating_add(i64::from(secs)).max(self.now);
-        self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeline(k))
+        self.schedule_instance_timer(c, j, at, TimerKind::Timeline(k))
     }
 
     /// Starts timeline entry `k`, the next item of the calendar of the instance of `j` with
@@ -1356,9 +1401,14 @@ impl Engine {
         if c as usize >= self.customers.len() {
             return;
         }
-        // `journey` is `u32::MAX` for customer-level timers, which use no journey.
-        let j = JourneyId::from_u32(key.journey.min(u32::MAX - 1));
-        match key.kind {
+        let kind = key.kind();
+        let j = match (key.journey(), kind) {
+            (Some(j), _) if self.program.journeys.get(j).is_some() => j,
+            // Customer-level timers use no journey.
+            (_, TimerKind::Recheck) => JourneyId::from_u32(0),
+            _ => return,
+        };
+        match kind {
             TimerKind::Recheck => {
                 if self.customers[c as usize]
                     .recheck
@@ -1393,13 +1443,11 @@ impl Engine {
                 self.schedule_entry(c, j, e);
             }
             _ => {
-                let Some(inst) = self.instance(c, j) else {
+                // Each arm acts only if the instance holds this very timer (see `TimerKey`).
+                let Some(epoch) = self.instance(c, j).map(|i| i.epoch) else {
                     return;
                 };
-                if inst.epoch != key.epoch {
-                    return;
-                }
-                match key.kind {
+                match kind {
                     TimerKind::Resume(t) => {
                         if let Some(th) = self
                             .instance_mut(c, j)
@@ -1415,6 +1463,8 @@ impl Engine {
                                 }
                                 _ => return,
                             }
+                        } else {
+                            return;
                         }
                         self.run_thread(c, j, t as usize, 0);
                     }
@@ -1468,10 +1518,10 @@ impl Engine {
                                 self.end_instance(c, j, ExitReason::Lifetime);
                                 return;
                             }
-                            if !self.start_timeline_entry(c, j, key.epoch, k) {
+                            if !self.start_timeline_entry(c, j, epoch, k) {
                                 return;
                             }
-                            match self.calendar_next(c, j, key.epoch, Some((due, k))) {
+                            match self.calendar_next(c, j, epoch, Some((due, k))) {
                                 Some((secs, next)) if secs == due => k = next,
                                 Some(next) => {
                                     let Some(entered_at) = self
@@ -1481,8 +1531,7 @@ impl Engine {
                                     else {
                                         return;
                                     };
-                                    let timer =
-                                        self.schedule_timeline(c, j, key.epoch, entered_at, next);
+                                    let timer = self.schedule_timeline(c, j, entered_at, next);
                                     if let Some(i) = self.instance_mut(c, j) {
                                         i.timeline_timer = Some(timer);
                                     }
@@ -1508,15 +1557,9 @@ impl Engine {
 
     fn schedule_entry(&mut self, c: CustomerIx, j: JourneyId, e: u16) {
         if let Some(at) = self.next_entry_time(c, j, e, self.now) {
-            let id = self.timers.schedule(
-                at,
-                TimerKey {
-                    customer: c,
-                    journey: j.as_u32(),
-                    epoch: 0,
-                    kind: TimerKind::Schedule(e),
-                },
-            );
+            let id = self
+                .timers
+                .schedule(at, TimerKey::new(c, Some(j), TimerKind::Schedule(e)));
             self.customers[c as usize].schedules.push((j, e, id, at));
         }
     }
@@ -1680,15 +1723,9 @@ impl Engine {
         if let Some((_, t)) = current {
             self.timers.cancel(t);
         }
-        let id = self.timers.schedule(
-            next,
-            TimerKey {
-                customer: c,
-                journey: u32::MAX,
-                epoch: 0,
-                kind: TimerKind::Recheck,
-            },
-        );
+        let id = self
+            .timers
+            .schedule(next, TimerKey::new(c, None, TimerKind::Recheck));
         self.customers[c as usize].recheck = Some((next, id));
     }
 
@@ -2032,4 +2069,46 @@ pub(crate) fn function_code(p: &Program, entry: Pc) -> &[Insn] {
         }
     }
     p.code.get(start..).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod timer_key_tests {
+    use super::*;
+
+    /// Any kind with indexes within the validator's limits, for any journey within them,
+    /// reads back as written from an 8-byte key.
+    fn kind_strategy() -> impl proptest::strategy::Strategy<Value = TimerKind> {
+        use proptest::prelude::*;
+        let thread = 0u16..=journey_bytecode::MAX_TIMELINE_ENTRIES as u16;
+        let entry = 0u16..journey_bytecode::MAX_TIMELINE_ENTRIES as u16;
+        let clause = 0u16..journey_bytecode::MAX_ENTRY_CLAUSES as u16;
+        prop_oneof![
+            thread.clone().prop_map(TimerKind::Resume),
+            thread.prop_map(TimerKind::Timeout),
+            entry.prop_map(TimerKind::Timeline),
+            Just(TimerKind::Timeline(LIFETIME)),
+            clause.prop_map(TimerKind::Schedule),
+            Just(TimerKind::Recheck),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timer_keys_read_back_as_written(
+            customer in proptest::prelude::any::<u32>(),
+            journey in proptest::option::of(0u32..journey_bytecode::MAX_JOURNEYS as u32),
+            kind in kind_strategy(),
+        ) {
+            let journey = journey.map(JourneyId::from_u32);
+            let key = TimerKey::new(customer, journey, kind);
+            proptest::prop_assert_eq!(key.customer, customer);
+            proptest::prop_assert_eq!(key.journey(), journey);
+            proptest::prop_assert_eq!(key.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn a_timer_key_is_one_word() {
+        assert_eq!(size_of::<TimerKey>(), 8);
+    }
 }

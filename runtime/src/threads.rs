@@ -123,7 +123,6 @@ impl Engine {
                             let id = self.schedule_instance_timer(
                                 c,
                                 j,
-                                epoch,
                                 until,
                                 TimerKind::Resume(t as u16),
                             );
@@ -139,7 +138,7 @@ impl Engine {
                         _ => 0,
                     };
                     let until = self.now().saturating_add(secs);
-                    self.sleep(c, j, t, epoch, pc, until);
+                    self.sleep(c, j, t, pc, until);
                     self.decide(c, Some(j), loc, |e| {
                         format!(
                             "wait until {}",
@@ -151,7 +150,7 @@ impl Engine {
                 Insn::WaitMonths(step, months) => {
                     self.reached(c, step);
                     let until = time::add_months(self.now(), &self.timezone(c), months);
-                    self.sleep(c, j, t, epoch, pc, until);
+                    self.sleep(c, j, t, pc, until);
                     self.decide(c, Some(j), loc, |e| {
                         let when = time::format_local(until, &e.timezone(c), true);
                         format!("wait {months} month(s), until {when}")
@@ -161,7 +160,7 @@ impl Engine {
                 Insn::WaitUntil(step, weekday, at) => {
                     self.reached(c, step);
                     let until = time::next_local_time(self.now(), &self.timezone(c), weekday, at);
-                    self.sleep(c, j, t, epoch, pc, until);
+                    self.sleep(c, j, t, pc, until);
                     self.decide(c, Some(j), loc, |e| {
                         format!(
                             "wait until {}",
@@ -176,7 +175,7 @@ impl Engine {
                     self.reached(c, step);
                     let timer = timeout.map(|s| {
                         let at = self.now().saturating_add(s as i64);
-                        self.schedule_instance_timer(c, j, epoch, at, TimerKind::Timeout(t as u16))
+                        self.schedule_instance_timer(c, j, at, TimerKind::Timeout(t as u16))
                     });
                     self.suspend(c, j, t, pc, ThreadState::Waiting(w, timer), ThinVec::new());
                     self.decide(c, Some(j), loc, |e| {
@@ -345,12 +344,11 @@ impl Engine {
         c: CustomerIx,
         j: JourneyId,
         t: usize,
-        epoch: u32,
         pc: Pc,
         until: crate::time::Instant,
     ) {
         let at = until.max(self.now());
-        let id = self.schedule_instance_timer(c, j, epoch, at, TimerKind::Resume(t as u16));
+        let id = self.schedule_instance_timer(c, j, at, TimerKind::Resume(t as u16));
         self.suspend(c, j, t, pc, ThreadState::Sleeping(id), ThinVec::new());
     }
 

@@ -266,21 +266,45 @@ fn other_invariants() {
         msg.contains("65535 aggregates do not fit 16-bit log indexes (at most 65534)"),
         "{msg}"
     );
-    // An instance's timeline entries have 16-bit indexes too, two values kept apart.
+    // A pending timer names a timeline entry (or a thread) in 13 bits, one value kept apart,
+    // a journey's entry clause in 13 bits and a journey in 16: one more than fits is refused.
     let (_, msg) = broken(|p, _| {
         let timeline = &mut p.journeys[JourneyId::new(0)].timeline;
         let first = timeline[0].clone();
-        timeline.resize(usize::from(u16::MAX), first);
+        timeline.resize(crate::MAX_TIMELINE_ENTRIES + 1, first);
     });
     assert!(
-        msg.contains("65535 timeline entries do not fit 16-bit indexes (at most 65534)"),
+        msg.contains(
+            "8191 timeline entries are more than the runtime's timers can name (at most 8190)"
+        ),
         "{msg}"
     );
     let mut most = sample::program();
     let timeline = &mut most.journeys[JourneyId::new(0)].timeline;
     let first = timeline[0].clone();
-    timeline.resize(usize::from(u16::MAX - 1), first);
+    timeline.resize(crate::MAX_TIMELINE_ENTRIES, first);
     assert_eq!(validate(&most), Ok(()));
+    let (_, msg) = broken(|p, _| {
+        let entries = &mut p.journeys[JourneyId::new(0)].entries;
+        let first = entries[0].clone();
+        entries.resize(crate::MAX_ENTRY_CLAUSES + 1, first);
+    });
+    assert!(
+        msg.contains(
+            "8193 entry clauses are more than the runtime's timers can name (at most 8192)"
+        ),
+        "{msg}"
+    );
+    let (_, msg) = broken(|p, _| {
+        let first = p.journeys[JourneyId::new(0)].clone();
+        while p.journeys.len() <= crate::MAX_JOURNEYS {
+            p.journeys.push(first.clone());
+        }
+    });
+    assert!(
+        msg.contains("65536 journeys are more than the runtime's timers can name (at most 65535)"),
+        "{msg}"
+    );
 
     let mut most = sample::program();
     let first = most.aggregates[AggId::new(0)].clone();
