@@ -32,11 +32,81 @@ fn bytecode() {
     });
 }
 
+/// The codes whose case is too large to keep as a file (thousands of timeline entries or
+/// entry clauses): the source is written here, and compiled like a case.
+fn generated_case(name: &str) -> Option<String> {
+    let limit = |body: &str| {
+        format!("event go\nchannel email uses \"email\" {{ }}\njourney grand {{\n{body}}}\n")
+    };
+    match name {
+        "journey-too-large" => {
+            // One timeline entry more than the runtime can schedule, and one entry clause more.
+            let mut body = String::from("  timeline {\n");
+            for day in 0..=journey_bytecode::MAX_TIMELINE_ENTRIES {
+                body.push_str(&format!("    day {day}: send email \"d{day}\"\n"));
+            }
+            body.push_str("  }\n");
+            for _ in 0..=journey_bytecode::MAX_ENTRY_CLAUSES {
+                body.push_str("  entry on go\n");
+            }
+            Some(limit(&body))
+        }
+        _ => None,
+    }
+}
+
+/// The codes a generated case produces (each once per diagnostic).
+fn codes_of_text(text: &str) -> Vec<&'static str> {
+    let mut host = journey_compiler::MemoryHost::new();
+    host.insert("main.journey", text.to_string());
+    let input = journey_compiler::Input {
+        roots: vec!["main.journey".into()],
+        ..journey_compiler::Input::default()
+    };
+    journey_compiler::compile(&host, &input)
+        .diagnostics
+        .iter()
+        .map(|d| d.code.code)
+        .collect()
+}
+
+/// A journey one timeline entry or one entry clause past the runtime's limits is refused
+/// with E0615 at the timeline and at the journey, and one at the limits is not.
+#[test]
+fn journeys_past_the_runtimes_limits_are_refused() {
+    let source = generated_case("journey-too-large").expect("generated");
+    let codes = codes_of_text(&source);
+    assert_eq!(
+        codes.iter().filter(|c| **c == "E0615").count(),
+        2,
+        "{codes:?}"
+    );
+    // At the limits: one entry and one clause fewer.
+    let at_limits = source.replacen("  entry on go\n", "", 1).replace(
+        &format!(
+            "    day {0}: send email \"d{0}\"\n",
+            journey_bytecode::MAX_TIMELINE_ENTRIES
+        ),
+        "",
+    );
+    let codes = codes_of_text(&at_limits);
+    assert!(!codes.contains(&"E0615"), "{codes:?}");
+}
+
 /// Every diagnostic code has at least one case that produces it, named after it.
 #[test]
 fn every_code_has_a_case() {
     let mut missing = Vec::new();
     for code in codes::ALL {
+        if let Some(text) = generated_case(code.name) {
+            if !codes_of_text(&text).contains(&code.code) {
+                missing.push(format!(
+                    "{} ({}): its generated case does not produce it",
+                    code.code, code.name
+                ));
+            }
+            continue;
+        }
         let file = cases_dir()
             .join("diagnostics")
             .join(format!("{}.journey", code.name));

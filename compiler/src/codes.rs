@@ -391,6 +391,17 @@ Wrong:
 Right:
     timeline { week 1 at 10:00: send sms a }";
 
+JOURNEY_TOO_LARGE = "E0615" "journey-too-large" Error "A project or a journey has more parts than the runtime can schedule."
+"The runtime names a journey, a timeline entry and an entry clause in a few bits of each
+pending timer: a project has at most 65,535 journeys, a journey at most 8,190 timeline
+entries and 8,192 entry clauses. Programs written by hand come nowhere near; a generated
+one may.
+
+Wrong:
+    timeline { day 0: send email d0  day 1: send email d1  ...  day 8190: send email d8190 }
+Right:
+    split the journey, or send from one entry per week with a template that varies";
+
 UNKNOWN_PLUGIN = "W0701" "unknown-plugin" Warning "A channel uses a plugin that the `[plugins]` table of `journey.toml` does not list."
 "When `journey.toml` has a `[plugins]` table, every channel's plugin should be in it, so the
 channel's configuration, parameters and templates are checked against the plugin's

@@ -96,8 +96,26 @@ struct JCtx {
 
 impl Ctx<'_> {
     pub(crate) fn compile_journeys(&mut self) {
+        let mut count = 0usize;
         for (file, item) in self.items() {
             if let ast::ItemKind::Journey(j) = &item.kind {
+                count += 1;
+                if count == journey_bytecode::MAX_JOURNEYS + 1 {
+                    let d = self
+                        .diag(
+                            &codes::JOURNEY_TOO_LARGE,
+                            file,
+                            j.name.span,
+                            format!(
+                                "the journey `{}` is one more than the {} a project can have",
+                                j.name.text,
+                                journey_bytecode::MAX_JOURNEYS
+                            ),
+                        )
+                        .primary_label("one journey too many")
+                        .help("split the project");
+                    self.emit_diag(d);
+                }
                 let Some(d) = self.names.get(Kind::Journey, &j.name.text) else {
                     continue;
                 };
@@ -236,6 +254,25 @@ impl Ctx<'_> {
                 condition,
                 loc,
             });
+        }
+        if j.entries.len() > journey_bytecode::MAX_ENTRY_CLAUSES {
+            let d = self
+                .diag(
+                    &codes::JOURNEY_TOO_LARGE,
+                    file,
+                    j.name.span,
+                    format!(
+                        "the journey `{}` has {} entry clauses, more than the runtime can schedule",
+                        j.name.text,
+                        j.entries.len()
+                    ),
+                )
+                .primary_label("too many `entry` clauses")
+                .help(format!(
+                    "keep to {} entry clauses per journey: split the journey",
+                    journey_bytecode::MAX_ENTRY_CLAUSES
+                ));
+            self.emit_diag(d);
         }
         if j.entries.is_empty() {
             let d = self
@@ -1622,6 +1659,24 @@ impl Ctx<'_> {
             return (flow, Some(0));
         }
         jc.timeline_seen = Some(s.span);
+        if entries.len() > journey_bytecode::MAX_TIMELINE_ENTRIES {
+            let d = self
+                .diag(
+                    &codes::JOURNEY_TOO_LARGE,
+                    file,
+                    s.span,
+                    format!(
+                        "this timeline has {} entries, more than the runtime can schedule",
+                        entries.len()
+                    ),
+                )
+                .primary_label("too many timeline entries")
+                .help(format!(
+                    "keep to {} entries per timeline: split the journey",
+                    journey_bytecode::MAX_TIMELINE_ENTRIES
+                ));
+            self.emit_diag(d);
+        }
         if let Some(l) = &s.label {
             self.misplaced(
                 file,

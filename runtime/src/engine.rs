@@ -82,7 +82,8 @@ impl TimerKey {
     const LIFETIME_INDEX: u16 = (1 << Self::INDEX_BITS) - 1;
 
     /// The timer of `customer` doing `kind`, for journey `journey` (`None` for the customer's
-    /// own timers). An index past the limits is clamped; a validated program has none.
+    /// own timers). An index past the limits is clamped; a program the compiler accepts, or
+    /// the validator, has none (E0615 journey-too-large).
     pub fn new(customer: CustomerIx, journey: Option<JourneyId>, kind: TimerKind) -> TimerKey {
         let index_mask = Self::LIFETIME_INDEX;
         let (tag, index) = match kind {
