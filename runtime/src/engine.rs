@@ -2112,4 +2112,67 @@ mod timer_key_tests {
     fn a_timer_key_is_one_word() {
         assert_eq!(size_of::<TimerKey>(), 8);
     }
+
+    /// The keys name no instance: a timer of an ended instance that fired anyway (an instance
+    /// cancels its timers when it ends, so this is the second line of defence) finds that
+    /// the customer's new instance of the journey does not hold its id, and does nothing.
+    #[test]
+    fn a_stale_timer_does_nothing_to_the_next_instance() {
+        let p = crate::test_program(
+            r#"
+event go
+event stop
+channel email uses "email" { }
+journey j {
+  entry on go
+  reentry after exit
+  exit on stop
+  timeline {
+    day 3: send email "timeline"
+  }
+  wait 7 days
+  send email "a week later"
+}
+"#,
+        );
+        let (go, stop) = (crate::test_event(&p, "go"), crate::test_event(&p, "stop"));
+        let t0: Instant = 1_799_056_800;
+        let mut engine = Engine::new(p.clone(), Config::default(), t0);
+        engine.event("a", go, Vec::new(), t0);
+        let c = engine.customer_ix("a").expect("customer");
+        let j = JourneyId::from_u32(0);
+        // The timers the first instance holds: its body's wait and its timeline's next entry.
+        let held = |e: &Engine| {
+            let i = e.instance(c, j).expect("instance");
+            let ThreadState::Sleeping(wait) = i.threads[0].state else {
+                panic!("the body waits: {:?}", i.threads[0].state);
+            };
+            (wait, i.timeline_timer.expect("timeline timer"), i.epoch)
+        };
+        let (old_wait, old_timeline, old_epoch) = held(&engine);
+        engine.event("a", stop, Vec::new(), t0 + 60);
+        engine.event("a", go, Vec::new(), t0 + 120);
+        let (new_wait, new_timeline, new_epoch) = held(&engine);
+        assert_ne!(new_epoch, old_epoch, "a new instance");
+        let _ = engine.drain_effects();
+        // The old timers fire as if they had not been cancelled.
+        engine.fire(old_wait, TimerKey::new(c, Some(j), TimerKind::Resume(0)));
+        engine.fire(
+            old_timeline,
+            TimerKey::new(c, Some(j), TimerKind::Timeline(0)),
+        );
+        assert!(engine.drain_effects().is_empty(), "no send, no exit");
+        assert_eq!(held(&engine), (new_wait, new_timeline, new_epoch));
+        // The new instance's own timers run it as usual.
+        engine.advance_to(t0 + 120 + 8 * 86_400);
+        let sends: Vec<String> = engine
+            .drain_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Send(s) => Some(s.parts[0].1.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sends, ["timeline", "a week later"]);
+    }
 }
