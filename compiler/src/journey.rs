@@ -101,20 +101,17 @@ impl Ctx<'_> {
             if let ast::ItemKind::Journey(j) = &item.kind {
                 count += 1;
                 if count == journey_bytecode::MAX_JOURNEYS + 1 {
-                    let d = self
-                        .diag(
-                            &codes::JOURNEY_TOO_LARGE,
-                            file,
-                            j.name.span,
-                            format!(
-                                "the journey `{}` is one more than the {} a project can have",
-                                j.name.text,
-                                journey_bytecode::MAX_JOURNEYS
-                            ),
-                        )
-                        .primary_label("one journey too many")
-                        .help("split the project");
-                    self.emit_diag(d);
+                    self.too_large(
+                        file,
+                        j.name.span,
+                        format!(
+                            "the journey `{}` is one more than the {} a project can have",
+                            j.name.text,
+                            journey_bytecode::MAX_JOURNEYS
+                        ),
+                        "one journey too many",
+                        "split the project".to_string(),
+                    );
                 }
                 let Some(d) = self.names.get(Kind::Journey, &j.name.text) else {
                     continue;
@@ -256,23 +253,20 @@ impl Ctx<'_> {
             });
         }
         if j.entries.len() > journey_bytecode::MAX_ENTRY_CLAUSES {
-            let d = self
-                .diag(
-                    &codes::JOURNEY_TOO_LARGE,
-                    file,
-                    j.name.span,
-                    format!(
-                        "the journey `{}` has {} entry clauses, more than the runtime can schedule",
-                        j.name.text,
-                        j.entries.len()
-                    ),
-                )
-                .primary_label("too many `entry` clauses")
-                .help(format!(
+            self.too_large(
+                file,
+                j.name.span,
+                format!(
+                    "the journey `{}` has {} entry clauses, more than the runtime can schedule",
+                    j.name.text,
+                    j.entries.len()
+                ),
+                "too many `entry` clauses",
+                format!(
                     "keep to {} entry clauses per journey: split the journey",
                     journey_bytecode::MAX_ENTRY_CLAUSES
-                ));
-            self.emit_diag(d);
+                ),
+            );
         }
         if j.entries.is_empty() {
             let d = self
@@ -1038,6 +1032,15 @@ impl Ctx<'_> {
         out
     }
 
+    /// E0615 journey-too-large at `span`: past what the runtime's timers can name.
+    fn too_large(&mut self, file: FileId, span: Span, msg: String, label: &str, help: String) {
+        let d = self
+            .diag(&codes::JOURNEY_TOO_LARGE, file, span, msg)
+            .primary_label(label)
+            .help(help);
+        self.emit_diag(d);
+    }
+
     fn misplaced(&mut self, file: FileId, span: Span, msg: &str, help: &str) {
         let d = self
             .diag(&codes::MISPLACED_STEP, file, span, msg.to_string())
@@ -1660,22 +1663,19 @@ impl Ctx<'_> {
         }
         jc.timeline_seen = Some(s.span);
         if entries.len() > journey_bytecode::MAX_TIMELINE_ENTRIES {
-            let d = self
-                .diag(
-                    &codes::JOURNEY_TOO_LARGE,
-                    file,
-                    s.span,
-                    format!(
-                        "this timeline has {} entries, more than the runtime can schedule",
-                        entries.len()
-                    ),
-                )
-                .primary_label("too many timeline entries")
-                .help(format!(
+            self.too_large(
+                file,
+                s.span,
+                format!(
+                    "this timeline has {} entries, more than the runtime can schedule",
+                    entries.len()
+                ),
+                "too many timeline entries",
+                format!(
                     "keep to {} entries per timeline: split the journey",
                     journey_bytecode::MAX_TIMELINE_ENTRIES
-                ));
-            self.emit_diag(d);
+                ),
+            );
         }
         if let Some(l) = &s.label {
             self.misplaced(

@@ -454,26 +454,6 @@ impl Scope {
         }
     }
 
-    /// Keeps the occurrences for which `keep` holds, in order; back to inline once one or
-    /// none is left.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Arc<EventData>) -> bool) {
-        match self {
-            Scope::One(one) => {
-                if one.as_ref().is_some_and(|e| !keep(e)) {
-                    *one = None;
-                }
-            }
-            Scope::Many(many) => {
-                many.retain(|e| keep(e));
-                if many.len() <= 1 {
-                    *self = Scope::One(many.pop());
-                }
-            }
-        }
-    }
-}
-
-impl Scope {
     /// Replaces each occurrence by what `keep` gives for it (the same one, a copy holding
     /// fewer properties) or drops it (`None`), in order; back to inline once one or none is
     /// left.
@@ -484,10 +464,7 @@ impl Scope {
                     *one = keep(e);
                 }
             }
-            Scope::Many(many) => {
-                let kept: ThinVec<Arc<EventData>> = many.iter().filter_map(keep).collect();
-                *self = kept.into_iter().collect();
-            }
+            Scope::Many(many) => *self = many.iter().filter_map(keep).collect(),
         }
     }
 }
@@ -652,9 +629,7 @@ impl Customer {
 
     /// Forgets the written-out calendar of journey `j` (its instance ended).
     pub(crate) fn unlist(&mut self, j: JourneyId) {
-        if !self.listed.is_empty() {
-            self.listed.retain(|l| l.journey != j);
-        }
+        self.listed.retain(|l| l.journey != j);
     }
 
     /// The state of aggregate `a`, once it has had an occurrence.

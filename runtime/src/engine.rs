@@ -85,7 +85,6 @@ impl TimerKey {
     /// own timers). An index past the limits is clamped; a program the compiler accepts, or
     /// the validator, has none (E0615 journey-too-large).
     pub fn new(customer: CustomerIx, journey: Option<JourneyId>, kind: TimerKind) -> TimerKey {
-        let index_mask = Self::LIFETIME_INDEX;
         let (tag, index) = match kind {
             TimerKind::Resume(t) => (0, t),
             TimerKind::Timeout(t) => (1, t),
@@ -99,7 +98,7 @@ impl TimerKey {
             journey: journey.map_or(Self::NO_JOURNEY, |j| {
                 u16::try_from(j.as_u32()).unwrap_or(Self::NO_JOURNEY - 1)
             }),
-            kind: (tag << Self::INDEX_BITS) | (index & index_mask),
+            kind: (tag << Self::INDEX_BITS) | (index & Self::LIFETIME_INDEX),
         }
     }
 
@@ -980,7 +979,7 @@ impl Engine {
             let keep = self.kept_props(jd, event).map(|props| data.keeping(props));
             if let Some(i) = self.instance_mut(c, j) {
                 if let Some(data) = keep {
-                    i.scope.retain(|e| e.event != event);
+                    i.scope.keep_live(|e| (e.event != event).then(|| e.clone()));
                     i.scope.push(data);
                 }
                 if let Some(th) = i.threads.get_mut(t) {
@@ -1403,33 +1402,35 @@ impl Engine {
             return;
         }
         let kind = key.kind();
-        let j = match (key.journey(), kind) {
-            (Some(j), _) if self.program.journeys.get(j).is_some() => j,
-            // Customer-level timers use no journey.
-            (_, TimerKind::Recheck) => JourneyId::from_u32(0),
-            _ => return,
+        // The customer's own timer, of no journey.
+        if kind == TimerKind::Recheck {
+            if self.customers[c as usize]
+                .recheck
+                .is_some_and(|(_, t)| t == id)
+            {
+                self.customers[c as usize].recheck = None;
+                let d = self.d.clone();
+                // Occurrences that left their windows go now: the evaluations below then
+                // read the kept totals instead of going over the windows.
+                let customer = &mut self.customers[c as usize];
+                for &gi in &d.windowed_groups {
+                    if let Some(log) = customer.logs.get_mut(usize::from(gi)) {
+                        let g = &d.groups[usize::from(gi)];
+                        segments::prune(g, log, &mut customer.aggs, self.now);
+                    }
+                }
+                self.reevaluate(c, &d.time_segs, false);
+                self.check_exit_conditions(c);
+            }
+            return;
+        }
+        let Some(j) = key
+            .journey()
+            .filter(|&j| self.program.journeys.get(j).is_some())
+        else {
+            return;
         };
         match kind {
-            TimerKind::Recheck => {
-                if self.customers[c as usize]
-                    .recheck
-                    .is_some_and(|(_, t)| t == id)
-                {
-                    self.customers[c as usize].recheck = None;
-                    let d = self.d.clone();
-                    // Occurrences that left their windows go now: the evaluations below
-                    // then read the kept totals instead of going over the windows.
-                    let customer = &mut self.customers[c as usize];
-                    for &gi in &d.windowed_groups {
-                        if let Some(log) = customer.logs.get_mut(usize::from(gi)) {
-                            let g = &d.groups[usize::from(gi)];
-                            segments::prune(g, log, &mut customer.aggs, self.now);
-                        }
-                    }
-                    self.reevaluate(c, &d.time_segs, false);
-                    self.check_exit_conditions(c);
-                }
-            }
             TimerKind::Schedule(e) => {
                 self.customers[c as usize]
                     .schedules

@@ -188,16 +188,13 @@ mod tests {
     use serde_json::{Value, json};
 
     fn batch(n: usize) -> Vec<Message> {
-        (0..n)
-            .map(|i| {
-                serde_json::from_value(json!({
-                    "idempotency_key": format!("key-{i}"),
-                    "customer_id": "c",
-                    "content": {"rendered": {}},
-                }))
-                .expect("a message")
-            })
-            .collect()
+        let message = serde_json::from_value(json!({
+            "idempotency_key": "",
+            "customer_id": "c",
+            "content": {"rendered": {}},
+        }))
+        .expect("a message");
+        crate::testing::numbered(&message, n)
     }
 
     #[test]

@@ -17,7 +17,19 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::net::{HttpError, HttpErrorKind, HttpRequest, HttpResponse};
-use crate::{Host, Level};
+use crate::{Host, Level, Message};
+
+/// A batch of `n` copies of `message`, told apart by their idempotency keys `key-0`,
+/// `key-1`, ... (what a connector's batch tests deliver).
+pub fn numbered(message: &Message, n: usize) -> Vec<Message> {
+    (0..n)
+        .map(|i| {
+            let mut m = message.clone();
+            m.idempotency_key = format!("key-{i}");
+            m
+        })
+        .collect()
+}
 
 type Responder = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, HttpError>>;
 

@@ -303,13 +303,7 @@ mod tests {
                 200,
                 &serde_json::json!({"results": [{"id": "m-0"}, {"error": "bounced"}]}),
             ));
-        let mut messages: Vec<Message> = (0..3)
-            .map(|i| {
-                let mut m = message();
-                m.idempotency_key = format!("key-{i}");
-                m
-            })
-            .collect();
+        let mut messages = journey_plugin_sdk::testing::numbered(&message(), 3);
         // The second has no address: it fails alone, unsent.
         messages[1].recipient.clear();
         let out = Email::deliver_batch(&batching, &messages);

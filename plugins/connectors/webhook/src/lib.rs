@@ -413,14 +413,11 @@ mod tests {
     }
 
     fn batch(n: usize) -> Vec<Message> {
-        (0..n)
-            .map(|i| {
-                let mut m = message();
-                m.idempotency_key = format!("key-{i}");
-                m.sent_at = format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60);
-                m
-            })
-            .collect()
+        let mut messages = journey_plugin_sdk::testing::numbered(&message(), n);
+        for (i, m) in messages.iter_mut().enumerate() {
+            m.sent_at = format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60);
+        }
+        messages
     }
 
     #[test]
