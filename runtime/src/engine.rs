@@ -53,8 +53,8 @@ pub enum Explain {
     Only(Vec<String>),
 }
 
-/// What a timer does when it fires. 8 bytes, so that a pending timer is a 24-byte entry of
-/// the scheduler (millions are pending at once): the journey in 16 bits and the kind in 16
+/// What a timer does when it fires. 8 bytes aligned to 4, so that a pending timer is a
+/// 20-byte slot of the scheduler (millions are pending at once): the journey in 16 bits and the kind in 16
 /// (3 for what to do, 13 for its index), which the bytecode validator's limits guarantee
 /// (`journey_bytecode::MAX_JOURNEYS`, `MAX_TIMELINE_ENTRIES`, `MAX_ENTRY_CLAUSES`).
 ///
@@ -2110,8 +2110,10 @@ mod timer_key_tests {
     }
 
     #[test]
-    fn a_timer_key_is_one_word() {
+    fn a_timer_key_is_one_word_aligned_to_four() {
         assert_eq!(size_of::<TimerKey>(), 8);
+        // Aligned to 4, it makes the scheduler's slots 20 bytes, not 24.
+        assert_eq!(align_of::<TimerKey>(), 4);
     }
 
     /// The keys name no instance: a timer of an ended instance that fired anyway (an instance

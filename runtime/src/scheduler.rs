@@ -4,7 +4,7 @@
 //!
 //! - **Buckets.** Timers are grouped in buckets by time: aligned intervals of 2^20 seconds
 //!   (about 12 days), or finer near the front. Buckets are kept in a `BTreeMap` by start, and
-//!   each is a 4-ary min-heap (`Vec<Entry<K>>`) on `(at, id)`. Pops work in the earliest
+//!   each is a 4-ary min-heap (`Vec<Slot<K>>`) on `(at, id)`. Pops work in the earliest
 //!   bucket. When it holds more than 1024 entries it is first split into 16 buckets of a
 //!   sixteenth of its width (2^16, 2^12, ... down to one second), so the heap that drains is
 //!   small and stays in cache, however crowded the near future is. A schedule finds the bucket
@@ -39,10 +39,13 @@
 //! about 70 ns each: the slowest pop of 5 million timers over a year (a 12-day bucket of
 //! 165,000) takes about 12 ms; a finer top width would cut that pause but slow schedules.
 //!
-//! Memory: one 24-byte entry per pending timer for an 8-byte key (`at`, `id`, `key`), in
-//! buckets that grow by a quarter (so that their slack stays small) and are freed when drained;
-//! plus about 50 bytes per block of 256 ids. About 27 bytes per pending timer for a million
-//! timers over a year ([`Scheduler::memory_bytes`] counts capacities).
+//! Memory: one 20-byte slot per pending timer for an 8-byte key aligned to 4 bytes (the
+//! engine's): the instant as a 32-bit offset from its bucket's start (a bucket is at most
+//! 2^20 seconds wide), the id in two 32-bit halves, and the key; 24 bytes for a key aligned
+//! to 8. Buckets grow by a quarter (so that their slack stays small) and are freed when
+//! drained; blocks take about 50 bytes per 256 ids. About 22.5 bytes per pending timer for
+//! the engine's two million timers at a million customers ([`Scheduler::memory_bytes`]
+//! counts capacities).
 //!
 //! # Persistence
 //!
@@ -154,7 +157,7 @@ const MIN_SHRINK_CAPACITY: usize = 64;
 /// bytes.
 const HASH_GROUP_WIDTH: usize = 16;
 
-/// One heap entry: when, the timer's id, and the key.
+/// A timer as written out and read back: when, its id, and the key.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Entry<K> {
     at: Instant,
@@ -162,15 +165,62 @@ struct Entry<K> {
     key: K,
 }
 
-impl<K> Entry<K> {
-    /// The serving order as one number: `(at, id)` with `at` offset to be unsigned, so that
-    /// comparisons compile to branch-free code (heap sifts compare unpredictable pairs).
+/// A timer as its bucket holds it: the instant as an offset from the bucket's start (below
+/// 2^[`TOP_SHIFT`], so it fits 32 bits), the id in two halves and the key. With no 8-byte
+/// field, an 8-byte key of 4-byte alignment (the engine's) makes it 20 bytes, where an
+/// absolute instant and a whole `u64` id would take 24.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Slot<K> {
+    /// `at - start` of the bucket.
+    off: u32,
+    /// The id's low and high 32 bits.
+    id: [u32; 2],
+    key: K,
+}
+
+impl<K: Copy> Slot<K> {
+    /// The timer `id` at `at`, in the bucket starting at `start`, which covers `at`.
     #[inline]
-    fn order(&self) -> u128 {
-        (u128::from(self.at.cast_unsigned() ^ (1 << 63)) << 64) | u128::from(self.id)
+    fn new(start: Instant, at: Instant, id: u64, key: K) -> Self {
+        // `covers(start, shift, at)` with `shift <= TOP_SHIFT` makes the offset fit.
+        let off = at.wrapping_sub(start).cast_unsigned() as u32;
+        Slot {
+            off,
+            id: [id as u32, (id >> 32) as u32],
+            key,
+        }
     }
 
-    /// Whether `self` is served before `other`: earlier, or as early and scheduled first.
+    /// When the timer is due, in the bucket starting at `start`.
+    #[inline]
+    fn at(&self, start: Instant) -> Instant {
+        start.wrapping_add(Instant::from(self.off))
+    }
+
+    /// The timer's id.
+    #[inline]
+    fn id(&self) -> u64 {
+        u64::from(self.id[0]) | (u64::from(self.id[1]) << 32)
+    }
+
+    /// The timer as written out, in the bucket starting at `start`.
+    fn entry(&self, start: Instant) -> Entry<K> {
+        Entry {
+            at: self.at(start),
+            id: self.id(),
+            key: self.key,
+        }
+    }
+
+    /// The serving order within a bucket as one number, `(at, id)`, so that comparisons
+    /// compile to branch-free code (heap sifts compare unpredictable pairs).
+    #[inline]
+    fn order(&self) -> u128 {
+        (u128::from(self.off) << 64) | u128::from(self.id())
+    }
+
+    /// Whether `self` is served before `other` (in the same bucket): earlier, or as early and
+    /// scheduled first.
     #[inline]
     fn before(&self, other: &Self) -> bool {
         self.order() < other.order()
@@ -182,7 +232,7 @@ impl<K> Entry<K> {
 #[derive(Clone, Debug)]
 struct Bucket<K> {
     /// 4-ary min-heap on `(at, id)` of live timers and tombstones.
-    heap: Vec<Entry<K>>,
+    heap: Vec<Slot<K>>,
     /// The next id this bucket hands out; a multiple of the block size (0 included) means
     /// the bucket needs a fresh block first.
     cursor: u64,
@@ -191,7 +241,7 @@ struct Bucket<K> {
 }
 
 impl<K> Bucket<K> {
-    fn new(heap: Vec<Entry<K>>, shift: u32) -> Self {
+    fn new(heap: Vec<Slot<K>>, shift: u32) -> Self {
         Bucket {
             heap,
             cursor: 0,
@@ -301,18 +351,21 @@ impl<K: Copy> Scheduler<K> {
     /// unique until 2^56 blocks of ids have been handed out, which takes at least 2^56
     /// (72 million billion) schedules.
     pub fn schedule(&mut self, at: Instant, key: K) -> TimerId {
-        let entry = |id| Entry { at, id, key };
         let id = match self.buckets.range_mut(..=at).next_back() {
             Some((&start, bucket)) if covers(start, bucket.shift, at) => {
                 let id = take_id(bucket, &mut self.next_block);
-                push(bucket, entry(id), &mut self.capacity);
+                push(bucket, Slot::new(start, at, id, key), &mut self.capacity);
                 id
             }
             _ => {
                 let (start, shift) = self.free_interval(at);
                 let mut bucket = Bucket::new(Vec::new(), shift);
                 let id = take_id(&mut bucket, &mut self.next_block);
-                push(&mut bucket, entry(id), &mut self.capacity);
+                push(
+                    &mut bucket,
+                    Slot::new(start, at, id, key),
+                    &mut self.capacity,
+                );
                 self.buckets.insert(start, bucket);
                 id
             }
@@ -342,10 +395,11 @@ impl<K: Copy> Scheduler<K> {
     pub fn next_due(&mut self) -> Option<Instant> {
         loop {
             let mut first = self.buckets.first_entry()?;
+            let start = *first.key();
             let heap = &mut first.get_mut().heap;
             if let Some(top) = heap.first().copied() {
-                if is_live(&self.blocks, top.id) {
-                    return Some(top.at);
+                if is_live(&self.blocks, top.id()) {
+                    return Some(top.at(start));
                 }
                 pop_top(heap);
                 self.entries -= 1;
@@ -367,8 +421,9 @@ impl<K: Copy> Scheduler<K> {
                 self.split(start, bucket);
                 continue;
             }
-            let heap = &mut bucket.heap;
-            let top = heap.first().copied();
+            let start = *first.key();
+            let heap = &mut first.get_mut().heap;
+            let top = heap.first().map(|top| top.entry(start));
             if let Some(top) = top {
                 if top.at > now && is_live(&self.blocks, top.id) {
                     return None;
@@ -404,7 +459,7 @@ impl<K: Copy> Scheduler<K> {
     /// Approximate heap memory in bytes: the capacity of the bucket heaps, an estimate of the
     /// bucket map's nodes, and the capacity of the block map.
     pub fn memory_bytes(&self) -> usize {
-        let entries = self.capacity.saturating_mul(size_of::<Entry<K>>());
+        let entries = self.capacity.saturating_mul(size_of::<Slot<K>>());
         // B-tree nodes hold 6 to 11 (start, bucket) pairs: count 1.5 per bucket.
         let buckets = self
             .buckets
@@ -445,17 +500,16 @@ impl<K: Copy> Scheduler<K> {
         let shift = parent.shift.saturating_sub(SPLIT_SHIFT);
         // Entries lie in the parent's interval, so the index is below 16 (`min` only keeps
         // the indexing obviously in bounds).
-        let child = |e: &Entry<K>| {
-            ((e.at.wrapping_sub(start).cast_unsigned() >> shift) as usize)
-                .min((1 << SPLIT_SHIFT) - 1)
-        };
+        let child = |e: &Slot<K>| (e.off as usize >> shift).min((1 << SPLIT_SHIFT) - 1);
         let mut counts = [0usize; 1 << SPLIT_SHIFT];
         for e in &parent.heap {
             counts[child(e)] += 1;
         }
         let mut heaps = counts.map(Vec::with_capacity);
         for e in &parent.heap {
-            heaps[child(e)].push(*e);
+            let i = child(e);
+            let child_start = start.wrapping_add((i as Instant) << shift);
+            heaps[i].push(Slot::new(child_start, e.at(start), e.id(), e.key));
         }
         self.capacity -= parent.heap.capacity();
         for (i, mut heap) in heaps.into_iter().enumerate() {
@@ -510,7 +564,7 @@ impl<K: Copy> Scheduler<K> {
         let mut capacity = 0usize;
         self.buckets.retain(|_, bucket| {
             let heap = &mut bucket.heap;
-            heap.retain(|e| is_live(blocks, e.id));
+            heap.retain(|e| is_live(blocks, e.id()));
             if heap.is_empty() {
                 return false;
             }
@@ -547,7 +601,7 @@ fn take_id<K>(bucket: &mut Bucket<K>, next_block: &mut u64) -> u64 {
 /// Pushes onto a bucket's heap, growing it by a quarter when full; keeps `capacity` (the sum
 /// of the capacities) up to date.
 #[inline]
-fn push<K: Copy>(bucket: &mut Bucket<K>, entry: Entry<K>, capacity: &mut usize) {
+fn push<K: Copy>(bucket: &mut Bucket<K>, entry: Slot<K>, capacity: &mut usize) {
     let heap = &mut bucket.heap;
     let before = heap.capacity();
     if heap.len() == before {
@@ -577,7 +631,7 @@ fn hash_map_bytes<T>(capacity: usize) -> usize {
 }
 
 /// Removes the top of a heap.
-fn pop_top<K: Copy>(heap: &mut Vec<Entry<K>>) {
+fn pop_top<K: Copy>(heap: &mut Vec<Slot<K>>) {
     let Some(last) = heap.pop() else { return };
     if let Some(root) = heap.first_mut() {
         *root = last;
@@ -586,7 +640,7 @@ fn pop_top<K: Copy>(heap: &mut Vec<Entry<K>>) {
 }
 
 /// Restores the heap order after pushing onto `heap`: moves the last entry up.
-fn sift_up<K: Copy>(heap: &mut [Entry<K>]) {
+fn sift_up<K: Copy>(heap: &mut [Slot<K>]) {
     let Some(&entry) = heap.last() else { return };
     let mut pos = heap.len() - 1;
     while pos > 0 {
@@ -607,14 +661,14 @@ fn sift_up<K: Copy>(heap: &mut [Entry<K>]) {
 /// child, none against the moving entry), then the entry climbs back to its place. The entry
 /// comes from the bottom of the heap, so it rarely climbs far, which saves about a quarter of
 /// the comparisons of the textbook version.
-fn sift_down<K: Copy>(heap: &mut [Entry<K>], start: usize) {
+fn sift_down<K: Copy>(heap: &mut [Slot<K>], start: usize) {
     let len = heap.len();
     let Some(&entry) = heap.get(start) else {
         return;
     };
     let mut pos = start;
     loop {
-        // No overflow: `pos < len <= isize::MAX / size_of::<Entry<K>>()` and entries are
+        // No overflow: `pos < len <= isize::MAX / size_of::<Slot<K>>()` and entries are
         // bigger than ARITY + 1 bytes.
         let first = pos * ARITY + 1;
         if first >= len {
@@ -651,7 +705,7 @@ fn sift_down<K: Copy>(heap: &mut [Entry<K>], start: usize) {
 }
 
 /// Arranges `heap` into heap order: O(n).
-fn heapify<K: Copy>(heap: &mut [Entry<K>]) {
+fn heapify<K: Copy>(heap: &mut [Slot<K>]) {
     if heap.len() < 2 {
         return;
     }
@@ -661,13 +715,13 @@ fn heapify<K: Copy>(heap: &mut [Entry<K>]) {
     }
 }
 
-/// The serialized form, borrowed for writing.
+/// The serialized form, for writing.
 #[derive(Serialize)]
-struct SnapshotRef<'a, K> {
+struct SnapshotOut<K> {
     next_id: u64,
     buckets: Vec<(Instant, u32, u64)>,
-    timers: Vec<&'a Entry<K>>,
-    cancelled: Vec<&'a Entry<K>>,
+    timers: Vec<Entry<K>>,
+    cancelled: Vec<Entry<K>>,
 }
 
 /// The serialized form, owned for reading.
@@ -691,8 +745,8 @@ struct Snapshot<K> {
 impl<K: Copy + Serialize> Serialize for Scheduler<K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut buckets = Vec::with_capacity(self.buckets.len());
-        let mut timers: Vec<&Entry<K>> = Vec::with_capacity(self.live);
-        let mut cancelled: Vec<&Entry<K>> = Vec::with_capacity(self.entries - self.live);
+        let mut timers: Vec<Entry<K>> = Vec::with_capacity(self.live);
+        let mut cancelled: Vec<Entry<K>> = Vec::with_capacity(self.entries - self.live);
         for (&start, bucket) in &self.buckets {
             let cursor = if bucket.cursor & SLOT_MASK == 0 {
                 0
@@ -702,10 +756,10 @@ impl<K: Copy + Serialize> Serialize for Scheduler<K> {
             buckets.push((start, bucket.shift, cursor));
             let (live_start, dead_start) = (timers.len(), cancelled.len());
             for e in &bucket.heap {
-                if is_live(&self.blocks, e.id) {
-                    timers.push(e);
+                if is_live(&self.blocks, e.id()) {
+                    timers.push(e.entry(start));
                 } else {
-                    cancelled.push(e);
+                    cancelled.push(e.entry(start));
                 }
             }
             for run in [
@@ -718,7 +772,7 @@ impl<K: Copy + Serialize> Serialize for Scheduler<K> {
                 run.sort_unstable_by_key(|e| (e.at, e.id));
             }
         }
-        SnapshotRef {
+        SnapshotOut {
             next_id: self.next_block << BLOCK_SHIFT,
             buckets,
             timers,
@@ -791,7 +845,9 @@ fn restore<K: Copy>(snapshot: Snapshot<K>) -> Result<Scheduler<K>, String> {
     // Entries, each in the bucket covering it.
     for e in snapshot.timers.into_iter().chain(snapshot.cancelled) {
         match s.buckets.range_mut(..=e.at).next_back() {
-            Some((&start, bucket)) if covers(start, bucket.shift, e.at) => bucket.heap.push(e),
+            Some((&start, bucket)) if covers(start, bucket.shift, e.at) => {
+                bucket.heap.push(Slot::new(start, e.at, e.id, e.key));
+            }
             _ => return Err(format!("timer at {} is in no bucket", e.at)),
         }
         s.entries += 1;
@@ -809,7 +865,7 @@ fn restore<K: Copy>(snapshot: Snapshot<K>) -> Result<Scheduler<K>, String> {
             continue;
         }
         issued(cursor)?;
-        if bucket.heap.iter().any(|e| e.id >= cursor)
+        if bucket.heap.iter().any(|e| e.id() >= cursor)
             || cursor_blocks.insert(cursor >> BLOCK_SHIFT, start).is_some()
         {
             return Err(format!(
@@ -821,12 +877,12 @@ fn restore<K: Copy>(snapshot: Snapshot<K>) -> Result<Scheduler<K>, String> {
     for (&start, bucket) in &mut s.buckets {
         for e in &bucket.heap {
             if cursor_blocks
-                .get(&(e.id >> BLOCK_SHIFT))
+                .get(&(e.id() >> BLOCK_SHIFT))
                 .is_some_and(|&b| b != start)
             {
                 return Err(format!(
                     "timer id {} is in the block of another bucket's cursor",
-                    e.id
+                    e.id()
                 ));
             }
         }
@@ -864,16 +920,19 @@ mod tests {
             previous = Some((b, bucket.shift));
             if bucket.cursor & SLOT_MASK != 0 {
                 assert!(
-                    heap.iter().all(|e| e.id < bucket.cursor),
+                    heap.iter().all(|e| e.id() < bucket.cursor),
                     "cursor above ids"
                 );
             }
             for (i, e) in heap.iter().enumerate() {
-                assert!(covers(b, bucket.shift, e.at), "entry outside its bucket");
+                assert!(
+                    u64::from(e.off) >> bucket.shift == 0,
+                    "entry outside its bucket"
+                );
                 if i > 0 {
                     assert!(!e.before(&heap[(i - 1) / ARITY]), "heap order at {i}");
                 }
-                live_entries += usize::from(is_live(&s.blocks, e.id));
+                live_entries += usize::from(is_live(&s.blocks, e.id()));
             }
             entries += heap.len();
             capacity += heap.capacity();
@@ -1118,13 +1177,35 @@ mod tests {
     }
 
     #[test]
+    fn slots_hold_offsets_and_ids_in_twenty_bytes() {
+        // A key of 8 bytes aligned to 4 (like the engine's TimerKey) makes a 20-byte slot.
+        assert_eq!(size_of::<Slot<[u32; 2]>>(), 20);
+        let start: Instant = -(1 << 40);
+        let last = start + (1 << TOP_SHIFT) - 1;
+        for (at, id) in [(start, 0), (last, u64::MAX - 1), (start + 5, 1 << 32)] {
+            let slot = Slot::new(start, at, id, [7u32, 9]);
+            assert_eq!(
+                slot.entry(start),
+                Entry {
+                    at,
+                    id,
+                    key: [7, 9]
+                }
+            );
+        }
+        let early = Slot::new(start, start + 1, u64::MAX - 1, 0u32);
+        let late = Slot::new(start, start + 2, 0, 0u32);
+        assert!(early.before(&late) && !late.before(&early));
+    }
+
+    #[test]
     fn memory_is_given_back() {
         let mut s = Scheduler::new();
         for k in 0..100_000u32 {
             s.schedule(Instant::from(k), k);
         }
         let full = s.memory_bytes();
-        assert!(full >= 100_000 * size_of::<Entry<u32>>(), "{full}");
+        assert!(full >= 100_000 * size_of::<Slot<u32>>(), "{full}");
         drain(&mut s, Instant::MAX);
         assert!(s.memory_bytes() < 64 * 1024, "{}", s.memory_bytes());
         assert_eq!(Scheduler::<u32>::new().memory_bytes(), 0);
