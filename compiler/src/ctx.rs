@@ -191,6 +191,24 @@ impl<'a> Ctx<'a> {
         Diagnostic::new(code, file, span, msg)
     }
 
+    /// The E0204 diagnostic for a second declaration of something (`what`, such as
+    /// ``the goal `achat` ``) at `span`, pointing at the first one.
+    pub(crate) fn declared_twice(
+        &mut self,
+        file: FileId,
+        span: Span,
+        what: impl std::fmt::Display,
+        first: (FileId, Span),
+    ) -> Diagnostic {
+        self.diag(
+            &codes::DUPLICATE,
+            file,
+            span,
+            format!("{what} is declared twice"),
+        )
+        .label(first.0, first.1, "first declared here")
+    }
+
     pub(crate) fn loc(&self, file: FileId, span: Span) -> Loc {
         self.loaded.sources.loc(file, span)
     }
@@ -505,15 +523,10 @@ impl<'a> Ctx<'a> {
         index: u32,
     ) -> bool {
         if let Some(prev) = self.names.get(kind, &name.text) {
+            let what = format!("the {} `{}`", kind.word(), name.text);
             let d = self
-                .diag(
-                    &codes::DUPLICATE,
-                    file,
-                    name.span,
-                    format!("the {} `{}` is declared twice", kind.word(), name.text),
-                )
+                .declared_twice(file, name.span, what, (prev.file, prev.span))
                 .primary_label("second declaration")
-                .label(prev.file, prev.span, "first declared here")
                 .help(format!(
                     "rename one of them or remove the duplicate {}",
                     kind.word()

@@ -60,17 +60,16 @@ impl<'a> Ctx<'a> {
                                 .take_while(|g| !std::ptr::eq(*g, f))
                                 .find(|g| g.name.text == f.name.text)
                             {
-                                let d = self
-                                    .diag(
-                                        &codes::DUPLICATE,
-                                        file,
-                                        f.name.span,
-                                        format!(
-                                            "`{}` is declared twice in `{}`",
-                                            f.name.text, e.name.text
-                                        ),
-                                    )
-                                    .label(file, prev.name.span, "first declared here");
+                                let what = format!(
+                                    "the property `{}` of the event `{}`",
+                                    f.name.text, e.name.text
+                                );
+                                let d = self.declared_twice(
+                                    file,
+                                    f.name.span,
+                                    what,
+                                    (file, prev.name.span),
+                                );
                                 self.emit_diag(d);
                                 continue;
                             }
@@ -205,14 +204,8 @@ impl<'a> Ctx<'a> {
     fn collect_profile(&mut self, file: FileId, p: &ast::Profile, full: Span) {
         if let Some((pfile, pspan)) = self.profile {
             let d = self
-                .diag(
-                    &codes::DUPLICATE,
-                    file,
-                    p.keyword,
-                    "the profile is declared twice",
-                )
+                .declared_twice(file, p.keyword, "the profile", (pfile, pspan))
                 .primary_label("second profile")
-                .label(pfile, pspan, "first declared here")
                 .help("a project has one profile schema: merge the attributes into it");
             self.emit_diag(d);
             return;
@@ -222,14 +215,8 @@ impl<'a> Ctx<'a> {
             let ty = self.schema_type(file, &f.ty);
             if let Some(&(prev, _)) = self.attrs.get(&f.name.text) {
                 let prev_span = self.attr_spans[prev];
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        f.name.span,
-                        format!("the attribute `{}` is declared twice", f.name.text),
-                    )
-                    .label(file, prev_span, "first declared here");
+                let what = format!("the attribute `{}`", f.name.text);
+                let d = self.declared_twice(file, f.name.span, what, (file, prev_span));
                 self.emit_diag(d);
                 continue;
             }
@@ -421,16 +408,13 @@ impl<'a> Ctx<'a> {
             (Some(m), None) => self.manifest_params(m),
             _ => Vec::new(),
         };
-        for f in c.params.iter().flatten() {
+        let declared = c.params.as_deref().unwrap_or_default();
+        for (i, f) in declared.iter().enumerate() {
             let errors = self.sink.errors();
             let ty = self.schema_type(file, &f.ty);
-            if params.iter().any(|p: &ParamDef| p.name == f.name.text) {
-                let d = self.diag(
-                    &codes::DUPLICATE,
-                    file,
-                    f.name.span,
-                    format!("the parameter `{}` is declared twice", f.name.text),
-                );
+            if let Some(first) = declared[..i].iter().find(|g| g.name.text == f.name.text) {
+                let what = format!("the parameter `{}`", f.name.text);
+                let d = self.declared_twice(file, f.name.span, what, (file, first.name.span));
                 self.emit_diag(d);
                 continue;
             }

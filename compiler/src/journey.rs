@@ -419,14 +419,8 @@ impl Ctx<'_> {
         let mut goal_ids = Vec::new();
         for (gi, g) in j.goals.iter().enumerate() {
             if let Some(prev) = j.goals[..gi].iter().find(|p| p.name.text == g.name.text) {
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        g.name.span,
-                        format!("the goal `{}` is declared twice", g.name.text),
-                    )
-                    .label(file, prev.name.span, "first declared here");
+                let what = format!("the goal `{}`", g.name.text);
+                let d = self.declared_twice(file, g.name.span, what, (file, prev.name.span));
                 self.emit_diag(d);
                 continue;
             }
@@ -1488,14 +1482,8 @@ impl Ctx<'_> {
         );
         for (i, v) in x.variants.iter().enumerate() {
             if let Some(prev) = x.variants[..i].iter().find(|p| p.name.text == v.name.text) {
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        v.name.span,
-                        format!("the variant `{}` is declared twice", v.name.text),
-                    )
-                    .label(file, prev.name.span, "first declared here");
+                let what = format!("the variant `{}`", v.name.text);
+                let d = self.declared_twice(file, v.name.span, what, (file, prev.name.span));
                 self.emit_diag(d);
             }
             if v.name.text == "holdout" {
@@ -1511,14 +1499,7 @@ impl Ctx<'_> {
             }
         }
         for extra in x.holdouts.iter().skip(1) {
-            let d = self
-                .diag(
-                    &codes::DUPLICATE,
-                    file,
-                    extra.1,
-                    "the holdout is declared twice",
-                )
-                .label(file, x.holdouts[0].1, "first declared here");
+            let d = self.declared_twice(file, extra.1, "the holdout", (file, x.holdouts[0].1));
             self.emit_diag(d);
         }
         let bp = |p: f64| -> u32 { (p * 100.0).round().clamp(0.0, 10_000.0) as u32 };
@@ -1558,10 +1539,10 @@ impl Ctx<'_> {
             self.emit_diag(d.help(help));
         }
         if let Some((_, pfile, pspan)) = self.experiments_by_name.get(&x.name.text).copied() {
+            let what = format!("the experiment `{}`", x.name.text);
             let d = self
-                .diag(&codes::DUPLICATE, file, x.name.span, format!("the experiment `{}` is declared twice", x.name.text))
+                .declared_twice(file, x.name.span, what, (pfile, pspan))
                 .primary_label("second declaration")
-                .label(pfile, pspan, "first declared here")
                 .note("experiment names are unique in a project: they decide each customer's sticky assignment");
             self.emit_diag(d);
         }
