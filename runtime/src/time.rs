@@ -297,23 +297,32 @@ pub fn add_months(t: Instant, tz: &TimeZone, months: u32) -> Instant {
 /// saturates to [`MAX_INSTANT`].
 pub fn next_local_time(t: Instant, tz: &TimeZone, weekday: u8, at: TimeOfDay) -> Instant {
     let t = clamp_instant(t);
-    let time = civil_time(at);
     let today = day_number(to_local(t, tz).date());
-    // The conversion is monotonic in the local date-time, so the first candidate after `t` is
-    // the answer; two weeks (and the day before, for exotic zones) always hold one.
-    for n in today - 1..=today + 15 {
-        let Some(date) = date_from_day_number(n) else {
-            continue;
-        };
-        if weekday < 7 && date.weekday().to_monday_zero_offset() != weekday as i8 {
-            continue;
-        }
-        let candidate = from_local(date.to_datetime(time), tz);
-        if candidate > t {
-            return candidate;
-        }
-    }
-    MAX_INSTANT
+    // Two weeks (and the day before, for exotic zones) always hold one.
+    let days = (today - 1..=today + 15).map(|n| {
+        date_from_day_number(n)
+            .filter(|date| weekday >= 7 || date.weekday().to_monday_zero_offset() == weekday as i8)
+    });
+    first_after(t, tz, at, days)
+}
+
+/// The first of `dates` (in order; `None` stands for a date that does not exist) whose local
+/// time `at`, converted by the rule of [`from_local`], is strictly after `t`;
+/// [`MAX_INSTANT`] if none is. The conversion is monotonic in the local date-time, so when the
+/// dates grow, the first candidate after `t` is the earliest one.
+fn first_after(
+    t: Instant,
+    tz: &TimeZone,
+    at: TimeOfDay,
+    dates: impl IntoIterator<Item = Option<civil::Date>>,
+) -> Instant {
+    let time = civil_time(at);
+    dates
+        .into_iter()
+        .flatten()
+        .map(|date| from_local(date.to_datetime(time), tz))
+        .find(|&candidate| candidate > t)
+        .unwrap_or(MAX_INSTANT)
 }
 
 /// The first instant strictly after `t` on local day `day` of a month (clamped to the month's
@@ -322,23 +331,16 @@ pub fn next_local_time(t: Instant, tz: &TimeZone, weekday: u8, at: TimeOfDay) ->
 /// The result saturates to [`MAX_INSTANT`].
 pub fn next_monthly(t: Instant, tz: &TimeZone, day: u8, at: TimeOfDay) -> Instant {
     let t = clamp_instant(t);
-    let time = civil_time(at);
     let today = to_local(t, tz).date();
     let month_index = i64::from(today.year()) * 12 + i64::from(today.month()) - 1;
-    for index in month_index - 1..=month_index + 3 {
-        let Some(date) = make_date(
+    let days = (month_index - 1..=month_index + 3).map(|index| {
+        make_date(
             index.div_euclid(12),
             index.rem_euclid(12) + 1,
             i64::from(day),
-        ) else {
-            continue;
-        };
-        let candidate = from_local(date.to_datetime(time), tz);
-        if candidate > t {
-            return candidate;
-        }
-    }
-    MAX_INSTANT
+        )
+    });
+    first_after(t, tz, at, days)
 }
 
 /// The first instant strictly after `t` on the anniversary (month, day) of `date` at `at`,
@@ -348,18 +350,10 @@ pub fn next_monthly(t: Instant, tz: &TimeZone, day: u8, at: TimeOfDay) -> Instan
 /// saturates to [`MAX_INSTANT`].
 pub fn next_yearly(t: Instant, tz: &TimeZone, date: Date, at: TimeOfDay) -> Instant {
     let t = clamp_instant(t);
-    let time = civil_time(at);
     let year = i64::from(to_local(t, tz).date().year());
-    for y in year - 1..=year + 2 {
-        let Some(anniversary) = make_date(y, i64::from(date.month), i64::from(date.day)) else {
-            continue;
-        };
-        let candidate = from_local(anniversary.to_datetime(time), tz);
-        if candidate > t {
-            return candidate;
-        }
-    }
-    MAX_INSTANT
+    let days =
+        (year - 1..=year + 2).map(|y| make_date(y, i64::from(date.month), i64::from(date.day)));
+    first_after(t, tz, at, days)
 }
 
 /// If `t` falls in the quiet hours `from..to` (local times of `tz`), the instant they end: the
