@@ -17,7 +17,45 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::net::{HttpError, HttpErrorKind, HttpRequest, HttpResponse};
-use crate::{Host, Level, Message};
+use crate::{Content, Host, Level, Message, ParamValue};
+
+/// A first attempt at a message holding only what every message has: idempotency key
+/// `key-1`, customer `c-1`, time zone `UTC`, channel `test`, origin `journey/step`, sent at
+/// 2025-03-01T10:00:00Z, no content, recipient, parameter or offer. A test sets what its
+/// connector reads with struct update syntax:
+///
+/// ```
+/// use journey_plugin_sdk::testing::{message, text};
+/// use journey_plugin_sdk::{Content, Message};
+///
+/// let m = Message {
+///     content: Content::Rendered(vec![("text".into(), text("Bonjour"))]),
+///     ..message()
+/// };
+/// assert_eq!(m.part("text"), Some("Bonjour"));
+/// ```
+pub fn message() -> Message {
+    Message {
+        idempotency_key: "key-1".into(),
+        attempt: 1,
+        customer_id: "c-1".into(),
+        locale: None,
+        time_zone: "UTC".into(),
+        channel: "test".into(),
+        origin: "journey/step".into(),
+        template: None,
+        content: Content::Rendered(Vec::new()),
+        recipient: Vec::new(),
+        params: Vec::new(),
+        offer: None,
+        sent_at: "2025-03-01T10:00:00Z".into(),
+    }
+}
+
+/// A text value, for the fields of a test message.
+pub fn text(s: &str) -> ParamValue {
+    ParamValue::Text(s.into())
+}
 
 /// A batch of `n` copies of `message`, told apart by their idempotency keys `key-0`,
 /// `key-1`, ... (what a connector's batch tests deliver).

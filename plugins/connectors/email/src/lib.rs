@@ -230,19 +230,10 @@ journey_plugin_sdk::export_connector!(Email);
 mod tests {
     use super::*;
     use journey_plugin_sdk::HttpResponse;
-    use journey_plugin_sdk::testing::StubHost;
-
-    fn text(s: &str) -> ParamValue {
-        ParamValue::Text(s.into())
-    }
+    use journey_plugin_sdk::testing::{self, StubHost, text};
 
     fn message() -> Message {
         Message {
-            idempotency_key: "key-1".into(),
-            attempt: 1,
-            customer_id: "c-1".into(),
-            locale: None,
-            time_zone: "UTC".into(),
             channel: "mail".into(),
             origin: "welcome/hello".into(),
             template: Some("hello".into()),
@@ -263,8 +254,7 @@ mod tests {
                     ParamValue::TextList(vec!["welcome".into(), "fr".into()]),
                 ),
             ],
-            offer: None,
-            sent_at: "2025-03-01T10:00:00Z".into(),
+            ..testing::message()
         }
     }
 

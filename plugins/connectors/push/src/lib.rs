@@ -187,20 +187,11 @@ journey_plugin_sdk::export_connector!(Push);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use journey_plugin_sdk::testing::StubHost;
+    use journey_plugin_sdk::testing::{self, StubHost, text};
     use journey_plugin_sdk::{Content, HttpError, HttpErrorKind};
-
-    fn text(s: &str) -> ParamValue {
-        ParamValue::Text(s.into())
-    }
 
     fn message() -> Message {
         Message {
-            idempotency_key: "key-1".into(),
-            attempt: 1,
-            customer_id: "c-1".into(),
-            locale: None,
-            time_zone: "UTC".into(),
             channel: "app_push".into(),
             origin: "cart/reminder".into(),
             template: Some("cart".into()),
@@ -214,8 +205,7 @@ mod tests {
                 ("badge".into(), ParamValue::Number(3.0)),
                 ("ttl".into(), ParamValue::Number(3600.0)),
             ],
-            offer: None,
-            sent_at: "2025-03-01T10:00:00Z".into(),
+            ..testing::message()
         }
     }
 

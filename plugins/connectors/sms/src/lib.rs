@@ -181,18 +181,11 @@ journey_plugin_sdk::export_connector!(Sms);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use journey_plugin_sdk::testing::StubHost;
-    use journey_plugin_sdk::{Content, HttpResponse, ParamValue};
-
-    fn text(s: &str) -> ParamValue {
-        ParamValue::Text(s.into())
-    }
+    use journey_plugin_sdk::testing::{self, StubHost, text};
+    use journey_plugin_sdk::{Content, HttpResponse};
 
     fn message(body: &str) -> Message {
         Message {
-            idempotency_key: "key-1".into(),
-            attempt: 1,
-            customer_id: "c-1".into(),
             locale: Some("fr-FR".into()),
             time_zone: "Europe/Paris".into(),
             channel: "sms".into(),
@@ -200,9 +193,7 @@ mod tests {
             template: Some("hello".into()),
             content: Content::Rendered(vec![("text".into(), text(body))]),
             recipient: vec![("phone".into(), text("+33612345678"))],
-            params: vec![],
-            offer: None,
-            sent_at: "2025-03-01T10:00:00Z".into(),
+            ..testing::message()
         }
     }
 

@@ -168,30 +168,12 @@ journey_plugin_sdk::export_connector!(Misbehave);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use journey_plugin_sdk::testing::StubHost;
-    use journey_plugin_sdk::{Content, HttpError, HttpErrorKind, HttpResponse};
-
-    fn message() -> Message {
-        Message {
-            idempotency_key: "key-1".into(),
-            attempt: 1,
-            customer_id: "c-1".into(),
-            locale: None,
-            time_zone: "UTC".into(),
-            channel: "odd".into(),
-            origin: "j/s".into(),
-            template: None,
-            content: Content::Rendered(vec![]),
-            recipient: vec![],
-            params: vec![],
-            offer: None,
-            sent_at: "2025-03-01T10:00:00Z".into(),
-        }
-    }
+    use journey_plugin_sdk::testing::{self, StubHost};
+    use journey_plugin_sdk::{HttpError, HttpErrorKind, HttpResponse};
 
     fn deliver(mode: &str, host: StubHost) -> (Outcome, StubHost) {
         let host = host.with_config("mode", mode);
-        (Misbehave::deliver(&host, &message()), host)
+        (Misbehave::deliver(&host, &testing::message()), host)
     }
 
     #[test]
@@ -224,7 +206,7 @@ mod tests {
             Outcome::Failed("misbehave: unknown mode \"dance\"".into())
         );
         assert_eq!(
-            Misbehave::deliver(&StubHost::new(), &message()),
+            Misbehave::deliver(&StubHost::new(), &testing::message()),
             Outcome::Failed("configuration key `mode` is not set".into())
         );
     }
