@@ -41,7 +41,7 @@
 use journey_bytecode::{AggFn, AggId, BinOp, Builtin, Pc, SegmentId};
 
 use crate::expr::{Expr, Function};
-use crate::segments::{self, ExactSum};
+use crate::segments::{self, RunningSum};
 use crate::time::{self, Instant};
 use crate::value::Value;
 use crate::vm::{Env, compare_op};
@@ -231,11 +231,11 @@ impl<'a> Drift<'a> {
         let (count, total, ..) = segments::window_totals(win, w, now, false);
         let answer = holds(if sum { total } else { count as f64 });
         let from = now.saturating_sub(w as i64);
-        let (mut n, mut acc) = (0u64, ExactSum::default());
+        let (mut n, mut acc) = (0u64, RunningSum::Fixed(0));
         let mut total_of_newest = |o: &(Instant, u32, f64, f64, f64)| {
             if sum {
-                acc.add(o.2);
-                acc.is_exact().then(|| acc.total())
+                acc.change(o.2, 1);
+                acc.total()
             } else {
                 n += u64::from(o.1);
                 Some(n as f64)
@@ -262,11 +262,11 @@ impl<'a> Drift<'a> {
                 && exact.is_exact()
                 && (if sum { total } else { count as f64 }) - k < *k
             {
-                let (mut n, mut rest) = (count, exact.clone());
+                let (mut n, mut rest) = (count, RunningSum::of(exact));
                 for o in win.occurrences() {
                     let remaining = if sum {
-                        rest.remove(o.2);
-                        rest.is_exact().then(|| rest.total())?
+                        rest.change(o.2, -1);
+                        rest.total()?
                     } else {
                         n = n.saturating_sub(u64::from(o.1));
                         n as f64

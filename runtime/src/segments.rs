@@ -557,6 +557,60 @@ impl ExactSum {
     }
 }
 
+/// A running [`ExactSum`] for walks that add or remove one value at a time and read the
+/// total after each (when a window's aggregate crosses a threshold, [`crate::drift`]): the
+/// same totals, but while the values and the sum are whole numbers of fixed-point units (the
+/// usual case) it is the bare 128-bit sum, with none of the general case's branches and
+/// calls; it becomes a whole [`ExactSum`] at the first value that needs one.
+#[derive(Debug, Clone)]
+pub(crate) enum RunningSum {
+    /// Only fixed-point units: what [`ExactSum::total`] reads when the sum holds nothing else.
+    Fixed(i128),
+    /// Anything else.
+    Exact(ExactSum),
+}
+
+impl RunningSum {
+    /// Starts from `sum`.
+    pub(crate) fn of(sum: &ExactSum) -> RunningSum {
+        let plain = sum.partials.is_empty() && !sum.overflowed && sum.special == [0; 3];
+        if plain {
+            RunningSum::Fixed(sum.fixed())
+        } else {
+            RunningSum::Exact(sum.clone())
+        }
+    }
+
+    /// Adds `x` (`sign` 1) or removes it (`sign` -1), as [`ExactSum::add`] and
+    /// [`ExactSum::remove`] do.
+    pub(crate) fn change(&mut self, x: f64, sign: i32) {
+        let x = if sign < 0 { -x } else { x };
+        if let RunningSum::Fixed(units) = self {
+            if let Some(v) = to_fixed(x) {
+                let sum = *units + v;
+                if sum.unsigned_abs() < FIXED_LIMIT {
+                    *units = sum;
+                    return;
+                }
+            }
+            let mut exact = ExactSum::default();
+            exact.set_fixed(*units);
+            *self = RunningSum::Exact(exact);
+        }
+        if let RunningSum::Exact(exact) = self {
+            exact.change(x, sign);
+        }
+    }
+
+    /// The total, rounded once; `None` when it is not exact ([`ExactSum::is_exact`]).
+    pub(crate) fn total(&self) -> Option<f64> {
+        match self {
+            RunningSum::Fixed(units) => Some(fixed_to_f64(*units)),
+            RunningSum::Exact(exact) => exact.is_exact().then(|| exact.total()),
+        }
+    }
+}
+
 /// Drops the occurrences that left the windows of group `g`'s members at `now` (and
 /// builds the kept totals of those that have none yet): each member's window starts later
 /// in the log, and the rows that left every window leave the log.
@@ -757,6 +811,21 @@ mod tests {
         ]
     }
 
+    /// Values of every kind a sum meets: [`mixed`] ones, a few near the largest doubles (whose
+    /// sums overflow), infinities and NaN.
+    fn extreme() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            8 => mixed(),
+            1 => (1u32..8).prop_map(|k| f64::MAX / f64::from(k)),
+            1 => prop_oneof![
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                Just(f64::NAN),
+                Just(-f64::MAX)
+            ],
+        ]
+    }
+
     /// Adds `values`, then removes the first `cut` of them: each time the total is `exact`
     /// of what the sum holds, to the bit.
     fn adds_and_removes(
@@ -825,6 +894,31 @@ mod tests {
                 .map(|p| (p * 2f64.powi(64)) as i128)
                 .sum();
             prop_assert_eq!(sum, units);
+        }
+
+        /// A running sum, started from any sum, gives after every addition and removal the
+        /// total the exact sum gives (bit for bit, `None` where that one is not exact):
+        /// fixed-point values, finer or larger ones, infinities, NaN and sums that overflow.
+        #[test]
+        fn running_sums_total_as_exact_sums_do(
+            start in proptest::collection::vec(extreme(), 0..6),
+            steps in proptest::collection::vec((extreme(), any::<bool>()), 0..60),
+        ) {
+            let mut exact = ExactSum::default();
+            for v in &start {
+                exact.add(*v);
+            }
+            let mut running = RunningSum::of(&exact);
+            for (v, add) in steps {
+                if add {
+                    exact.add(v);
+                } else {
+                    exact.remove(v);
+                }
+                running.change(v, if add { 1 } else { -1 });
+                let expected = exact.is_exact().then(|| exact.total().to_bits());
+                prop_assert_eq!(running.total().map(f64::to_bits), expected);
+            }
         }
 
         /// Adding and removing values leaves the exactly rounded sum of what remains,
