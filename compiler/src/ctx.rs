@@ -191,22 +191,24 @@ impl<'a> Ctx<'a> {
         Diagnostic::new(code, file, span, msg)
     }
 
-    /// The E0204 diagnostic for a second declaration of something (`what`, such as
-    /// ``the goal `achat` ``) at `span`, pointing at the first one.
-    pub(crate) fn declared_twice(
+    /// The E0204 diagnostic for something (`what`, such as ``the goal `achat` ``) `verb`
+    /// (declared, written, given...) a second time at `span`: "`what` is `verb` twice",
+    /// pointing at the first time ("first `verb` here").
+    pub(crate) fn twice(
         &mut self,
         file: FileId,
         span: Span,
         what: impl std::fmt::Display,
+        verb: &str,
         first: (FileId, Span),
     ) -> Diagnostic {
         self.diag(
             &codes::DUPLICATE,
             file,
             span,
-            format!("{what} is declared twice"),
+            format!("{what} is {verb} twice"),
         )
-        .label(first.0, first.1, "first declared here")
+        .label(first.0, first.1, format!("first {verb} here"))
     }
 
     pub(crate) fn loc(&self, file: FileId, span: Span) -> Loc {
@@ -525,7 +527,7 @@ impl<'a> Ctx<'a> {
         if let Some(prev) = self.names.get(kind, &name.text) {
             let what = format!("the {} `{}`", kind.word(), name.text);
             let d = self
-                .declared_twice(file, name.span, what, (prev.file, prev.span))
+                .twice(file, name.span, what, "declared", (prev.file, prev.span))
                 .primary_label("second declaration")
                 .help(format!(
                     "rename one of them or remove the duplicate {}",

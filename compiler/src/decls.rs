@@ -64,10 +64,11 @@ impl<'a> Ctx<'a> {
                                     "the property `{}` of the event `{}`",
                                     f.name.text, e.name.text
                                 );
-                                let d = self.declared_twice(
+                                let d = self.twice(
                                     file,
                                     f.name.span,
                                     what,
+                                    "declared",
                                     (file, prev.name.span),
                                 );
                                 self.emit_diag(d);
@@ -204,7 +205,7 @@ impl<'a> Ctx<'a> {
     fn collect_profile(&mut self, file: FileId, p: &ast::Profile, full: Span) {
         if let Some((pfile, pspan)) = self.profile {
             let d = self
-                .declared_twice(file, p.keyword, "the profile", (pfile, pspan))
+                .twice(file, p.keyword, "the profile", "declared", (pfile, pspan))
                 .primary_label("second profile")
                 .help("a project has one profile schema: merge the attributes into it");
             self.emit_diag(d);
@@ -216,7 +217,7 @@ impl<'a> Ctx<'a> {
             if let Some(&(prev, _)) = self.attrs.get(&f.name.text) {
                 let prev_span = self.attr_spans[prev];
                 let what = format!("the attribute `{}`", f.name.text);
-                let d = self.declared_twice(file, f.name.span, what, (file, prev_span));
+                let d = self.twice(file, f.name.span, what, "declared", (file, prev_span));
                 self.emit_diag(d);
                 continue;
             }
@@ -356,14 +357,8 @@ impl<'a> Ctx<'a> {
         let mut config = Vec::new();
         for (i, e) in c.config.iter().enumerate() {
             if let Some(prev) = c.config[..i].iter().find(|p| p.key.text == e.key.text) {
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        e.key.span,
-                        format!("`{}` is configured twice", e.key.text),
-                    )
-                    .label(file, prev.key.span, "first set here");
+                let what = format!("`{}`", e.key.text);
+                let d = self.twice(file, e.key.span, what, "configured", (file, prev.key.span));
                 self.emit_diag(d);
                 continue;
             }
@@ -414,7 +409,7 @@ impl<'a> Ctx<'a> {
             let ty = self.schema_type(file, &f.ty);
             if let Some(first) = declared[..i].iter().find(|g| g.name.text == f.name.text) {
                 let what = format!("the parameter `{}`", f.name.text);
-                let d = self.declared_twice(file, f.name.span, what, (file, first.name.span));
+                let d = self.twice(file, f.name.span, what, "declared", (file, first.name.span));
                 self.emit_diag(d);
                 continue;
             }
@@ -486,14 +481,14 @@ impl<'a> Ctx<'a> {
         let mut parts = Vec::new();
         for (i, part) in t.parts.iter().enumerate() {
             if let Some(prev) = t.parts[..i].iter().find(|p| p.name.text == part.name.text) {
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        part.name.span,
-                        format!("the part `{}` is written twice", part.name.text),
-                    )
-                    .label(file, prev.name.span, "first written here");
+                let what = format!("the part `{}`", part.name.text);
+                let d = self.twice(
+                    file,
+                    part.name.span,
+                    what,
+                    "written",
+                    (file, prev.name.span),
+                );
                 self.emit_diag(d);
                 continue;
             }

@@ -363,14 +363,7 @@ impl Ctx<'_> {
                 }
                 ast::ExitClause::After(d, span) => {
                     if let Some((_, prev)) = max_lifetime {
-                        let d = self
-                            .diag(
-                                &codes::DUPLICATE,
-                                file,
-                                *span,
-                                "`exit after` is written twice",
-                            )
-                            .label(file, prev, "first written here");
+                        let d = self.twice(file, *span, "`exit after`", "written", (file, prev));
                         self.emit_diag(d);
                         continue;
                     }
@@ -403,14 +396,8 @@ impl Ctx<'_> {
         let mut label_spans: HashMap<String, Span> = HashMap::new();
         collect_labels(&j.body, &mut |l: &ast::Ident| {
             if let Some(prev) = label_spans.get(&l.text) {
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        l.span,
-                        format!("the label `{}` is used twice in this journey", l.text),
-                    )
-                    .label(file, *prev, "first used here");
+                let what = format!("the label `{}`", l.text);
+                let d = self.twice(file, l.span, what, "used", (file, *prev));
                 self.emit_diag(d);
             } else {
                 label_spans.insert(l.text.clone(), l.span);
@@ -420,7 +407,7 @@ impl Ctx<'_> {
         for (gi, g) in j.goals.iter().enumerate() {
             if let Some(prev) = j.goals[..gi].iter().find(|p| p.name.text == g.name.text) {
                 let what = format!("the goal `{}`", g.name.text);
-                let d = self.declared_twice(file, g.name.span, what, (file, prev.name.span));
+                let d = self.twice(file, g.name.span, what, "declared", (file, prev.name.span));
                 self.emit_diag(d);
                 continue;
             }
@@ -869,14 +856,9 @@ impl Ctx<'_> {
                 let mut ends = Vec::new();
                 for (i, (seg, block)) in sc.arms.iter().enumerate() {
                     if let Some(prev) = sc.arms[..i].iter().find(|(p, _)| p.text == seg.text) {
+                        let what = format!("a scenario for `{}`", seg.text);
                         let d = self
-                            .diag(
-                                &codes::DUPLICATE,
-                                file,
-                                seg.span,
-                                format!("a scenario for `{}` is written twice", seg.text),
-                            )
-                            .label(file, prev.0.span, "first scenario for it")
+                            .twice(file, seg.span, what, "written", (file, prev.0.span))
                             .note("the first matching scenario wins, so this one never runs");
                         self.emit_diag(d);
                     }
@@ -1056,14 +1038,8 @@ impl Ctx<'_> {
         let mut props = Vec::new();
         for (i, a) in args.iter().enumerate() {
             if let Some(prev) = args[..i].iter().find(|p| p.name.text == a.name.text) {
-                let d = self
-                    .diag(
-                        &codes::DUPLICATE,
-                        file,
-                        a.name.span,
-                        format!("`{}` is given twice", a.name.text),
-                    )
-                    .label(file, prev.name.span, "first given here");
+                let what = format!("`{}`", a.name.text);
+                let d = self.twice(file, a.name.span, what, "given", (file, prev.name.span));
                 self.emit_diag(d);
                 continue;
             }
@@ -1219,13 +1195,9 @@ impl Ctx<'_> {
         let chan_name = send.channel.text.clone();
         for (i, a) in send.args.iter().enumerate() {
             let t = self.expr(&a.value, &mut env);
-            if send.args[..i].iter().any(|p| p.name.text == a.name.text) {
-                let d = self.diag(
-                    &codes::DUPLICATE,
-                    file,
-                    a.name.span,
-                    format!("`{}` is given twice", a.name.text),
-                );
+            if let Some(prev) = send.args[..i].iter().find(|p| p.name.text == a.name.text) {
+                let what = format!("`{}`", a.name.text);
+                let d = self.twice(file, a.name.span, what, "given", (file, prev.name.span));
                 self.emit_diag(d);
                 self.emit(Insn::Pop, loc);
                 continue;
@@ -1483,7 +1455,7 @@ impl Ctx<'_> {
         for (i, v) in x.variants.iter().enumerate() {
             if let Some(prev) = x.variants[..i].iter().find(|p| p.name.text == v.name.text) {
                 let what = format!("the variant `{}`", v.name.text);
-                let d = self.declared_twice(file, v.name.span, what, (file, prev.name.span));
+                let d = self.twice(file, v.name.span, what, "declared", (file, prev.name.span));
                 self.emit_diag(d);
             }
             if v.name.text == "holdout" {
@@ -1499,7 +1471,13 @@ impl Ctx<'_> {
             }
         }
         for extra in x.holdouts.iter().skip(1) {
-            let d = self.declared_twice(file, extra.1, "the holdout", (file, x.holdouts[0].1));
+            let d = self.twice(
+                file,
+                extra.1,
+                "the holdout",
+                "declared",
+                (file, x.holdouts[0].1),
+            );
             self.emit_diag(d);
         }
         let bp = |p: f64| -> u32 { (p * 100.0).round().clamp(0.0, 10_000.0) as u32 };
@@ -1541,7 +1519,7 @@ impl Ctx<'_> {
         if let Some((_, pfile, pspan)) = self.experiments_by_name.get(&x.name.text).copied() {
             let what = format!("the experiment `{}`", x.name.text);
             let d = self
-                .declared_twice(file, x.name.span, what, (pfile, pspan))
+                .twice(file, x.name.span, what, "declared", (pfile, pspan))
                 .primary_label("second declaration")
                 .note("experiment names are unique in a project: they decide each customer's sticky assignment");
             self.emit_diag(d);

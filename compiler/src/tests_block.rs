@@ -66,14 +66,8 @@ impl Ctx<'_> {
             match item {
                 TestItem::Profile(args, span) => {
                     if let Some(prev) = profile_seen {
-                        let d = self
-                            .diag(
-                                &codes::DUPLICATE,
-                                file,
-                                *span,
-                                "the test's profile is given twice",
-                            )
-                            .label(file, prev, "first given here");
+                        let d =
+                            self.twice(file, *span, "the test's profile", "given", (file, prev));
                         self.emit_diag(d);
                         continue;
                     }
