@@ -19,6 +19,13 @@ fn broken(f: impl FnOnce(&mut Program, sample::Pcs)) -> (ValidationError, String
     (err, msg)
 }
 
+/// Breaks the sample with `f` and checks that validation refuses it, saying `expected`.
+#[track_caller]
+fn refused(f: impl FnOnce(&mut Program, sample::Pcs), expected: &str) {
+    let (_, msg) = broken(f);
+    assert!(msg.contains(expected), "expected `{expected}` in: {msg}");
+}
+
 #[test]
 fn sample_is_valid() {
     assert_eq!(validate(&sample::program()), Ok(()));
@@ -54,12 +61,11 @@ fn step_refers_to_missing_journey() {
 
 #[test]
 fn instruction_refers_to_missing_send() {
-    let (_, msg) = broken(|p, pcs| {
-        p.code[pcs.body as usize + 1] = Insn::Send(SendId::new(42));
-    });
-    assert!(
-        msg.contains("(send, first_year.journey:30:5) refers to send42"),
-        "{msg}"
+    refused(
+        |p, pcs| {
+            p.code[pcs.body as usize + 1] = Insn::Send(SendId::new(42));
+        },
+        "(send, first_year.journey:30:5) refers to send42",
     );
 }
 
@@ -100,12 +106,11 @@ fn event_prop_out_of_range() {
 
 #[test]
 fn branch_arm_out_of_range() {
-    let (_, msg) = broken(|p, pcs| {
-        p.code[pcs.timeline as usize] = Insn::Branch(StepId::new(11), 3);
-    });
-    assert!(
-        msg.contains("uses arm 3 of step11 (month_6), which has only 1"),
-        "{msg}"
+    refused(
+        |p, pcs| {
+            p.code[pcs.timeline as usize] = Insn::Branch(StepId::new(11), 3);
+        },
+        "uses arm 3 of step11 (month_6), which has only 1",
     );
 }
 
@@ -131,12 +136,11 @@ fn table_pcs_out_of_range() {
         msg.starts_with("variant 1 (`b`) of exp0 (welcome_ab) refers to pc 5000"),
         "{msg}"
     );
-    let (_, msg) = broken(|p, _| {
-        p.templates[TemplateId::new(0)].parts[0].pieces[1] = Piece::Expr(5000);
-    });
-    assert!(
-        msg.contains("part `subject` piece 1 refers to pc 5000"),
-        "{msg}"
+    refused(
+        |p, _| {
+            p.templates[TemplateId::new(0)].parts[0].pieces[1] = Piece::Expr(5000);
+        },
+        "part `subject` piece 1 refers to pc 5000",
     );
     let (_, msg) = broken(|p, _| {
         if let MessageRef::Inline(text) = &mut p.sends[SendId::new(2)].message {
@@ -156,25 +160,26 @@ fn ids_in_tables() {
         msg,
         "the time zone attribute of the project refers to attr70, which does not exist"
     );
-    let (_, msg) = broken(|p, _| {
-        p.policies[PolicyId::new(0)]
-            .priority
-            .push(JourneyId::new(3))
-    });
-    assert!(msg.contains("refers to journey3"), "{msg}");
-    let (_, msg) = broken(|p, _| {
-        p.tests[TestId::new(0)].steps.push(TestStep::Expect(
-            Expect::Reached {
-                positive: true,
-                step: StepId::new(99),
-                at: None,
-            },
-            sample::loc(80, 1),
-        ));
-    });
-    assert!(
-        msg.contains("of test0 (young customer gets the coupon) refers to step99"),
-        "{msg}"
+    refused(
+        |p, _| {
+            p.policies[PolicyId::new(0)]
+                .priority
+                .push(JourneyId::new(3))
+        },
+        "refers to journey3",
+    );
+    refused(
+        |p, _| {
+            p.tests[TestId::new(0)].steps.push(TestStep::Expect(
+                Expect::Reached {
+                    positive: true,
+                    step: StepId::new(99),
+                    at: None,
+                },
+                sample::loc(80, 1),
+            ));
+        },
+        "of test0 (young customer gets the coupon) refers to step99",
     );
     let (_, msg) = broken(|p, _| p.sends[SendId::new(1)].offer = OfferSel::Named(OfferId::new(4)));
     assert_eq!(msg, "send1 refers to offer4, which does not exist");
@@ -182,23 +187,21 @@ fn ids_in_tables() {
 
 #[test]
 fn emit_and_test_indexes() {
-    let (_, msg) = broken(|p, _| p.emits[EmitId::new(0)].props = vec![1]);
-    assert!(
-        msg.contains("uses property 1 of event3 (welcome_done), which has only 1"),
-        "{msg}"
+    refused(
+        |p, _| p.emits[EmitId::new(0)].props = vec![1],
+        "uses property 1 of event3 (welcome_done), which has only 1",
     );
-    let (_, msg) = broken(|p, _| {
-        p.tests[TestId::new(0)].steps.push(TestStep::Expect(
-            Expect::Variant {
-                experiment: ExperimentId::new(0),
-                variant: 3,
-            },
-            sample::loc(80, 1),
-        ));
-    });
-    assert!(
-        msg.contains("uses variant (counting the holdout) 3 of exp0"),
-        "{msg}"
+    refused(
+        |p, _| {
+            p.tests[TestId::new(0)].steps.push(TestStep::Expect(
+                Expect::Variant {
+                    experiment: ExperimentId::new(0),
+                    variant: 3,
+                },
+                sample::loc(80, 1),
+            ));
+        },
+        "uses variant (counting the holdout) 3 of exp0",
     );
 }
 
@@ -223,10 +226,9 @@ fn locations() {
         msg,
         "the location of seg0 (jeune) refers to file7, which does not exist"
     );
-    let (_, msg) = broken(|p, _| p.locs[3].file = u32::MAX);
-    assert!(
-        msg.contains("instruction 0003 refers to file4294967295"),
-        "{msg}"
+    refused(
+        |p, _| p.locs[3].file = u32::MAX,
+        "instruction 0003 refers to file4294967295",
     );
 }
 
@@ -256,54 +258,46 @@ fn weights() {
 fn other_invariants() {
     // A customer's occurrence logs have 16-bit indexes: one more aggregate than fits is
     // refused (each a copy of the sample's first, so nothing else is wrong).
-    let (_, msg) = broken(|p, _| {
-        let first = p.aggregates[AggId::new(0)].clone();
-        while p.aggregates.len() < usize::from(u16::MAX) {
-            p.aggregates.push(first.clone());
-        }
-    });
-    assert!(
-        msg.contains("65535 aggregates do not fit 16-bit log indexes (at most 65534)"),
-        "{msg}"
+    refused(
+        |p, _| {
+            let first = p.aggregates[AggId::new(0)].clone();
+            while p.aggregates.len() < usize::from(u16::MAX) {
+                p.aggregates.push(first.clone());
+            }
+        },
+        "65535 aggregates do not fit 16-bit log indexes (at most 65534)",
     );
     // A pending timer names a timeline entry (or a thread) in 13 bits, one value kept apart,
     // a journey's entry clause in 13 bits and a journey in 16: one more than fits is refused.
-    let (_, msg) = broken(|p, _| {
-        let timeline = &mut p.journeys[JourneyId::new(0)].timeline;
-        let first = timeline[0].clone();
-        timeline.resize(crate::MAX_TIMELINE_ENTRIES + 1, first);
-    });
-    assert!(
-        msg.contains(
-            "8191 timeline entries are more than the runtime's timers can name (at most 8190)"
-        ),
-        "{msg}"
+    refused(
+        |p, _| {
+            let timeline = &mut p.journeys[JourneyId::new(0)].timeline;
+            let first = timeline[0].clone();
+            timeline.resize(crate::MAX_TIMELINE_ENTRIES + 1, first);
+        },
+        "8191 timeline entries are more than the runtime's timers can name (at most 8190)",
     );
     let mut most = sample::program();
     let timeline = &mut most.journeys[JourneyId::new(0)].timeline;
     let first = timeline[0].clone();
     timeline.resize(crate::MAX_TIMELINE_ENTRIES, first);
     assert_eq!(validate(&most), Ok(()));
-    let (_, msg) = broken(|p, _| {
-        let entries = &mut p.journeys[JourneyId::new(0)].entries;
-        let first = entries[0].clone();
-        entries.resize(crate::MAX_ENTRY_CLAUSES + 1, first);
-    });
-    assert!(
-        msg.contains(
-            "8193 entry clauses are more than the runtime's timers can name (at most 8192)"
-        ),
-        "{msg}"
+    refused(
+        |p, _| {
+            let entries = &mut p.journeys[JourneyId::new(0)].entries;
+            let first = entries[0].clone();
+            entries.resize(crate::MAX_ENTRY_CLAUSES + 1, first);
+        },
+        "8193 entry clauses are more than the runtime's timers can name (at most 8192)",
     );
-    let (_, msg) = broken(|p, _| {
-        let first = p.journeys[JourneyId::new(0)].clone();
-        while p.journeys.len() <= crate::MAX_JOURNEYS {
-            p.journeys.push(first.clone());
-        }
-    });
-    assert!(
-        msg.contains("65536 journeys are more than the runtime's timers can name (at most 65535)"),
-        "{msg}"
+    refused(
+        |p, _| {
+            let first = p.journeys[JourneyId::new(0)].clone();
+            while p.journeys.len() <= crate::MAX_JOURNEYS {
+                p.journeys.push(first.clone());
+            }
+        },
+        "65536 journeys are more than the runtime's timers can name (at most 65535)",
     );
 
     let mut most = sample::program();
@@ -317,27 +311,24 @@ fn other_invariants() {
     assert!(matches!(err, ValidationError::DuplicateName { .. }));
     assert_eq!(msg, "event0 and event2 are both named `signup`");
 
-    let (_, msg) = broken(|p, pcs| {
-        p.code[pcs.seg_jeune as usize + 2] = Insn::Call(Builtin::Coalesce, 1);
-    });
-    assert!(
-        msg.contains("`coalesce` takes 2 argument(s), not 1"),
-        "{msg}"
+    refused(
+        |p, pcs| {
+            p.code[pcs.seg_jeune as usize + 2] = Insn::Call(Builtin::Coalesce, 1);
+        },
+        "`coalesce` takes 2 argument(s), not 1",
     );
 
-    let (_, msg) = broken(|p, _| {
-        p.code.push(Insn::Pop);
-        p.locs.push(sample::loc(90, 1));
-    });
-    assert!(
-        msg.contains("the code ends with an instruction that continues"),
-        "{msg}"
+    refused(
+        |p, _| {
+            p.code.push(Insn::Pop);
+            p.locs.push(sample::loc(90, 1));
+        },
+        "the code ends with an instruction that continues",
     );
 
-    let (_, msg) = broken(|p, _| p.consts[ConstId::new(2)] = Const::Number(3.0));
-    assert!(
-        msg.contains("const2 is not a non-negative duration constant"),
-        "{msg}"
+    refused(
+        |p, _| p.consts[ConstId::new(2)] = Const::Number(3.0),
+        "const2 is not a non-negative duration constant",
     );
 
     let (_, msg) = broken(|p, _| {
@@ -360,8 +351,10 @@ fn other_invariants() {
     });
     assert_eq!(msg, "agg1: `sum` needs a property of event1");
 
-    let (_, msg) = broken(|p, _| p.goals[GoalId::new(0)].after = Some(StepId::new(99)));
-    assert!(msg.contains("refers to step99"), "{msg}");
+    refused(
+        |p, _| p.goals[GoalId::new(0)].after = Some(StepId::new(99)),
+        "refers to step99",
+    );
 }
 
 #[test]
@@ -374,10 +367,9 @@ fn control_flow() {
          expression, which may only compute a value and must end in return"
     );
     // A return in a body (reached through the timeout branch of a wait).
-    let (_, msg) = broken(|p, pcs| p.code[pcs.timeout as usize] = Insn::Return);
-    assert!(
-        msg.contains("it is reachable from the body of journey0 (premiere_annee), a journey body"),
-        "{msg}"
+    refused(
+        |p, pcs| p.code[pcs.timeout as usize] = Insn::Return,
+        "it is reachable from the body of journey0 (premiere_annee), a journey body",
     );
     // A segment read but not declared.
     let (_, msg) = broken(|p, _| p.segments[SegmentId::new(1)].uses_segments.clear());
