@@ -57,13 +57,7 @@ fn generated_case(name: &str) -> Option<String> {
 
 /// The codes a generated case produces (each once per diagnostic).
 fn codes_of_text(text: &str) -> Vec<&'static str> {
-    let mut host = journey_compiler::MemoryHost::new();
-    host.insert("main.journey", text.to_string());
-    let input = journey_compiler::Input {
-        roots: vec!["main.journey".into()],
-        ..journey_compiler::Input::default()
-    };
-    journey_compiler::compile(&host, &input)
+    journey_tests::compile_source(text)
         .diagnostics
         .iter()
         .map(|d| d.code.code)

@@ -124,6 +124,17 @@ pub fn check_bytecode(path: &Path) -> String {
     }
 }
 
+/// Compiles one source text as the single file `main.journey` of a project.
+pub fn compile_source(text: impl Into<String>) -> Compilation {
+    let mut host = MemoryHost::new();
+    host.insert("main.journey", text.into());
+    let input = Input {
+        roots: vec!["main.journey".into()],
+        ..Input::default()
+    };
+    compile(&host, &input)
+}
+
 /// The codes of the diagnostics of a case.
 pub fn codes_of(path: &Path) -> Vec<&'static str> {
     compile_case(path)

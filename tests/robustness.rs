@@ -4,17 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use journey_compiler::{Input, MemoryHost, compile};
-use journey_tests::load_case;
+use journey_tests::{compile_source, load_case};
 use proptest::prelude::*;
 
 fn compile_text(text: &str) {
-    let mut host = MemoryHost::new();
-    host.insert("main.journey", text.to_string());
-    let input = Input {
-        roots: vec!["main.journey".into()],
-        ..Input::default()
-    };
-    let c = compile(&host, &input);
+    let c = compile_source(text);
     // Whatever happened, rendering and JSON conversion must not panic either.
     let _ = journey_compiler::render::render(&c.diagnostics, &c.sources, false);
     for d in &c.diagnostics {
@@ -399,15 +393,7 @@ fn manifest_errors_near_wide_characters_are_reported() {
 fn deep_nesting_is_an_error_not_a_crash() {
     for open in ["(", "[", "{", "if x {"] {
         let text = format!("segment s = {}", open.repeat(100_000));
-        let mut host = MemoryHost::new();
-        host.insert("main.journey", text);
-        let c = compile(
-            &host,
-            &Input {
-                roots: vec!["main.journey".into()],
-                ..Input::default()
-            },
-        );
+        let c = compile_source(text);
         assert!(
             c.diagnostics.iter().any(|d| d.code.code == "E0001"),
             "{open}"
@@ -417,30 +403,14 @@ fn deep_nesting_is_an_error_not_a_crash() {
         "segment s = {}",
         vec!["profile.age > 1"; 50_000].join(" and ")
     );
-    let mut host = MemoryHost::new();
-    host.insert("main.journey", long);
-    let c = compile(
-        &host,
-        &Input {
-            roots: vec!["main.journey".into()],
-            ..Input::default()
-        },
-    );
+    let c = compile_source(long);
     assert!(c.error_count() > 0);
 }
 
 #[test]
 fn corrupted_bytecode_is_an_error() {
     let text = "profile { age: number }\nevent signup\nsegment jeune = profile.age < 26\njourney j { entry on signup\n send_it: wait 1 day }\n";
-    let mut host = MemoryHost::new();
-    host.insert("main.journey", text);
-    let c = compile(
-        &host,
-        &Input {
-            roots: vec!["main.journey".into()],
-            ..Input::default()
-        },
-    );
+    let c = compile_source(text);
     let program = c.program.expect("compiles");
     let bytes = journey_bytecode::encode(&program);
     for i in 0..bytes.len() {
