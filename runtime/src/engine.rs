@@ -54,9 +54,9 @@ pub enum Explain {
 }
 
 /// What a timer does when it fires. 8 bytes aligned to 4, so that a pending timer is a
-/// 20-byte slot of the scheduler (millions are pending at once): the journey in 16 bits and the kind in 16
-/// (3 for what to do, 13 for its index), which the bytecode validator's limits guarantee
-/// (`journey_bytecode::MAX_JOURNEYS`, `MAX_TIMELINE_ENTRIES`, `MAX_ENTRY_CLAUSES`).
+/// 20-byte slot of the scheduler (millions are pending at once): the journey in 16 bits and
+/// the kind in 16 (3 for what to do, 13 for its index), which the bytecode validator's limits
+/// guarantee (`journey_bytecode::MAX_JOURNEYS`, `MAX_TIMELINE_ENTRIES`, `MAX_ENTRY_CLAUSES`).
 ///
 /// A timer of an instance names no instance: the instance holds the id of each timer it
 /// waits for (its threads' states, `Instance::timeline_timer`) and acts on a timer only when
