@@ -224,6 +224,15 @@ fn describe(file: &Path, plugin: &Plugin) -> String {
             "no (built against contract 1.0: one `deliver` call per message)"
         }
     );
+    let _ = writeln!(
+        out,
+        "packed: {}",
+        if plugin.packs() {
+            "yes (`packed`: each call's text crosses as one string)"
+        } else {
+            "no (built before contract 1.2: every string of a message crosses on its own)"
+        }
+    );
     let _ = writeln!(out, "kind: {}", m.kind.name());
     if m.params.is_empty() {
         let _ = writeln!(out, "params: none");

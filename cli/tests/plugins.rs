@@ -227,6 +227,7 @@ fn plugin_check_prints_the_manifest_as_text() {
             journey_plugin_api::CONTRACT_VERSION
         ),
         "batches: yes (`deliver-batch`",
+        "packed: yes (`packed`",
         "kind: sms",
         "params:",
         "short_link",

@@ -14,14 +14,17 @@
 //!   becomes when the messages due together on a channel share it; then the same batch with
 //!   one HTTP request per message, and through the webhook connector with `batch_url` set
 //!   (one signed request for the whole batch, HTTP stubbed);
+//! - **typed**: the boundary and batch parts again through `connector.deliver` and
+//!   `batch.deliver-batch`, as a host calls a plugin of contract 1.1 (`packed_messages`
+//!   off): what contract 1.2's `packed` interface saves;
 //! - **fresh instance**: instantiating a connector from the pool, new store and WASI
 //!   context included, then dropping it.
 //!
 //! `cargo bench -p journey-host --bench deliver [-- --calls N] [--only PART]`, where `--only`
-//! (`boundary-component`, `boundary-native`, `minimal-component`, `minimal-native`,
-//! `http-component`, `http-native`, `webhook-component`, `webhook-native`,
-//! `batch-component`, `batch-native`, `batch-http-component`, `batch-http-native`,
-//! `batch-webhook-component`, `batch-webhook-native`, `fresh`) runs one
+//! (`boundary-component`, `boundary-native`, `boundary-typed`, `minimal-component`,
+//! `minimal-native`, `http-component`, `http-native`, `webhook-component`, `webhook-native`,
+//! `batch-component`, `batch-native`, `batch-typed`, `batch-http-component`,
+//! `batch-http-native`, `batch-webhook-component`, `batch-webhook-native`, `fresh`) runs one
 //! loop alone for a profiler and prints only its figure (`JOURNEY_PLUGIN_PERFMAP=1` names
 //! the plugins' functions for `perf`). Goals: ≤ 2 µs overhead per call, ≤ 20 µs per fresh
 //! instance, ≥ 100,000 deliver calls/s per core.
@@ -155,9 +158,10 @@ fn compare_batch<O>(
 }
 
 /// The loops `--only` can run alone.
-const PARTS: [&str; 15] = [
+const PARTS: [&str; 17] = [
     "boundary-component",
     "boundary-native",
+    "boundary-typed",
     "minimal-component",
     "minimal-native",
     "http-component",
@@ -166,6 +170,7 @@ const PARTS: [&str; 15] = [
     "webhook-native",
     "batch-component",
     "batch-native",
+    "batch-typed",
     "batch-http-component",
     "batch-http-native",
     "batch-webhook-component",
@@ -184,6 +189,24 @@ fn usage(problem: &str) -> ! {
         PARTS.join(", ")
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
+}
+
+/// Prints what a part costs through the typed functions (`typed`, ns per `unit`) against
+/// the packed ones (`packed`, the part's component figure).
+fn report_typed(what: &str, unit: &str, packed: f64, typed: f64) {
+    if typed == f64::MAX {
+        return;
+    }
+    let typed_us = typed / 1000.0;
+    if packed == f64::MAX {
+        println!("{what}, typed messages: {typed_us:.2} µs/{unit} (the packed loop not run)");
+        return;
+    }
+    println!(
+        "{what}, typed messages (contract 1.1's functions, `packed` off): {typed_us:.2} µs/{unit}; packed {:.2} µs/{unit} is {:.2}× faster",
+        packed / 1000.0,
+        typed / packed.max(1.0)
+    );
 }
 
 /// Prints a part's figures per `unit` (`call`, or `message` for batches).
@@ -252,6 +275,15 @@ fn main() {
         ..HostConfig::default()
     })
     .expect("host");
+    // The same plugins through `connector.deliver` and `batch.deliver-batch`, as a host
+    // calls a plugin of contract 1.1: the baseline of `packed`.
+    let typed_host = PluginHost::new(HostConfig {
+        transport: Transport::Stub(200),
+        max_instances: 64,
+        packed_messages: false,
+        ..HostConfig::default()
+    })
+    .expect("host");
     let msg = message();
     println!(
         "message: {} bytes as JSON; {calls} calls per round, best of 5 rounds",
@@ -286,6 +318,19 @@ fn main() {
         native,
         "goal ≤ 2 µs overhead",
     );
+    let misbehave_typed = typed_host
+        .load_file(components.path("misbehave"))
+        .expect("misbehave loads");
+    let (typed, _) = compare(
+        &misbehave_typed,
+        &ok,
+        &msg,
+        calls,
+        rounds("boundary-typed"),
+        0,
+        || (),
+    );
+    report_typed("boundary (1 KB message, no HTTP)", "call", component, typed);
 
     // The same with the smallest message the contract allows (no fields, no locale or
     // template): what a call costs whatever it carries; the difference is what the 1 KB
@@ -414,6 +459,21 @@ fn main() {
         component,
         native,
         "goal ≤ 2 µs overhead",
+    );
+    let (typed, _) = compare_batch(
+        &misbehave_typed,
+        &ok,
+        &batch,
+        calls,
+        rounds("batch-typed"),
+        0,
+        || (),
+    );
+    report_typed(
+        &format!("batch of {}, per message", batch.len()),
+        "message",
+        component,
+        typed,
     );
     let native_host = StubHost::new()
         .with_config("mode", "declared")

@@ -25,15 +25,20 @@ pub fn component(name: &str) -> PathBuf {
 
 /// A host with limits short enough for tests.
 pub fn host_with(transport: Transport) -> PluginHost {
-    PluginHost::new(HostConfig {
+    PluginHost::new(test_config(transport)).expect("host starts")
+}
+
+/// The configuration of [`host_with`].
+pub fn test_config(transport: Transport) -> HostConfig {
+    HostConfig {
         memory_limit: 32 * 1024 * 1024,
         call_deadline: Duration::from_millis(400),
         http_timeout: Duration::from_secs(2),
         max_instances: 16,
         cache_dir: None,
         transport,
-    })
-    .expect("host starts")
+        packed_messages: true,
+    }
 }
 
 /// A host sending to the network.

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The contract version this crate describes (the WIT package's version).
-pub const CONTRACT_VERSION: &str = "1.1.0";
+pub const CONTRACT_VERSION: &str = "1.2.0";
 
 /// The WIT package name, without version.
 pub const CONTRACT_PACKAGE: &str = "journey:channel";
@@ -665,7 +665,8 @@ mod tests {
         assert!(contract_compatible("1.0.7"));
         assert!(contract_compatible("1.1.0"));
         assert!(contract_compatible("1.1.4"));
-        assert!(!contract_compatible("1.2.0"));
+        assert!(contract_compatible("1.2.0"));
+        assert!(!contract_compatible("1.3.0"));
         assert!(!contract_compatible("0.9.0"));
         assert!(!contract_compatible("2.0.0"));
         assert!(!contract_compatible("one"));

@@ -268,7 +268,7 @@ mod tests {
             let export: &[u8] = if name == "contract-1-0" {
                 b"journey:channel/connector@1.0.0"
             } else {
-                b"journey:channel/connector@1.1.0"
+                b"journey:channel/connector@1.2.0"
             };
             assert!(
                 bytes.windows(export.len()).any(|w| w == export),

@@ -2,6 +2,7 @@
 //! [`export_connector!`](crate::export_connector). Public only so the macro's expansion in a
 //! connector crate can reach them.
 
+use crate::bindings::exports::journey::channel::packed as pw;
 use crate::bindings::journey::channel::types as wit;
 use journey_plugin_api as api;
 
@@ -119,6 +120,95 @@ pub fn message_from_wit(m: wit::Message) -> api::Message {
     }
 }
 
+/// The text of span `s` of `text`, `what` naming it for the error.
+fn span_text(text: &str, s: pw::Span, what: &str) -> Result<String, String> {
+    let start = s.start as usize;
+    start
+        .checked_add(s.len as usize)
+        .and_then(|end| text.get(start..end))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "{what}: span {}+{} is not text of the call's {} bytes (out of range, or it splits a character)",
+                s.start,
+                s.len,
+                text.len()
+            )
+        })
+}
+
+fn packed_value(text: &str, v: pw::PackedValue, what: &str) -> Result<api::ParamValue, String> {
+    Ok(match v {
+        pw::PackedValue::Text(s) => api::ParamValue::Text(span_text(text, s, what)?),
+        pw::PackedValue::Number(n) => api::ParamValue::Number(n),
+        pw::PackedValue::Boolean(b) => api::ParamValue::Boolean(b),
+        pw::PackedValue::TextList(l) => api::ParamValue::TextList(
+            l.into_iter()
+                .map(|s| span_text(text, s, what))
+                .collect::<Result<_, _>>()?,
+        ),
+        pw::PackedValue::NumberList(l) => api::ParamValue::NumberList(l),
+    })
+}
+
+/// The message a packed message describes, its spans read from the call's `text`; or why it
+/// is malformed (a span that is not text of `text`, content fields beside a provider
+/// template, offer fields without an offer).
+#[doc(hidden)]
+pub fn message_from_packed(text: &str, m: pw::PackedMessage) -> Result<api::Message, String> {
+    let span = |s, what| span_text(text, s, what);
+    let optional = |s: Option<pw::Span>, what| s.map(|s| span_text(text, s, what)).transpose();
+    let mut counts = [0usize; 4];
+    for f in &m.fields {
+        counts[f.section as usize] += 1;
+    }
+    let [mut content, mut recipient, mut params, mut offer_fields] = counts.map(Vec::with_capacity);
+    for f in m.fields {
+        let name = span(f.name, "a field's name")?;
+        let value = packed_value(text, f.value, &name)?;
+        match f.section {
+            pw::Section::Content => content.push((name, value)),
+            pw::Section::Recipient => recipient.push((name, value)),
+            pw::Section::Params => params.push((name, value)),
+            pw::Section::Offer => offer_fields.push((name, value)),
+        }
+    }
+    let content = match optional(m.provider_template, "provider-template")? {
+        None => api::Content::Rendered(content),
+        Some(id) if content.is_empty() => api::Content::ProviderTemplate(id),
+        Some(_) => return Err("content fields beside a provider template".to_string()),
+    };
+    let offer = match optional(m.offer_id, "offer-id")? {
+        Some(id) => Some(api::Offer {
+            id,
+            fields: offer_fields,
+        }),
+        None if offer_fields.is_empty() => None,
+        None => return Err("offer fields without an offer".to_string()),
+    };
+    Ok(api::Message {
+        idempotency_key: span(m.idempotency_key, "idempotency-key")?,
+        attempt: m.attempt,
+        customer_id: span(m.customer_id, "customer-id")?,
+        locale: optional(m.locale, "locale")?,
+        time_zone: span(m.time_zone, "time-zone")?,
+        channel: span(m.channel, "channel")?,
+        origin: span(m.origin, "origin")?,
+        template: optional(m.template, "template")?,
+        content,
+        recipient,
+        params,
+        offer,
+        sent_at: span(m.sent_at, "sent-at")?,
+    })
+}
+
+/// The outcome of a message that could not be unpacked.
+#[cfg(any(target_arch = "wasm32", test))]
+fn malformed(why: String) -> api::Outcome {
+    api::Outcome::Failed(format!("malformed packed message: {why}"))
+}
+
 /// An outcome in the component's terms.
 #[doc(hidden)]
 pub fn outcome_to_wit(o: api::Outcome) -> wit::Outcome {
@@ -156,6 +246,84 @@ pub fn export_deliver_batch<C: crate::Connector>(messages: Vec<wit::Message>) ->
         .into_iter()
         .map(outcome_to_wit)
         .collect()
+}
+
+/// The body of the exported `packed.deliver` function: the message unpacked from `text`,
+/// then delivered as `deliver` delivers it; a malformed one fails without reaching the
+/// connector.
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub fn export_deliver_packed<C: crate::Connector>(
+    text: String,
+    message: pw::PackedMessage,
+) -> wit::Outcome {
+    outcome_to_wit(match message_from_packed(&text, message) {
+        Ok(message) => {
+            drop(text);
+            C::deliver(&crate::component::ComponentHost, &message)
+        }
+        Err(why) => malformed(why),
+    })
+}
+
+/// The body of the exported `packed.deliver-batch` function: the messages unpacked from
+/// `text`, the sound ones delivered together as `deliver-batch` delivers them, the
+/// malformed ones failed in their places.
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub fn export_deliver_packed_batch<C: crate::Connector>(
+    text: String,
+    messages: Vec<pw::PackedMessage>,
+) -> Vec<wit::Outcome> {
+    unpacked_batch(&text, messages, |sound| {
+        C::deliver_batch(&crate::component::ComponentHost, sound)
+    })
+    .into_iter()
+    .map(outcome_to_wit)
+    .collect()
+}
+
+/// The outcomes of packed `messages`: `deliver` of the sound ones, all in one call (none
+/// when there are none), with each malformed one's failure in its place. An answer of
+/// another length than the sound messages stays so, for the host to refuse.
+#[cfg(any(target_arch = "wasm32", test))]
+fn unpacked_batch(
+    text: &str,
+    messages: Vec<pw::PackedMessage>,
+    deliver: impl FnOnce(&[api::Message]) -> Vec<api::Outcome>,
+) -> Vec<api::Outcome> {
+    let mut sound = Vec::with_capacity(messages.len());
+    // Per message: `None` when it is sound (`deliver` answers for it), else why not.
+    let mut slots: Vec<Option<String>> = Vec::with_capacity(messages.len());
+    for m in messages {
+        match message_from_packed(text, m) {
+            Ok(m) => {
+                sound.push(m);
+                slots.push(None);
+            }
+            Err(why) => slots.push(Some(why)),
+        }
+    }
+    if sound.len() == slots.len() {
+        return deliver(&sound);
+    }
+    let mut answers = if sound.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        deliver(&sound).into_iter()
+    };
+    let mut out = Vec::with_capacity(slots.len());
+    for slot in slots {
+        match slot {
+            Some(why) => out.push(malformed(why)),
+            None => match answers.next() {
+                Some(o) => out.push(o),
+                None => return out,
+            },
+        }
+    }
+    out.extend(answers);
+    out
 }
 
 #[cfg(test)]
@@ -259,6 +427,219 @@ mod tests {
             outcome_to_wit(api::Outcome::Failed("f".into())),
             wit::Outcome::Failed(r) if r == "f"
         ));
+    }
+
+    /// A packed message and its text: each string of `strings` appended to the text, its
+    /// span returned in order.
+    fn packer(strings: &[&str]) -> (String, Vec<pw::Span>) {
+        let mut text = String::new();
+        let spans = strings
+            .iter()
+            .map(|s| {
+                let start = text.len() as u32;
+                text.push_str(s);
+                pw::Span {
+                    start,
+                    len: s.len() as u32,
+                }
+            })
+            .collect();
+        (text, spans)
+    }
+
+    /// A packed message of the strings `packer` made from [`PACKED_STRINGS`].
+    fn packed(s: &[pw::Span]) -> pw::PackedMessage {
+        let field = |section, name, value| pw::PackedField {
+            section,
+            name,
+            value,
+        };
+        pw::PackedMessage {
+            idempotency_key: s[0],
+            attempt: 3,
+            customer_id: s[1],
+            locale: Some(s[2]),
+            time_zone: s[3],
+            channel: s[4],
+            origin: s[5],
+            template: None,
+            provider_template: None,
+            offer_id: Some(s[6]),
+            fields: vec![
+                field(pw::Section::Params, s[7], pw::PackedValue::Number(2.5)),
+                field(pw::Section::Content, s[8], pw::PackedValue::Text(s[9])),
+                field(
+                    pw::Section::Recipient,
+                    s[10],
+                    pw::PackedValue::TextList(vec![s[11], s[9]]),
+                ),
+                field(pw::Section::Offer, s[12], pw::PackedValue::Boolean(true)),
+                field(
+                    pw::Section::Params,
+                    s[13],
+                    pw::PackedValue::NumberList(vec![1.0, -0.0]),
+                ),
+                field(pw::Section::Content, s[14], pw::PackedValue::Text(s[15])),
+            ],
+            sent_at: s[16],
+        }
+    }
+
+    const PACKED_STRINGS: [&str; 17] = [
+        "key-1",
+        "C-42",
+        "fr-FR",
+        "Europe/Paris",
+        "sms_service",
+        "j/step",
+        "promo",
+        "urgency",
+        "subject",
+        "Réduction de 10 €",
+        "phones",
+        "+33612345678",
+        "free",
+        "codes",
+        "text",
+        "",
+        "2027-03-01T09:30:00Z",
+    ];
+
+    #[test]
+    fn packed_messages_unpack_to_the_messages_they_describe() {
+        let (text, spans) = packer(&PACKED_STRINGS);
+        let m = message_from_packed(&text, packed(&spans)).expect("sound");
+        let text = |s: &str| api::ParamValue::Text(s.into());
+        let expected = api::Message {
+            idempotency_key: "key-1".into(),
+            attempt: 3,
+            customer_id: "C-42".into(),
+            locale: Some("fr-FR".into()),
+            time_zone: "Europe/Paris".into(),
+            channel: "sms_service".into(),
+            origin: "j/step".into(),
+            template: None,
+            content: api::Content::Rendered(vec![
+                ("subject".into(), text("Réduction de 10 €")),
+                ("text".into(), text("")),
+            ]),
+            recipient: vec![(
+                "phones".into(),
+                api::ParamValue::TextList(vec!["+33612345678".into(), "Réduction de 10 €".into()]),
+            )],
+            params: vec![
+                ("urgency".into(), api::ParamValue::Number(2.5)),
+                ("codes".into(), api::ParamValue::NumberList(vec![1.0, -0.0])),
+            ],
+            offer: Some(api::Offer {
+                id: "promo".into(),
+                fields: vec![("free".into(), api::ParamValue::Boolean(true))],
+            }),
+            sent_at: "2027-03-01T09:30:00Z".into(),
+        };
+        assert_eq!(m, expected);
+
+        // A provider template, no offer.
+        let (text, spans) = packer(&PACKED_STRINGS);
+        let mut p = packed(&spans);
+        p.provider_template = Some(spans[6]);
+        p.template = Some(spans[4]);
+        p.offer_id = None;
+        p.locale = None;
+        p.fields.retain(|f| f.section == pw::Section::Params);
+        let m = message_from_packed(&text, p).expect("sound");
+        assert_eq!(m.content, api::Content::ProviderTemplate("promo".into()));
+        assert_eq!(m.template.as_deref(), Some("sms_service"));
+        assert_eq!((m.offer, m.locale, m.params.len()), (None, None, 2));
+    }
+
+    #[test]
+    fn malformed_packed_messages_say_what_is_wrong() {
+        let (text, spans) = packer(&PACKED_STRINGS);
+        let euro = text.find('€').expect("a euro sign") as u32;
+        /// Breaks a packed message, given the offset of `€` and the text's length.
+        type Break = fn(&mut pw::PackedMessage, u32, u32);
+        let cases: [(Break, &str); 6] = [
+            (
+                |p, _, len| p.customer_id = pw::Span { start: len, len: 1 },
+                "customer-id: span",
+            ),
+            (
+                |p, _, _| {
+                    p.sent_at = pw::Span {
+                        start: u32::MAX,
+                        len: u32::MAX,
+                    }
+                },
+                "sent-at: span 4294967295+4294967295 is not text",
+            ),
+            // Into the middle of the three bytes of `€`.
+            (
+                |p, euro, _| {
+                    p.locale = Some(pw::Span {
+                        start: euro + 1,
+                        len: 1,
+                    })
+                },
+                "locale: span",
+            ),
+            (
+                |p, euro, _| {
+                    p.fields[1].value = pw::PackedValue::TextList(vec![pw::Span {
+                        start: euro,
+                        len: 2,
+                    }]);
+                },
+                "subject: span",
+            ),
+            (
+                |p, _, _| p.provider_template = Some(p.origin),
+                "content fields beside a provider template",
+            ),
+            (|p, _, _| p.offer_id = None, "offer fields without an offer"),
+        ];
+        for (break_it, expected) in cases {
+            let mut p = packed(&spans);
+            break_it(&mut p, euro, text.len() as u32);
+            let why = message_from_packed(&text, p).expect_err(expected);
+            assert!(why.starts_with(expected), "{why}");
+        }
+    }
+
+    #[test]
+    fn packed_batches_keep_malformed_messages_in_their_places() {
+        let (text, spans) = packer(&PACKED_STRINGS);
+        let broken = || {
+            let mut p = packed(&spans);
+            p.offer_id = None;
+            p
+        };
+        let messages = vec![packed(&spans), broken(), packed(&spans), broken()];
+        let accept = |sound: &[api::Message]| -> Vec<api::Outcome> {
+            (0..sound.len())
+                .map(|i| api::Outcome::Accepted(format!("{i}-{}", sound[i].customer_id)))
+                .collect()
+        };
+        let failed = malformed("offer fields without an offer".into());
+        assert_eq!(
+            unpacked_batch(&text, messages, accept),
+            vec![
+                api::Outcome::Accepted("0-C-42".into()),
+                failed.clone(),
+                api::Outcome::Accepted("1-C-42".into()),
+                failed.clone(),
+            ]
+        );
+        // All malformed: the connector is not called.
+        let outcomes = unpacked_batch(&text, vec![broken()], |_| panic!("called"));
+        assert_eq!(outcomes, vec![failed.clone()]);
+        // A short answer stays short; a long one stays long.
+        let short = unpacked_batch(&text, vec![packed(&spans), broken()], |_| Vec::new());
+        assert!(short.is_empty());
+        let long = unpacked_batch(&text, vec![broken(), packed(&spans)], |s| {
+            vec![api::Outcome::Accepted("a".into()); s.len() + 1]
+        });
+        assert_eq!(long.len(), 3);
     }
 
     fn message_with_no_content() -> wit::Message {

@@ -199,8 +199,9 @@ pub fn deliver_http(
     }
 }
 
-/// Exports a [`Connector`] as the component's `journey:channel/connector` and
-/// `journey:channel/batch` interfaces.
+/// Exports a [`Connector`] as the component's `journey:channel/connector`,
+/// `journey:channel/batch` and `journey:channel/packed` interfaces (the last one unpacks
+/// each message before the connector sees it).
 ///
 /// Invoke it once, in the connector crate, under `#[cfg(target_arch = "wasm32")]`.
 #[macro_export]
@@ -236,6 +237,27 @@ macro_rules! export_connector {
                 ) -> ::std::vec::Vec<$crate::bindings::exports::journey::channel::batch::Outcome>
                 {
                     $crate::__private::export_deliver_batch::<$ty>(messages)
+                }
+            }
+
+            impl $crate::bindings::exports::journey::channel::packed::Guest
+                for __JourneyConnectorExport
+            {
+                fn deliver(
+                    text: ::std::string::String,
+                    message: $crate::bindings::exports::journey::channel::packed::PackedMessage,
+                ) -> $crate::bindings::exports::journey::channel::packed::Outcome {
+                    $crate::__private::export_deliver_packed::<$ty>(text, message)
+                }
+
+                fn deliver_batch(
+                    text: ::std::string::String,
+                    messages: ::std::vec::Vec<
+                        $crate::bindings::exports::journey::channel::packed::PackedMessage,
+                    >,
+                ) -> ::std::vec::Vec<$crate::bindings::exports::journey::channel::packed::Outcome>
+                {
+                    $crate::__private::export_deliver_packed_batch::<$ty>(text, messages)
                 }
             }
 

@@ -16,6 +16,7 @@
 //! | `stall` | sleeps for an hour, waiting on a WASI clock (the host's deadline must stop the wait) |
 //! | `short` | like `ok`, but `deliver-batch` answers one outcome too few |
 //! | `batch-size` | `accepted("<n>-<idempotency key>")`, `n` the number of messages of the call |
+//! | `echo` | `accepted` with the message as the SDK gave it, written with `{:?}` |
 //!
 //! Any other mode fails with a message naming it. `deliver-batch` reads `mode` once per
 //! call and delivers each message as `deliver` would, but for `short` and `batch-size`.
@@ -86,6 +87,9 @@ fn deliver_in(host: &dyn Host, mode: &str, message: &Message, size: usize) -> Ou
     match mode {
         "ok" | "short" => Outcome::Accepted(format!("ok-{}", message.idempotency_key)),
         "batch-size" => Outcome::Accepted(format!("{size}-{}", message.idempotency_key)),
+        // `Debug` rather than JSON: exact for every number, NaN included, and it tells an
+        // empty number list from an empty text list.
+        "echo" => Outcome::Accepted(format!("{message:?}")),
         "loop" => spin(),
         "stall" => {
             // In a component this waits on `wasi:clocks`, not computing: only a deadline
@@ -200,6 +204,10 @@ mod tests {
                 after_ms: u64::MAX,
                 reason: String::new()
             }
+        );
+        assert_eq!(
+            deliver("echo", StubHost::new()).0,
+            Outcome::Accepted(format!("{:?}", testing::message()))
         );
         assert_eq!(
             deliver("dance", StubHost::new()).0,
