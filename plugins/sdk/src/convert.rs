@@ -642,6 +642,130 @@ mod tests {
         assert_eq!(long.len(), 3);
     }
 
+    /// Any span: mostly inside a short text, sometimes anywhere at all.
+    fn any_span() -> impl proptest::strategy::Strategy<Value = pw::Span> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0u32..24, 0u32..24).prop_map(|(start, len)| pw::Span { start, len }),
+            1 => (any::<u32>(), any::<u32>()).prop_map(|(start, len)| pw::Span { start, len }),
+        ]
+    }
+
+    fn any_packed_message() -> impl proptest::strategy::Strategy<Value = pw::PackedMessage> {
+        use proptest::prelude::*;
+        let section = prop_oneof![
+            Just(pw::Section::Content),
+            Just(pw::Section::Recipient),
+            Just(pw::Section::Params),
+            Just(pw::Section::Offer),
+        ];
+        let value = prop_oneof![
+            any_span().prop_map(pw::PackedValue::Text),
+            any::<f64>().prop_map(pw::PackedValue::Number),
+            any::<bool>().prop_map(pw::PackedValue::Boolean),
+            prop::collection::vec(any_span(), 0..3).prop_map(pw::PackedValue::TextList),
+            prop::collection::vec(any::<f64>(), 0..3).prop_map(pw::PackedValue::NumberList),
+        ];
+        let field =
+            (section, any_span(), value).prop_map(|(section, name, value)| pw::PackedField {
+                section,
+                name,
+                value,
+            });
+        let optional = || prop::option::of(any_span());
+        (
+            (any_span(), any::<u32>(), any_span(), optional(), any_span()),
+            (any_span(), any_span(), optional(), optional(), optional()),
+            (prop::collection::vec(field, 0..5), any_span()),
+        )
+            .prop_map(
+                |(
+                    (idempotency_key, attempt, customer_id, locale, time_zone),
+                    (channel, origin, template, provider_template, offer_id),
+                    (fields, sent_at),
+                )| pw::PackedMessage {
+                    idempotency_key,
+                    attempt,
+                    customer_id,
+                    locale,
+                    time_zone,
+                    channel,
+                    origin,
+                    template,
+                    provider_template,
+                    offer_id,
+                    fields,
+                    sent_at,
+                },
+            )
+    }
+
+    /// Every span of `m` (names, values, list items, optional ones).
+    fn spans_of(m: &pw::PackedMessage) -> Vec<pw::Span> {
+        let mut out = vec![
+            m.idempotency_key,
+            m.customer_id,
+            m.time_zone,
+            m.channel,
+            m.origin,
+            m.sent_at,
+        ];
+        out.extend(
+            [m.locale, m.template, m.provider_template, m.offer_id]
+                .into_iter()
+                .flatten(),
+        );
+        for f in &m.fields {
+            out.push(f.name);
+            match &f.value {
+                pw::PackedValue::Text(s) => out.push(*s),
+                pw::PackedValue::TextList(l) => out.extend(l.iter().copied()),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Whatever a host sends, unpacking answers a message or why not, and never panics;
+        /// it refuses exactly the messages with a span that is not text of the call's text
+        /// or with fields their sections cannot hold.
+        #[test]
+        fn unpacking_any_packed_message_answers_and_never_panics(
+            text in "[a-z€é]{0,16}",
+            m in any_packed_message(),
+        ) {
+            let spans_sound = spans_of(&m).iter().all(|s| {
+                let start = s.start as usize;
+                start
+                    .checked_add(s.len as usize)
+                    .is_some_and(|end| text.get(start..end).is_some())
+            });
+            let has = |section| m.fields.iter().any(|f| f.section == section);
+            let template_clash = m.provider_template.is_some() && has(pw::Section::Content);
+            let stray_offer = m.offer_id.is_none() && has(pw::Section::Offer);
+            let sections_sound = !(template_clash || stray_offer);
+            let fields = m.fields.len();
+            match message_from_packed(&text, m) {
+                Ok(message) => {
+                    proptest::prop_assert!(spans_sound && sections_sound);
+                    let content = match &message.content {
+                        api::Content::Rendered(parts) => parts.len(),
+                        api::Content::ProviderTemplate(_) => 0,
+                    };
+                    let offer = message.offer.as_ref().map_or(0, |o| o.fields.len());
+                    proptest::prop_assert_eq!(
+                        content + message.recipient.len() + message.params.len() + offer,
+                        fields
+                    );
+                }
+                Err(why) => {
+                    proptest::prop_assert!(!(spans_sound && sections_sound), "{}", why);
+                }
+            }
+        }
+    }
+
     fn message_with_no_content() -> wit::Message {
         wit::Message {
             idempotency_key: String::new(),
