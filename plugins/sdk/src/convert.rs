@@ -121,12 +121,11 @@ pub fn message_from_wit(m: wit::Message) -> api::Message {
 }
 
 /// The text of span `s` of `text`, `what` naming it for the error.
-fn span_text(text: &str, s: pw::Span, what: &str) -> Result<String, String> {
+fn span_str<'t>(text: &'t str, s: pw::Span, what: &str) -> Result<&'t str, String> {
     let start = s.start as usize;
     start
         .checked_add(s.len as usize)
         .and_then(|end| text.get(start..end))
-        .map(str::to_string)
         .ok_or_else(|| {
             format!(
                 "{what}: span {}+{} is not text of the call's {} bytes (out of range, or it splits a character)",
@@ -137,18 +136,83 @@ fn span_text(text: &str, s: pw::Span, what: &str) -> Result<String, String> {
         })
 }
 
-fn packed_value(text: &str, v: pw::PackedValue, what: &str) -> Result<api::ParamValue, String> {
-    Ok(match v {
-        pw::PackedValue::Text(s) => api::ParamValue::Text(span_text(text, s, what)?),
-        pw::PackedValue::Number(n) => api::ParamValue::Number(n),
-        pw::PackedValue::Boolean(b) => api::ParamValue::Boolean(b),
-        pw::PackedValue::TextList(l) => api::ParamValue::TextList(
-            l.into_iter()
-                .map(|s| span_text(text, s, what))
-                .collect::<Result<_, _>>()?,
-        ),
-        pw::PackedValue::NumberList(l) => api::ParamValue::NumberList(l),
-    })
+/// `into` made the text of span `s`, in the allocation it has.
+fn refill(into: &mut String, text: &str, s: pw::Span, what: &str) -> Result<(), String> {
+    let s = span_str(text, s, what)?;
+    into.clear();
+    into.push_str(s);
+    Ok(())
+}
+
+/// `into` made the text of span `s` when there is one (in the allocation it has), else
+/// `None`.
+fn refill_optional(
+    into: &mut Option<String>,
+    text: &str,
+    s: Option<pw::Span>,
+    what: &str,
+) -> Result<(), String> {
+    match (s, into.as_mut()) {
+        (None, _) => *into = None,
+        (Some(s), Some(old)) => refill(old, text, s, what)?,
+        (Some(s), None) => *into = Some(span_str(text, s, what)?.to_string()),
+    }
+    Ok(())
+}
+
+/// `into` made the value `v` describes, reusing the strings it holds.
+fn refill_value(
+    into: &mut api::ParamValue,
+    text: &str,
+    v: pw::PackedValue,
+    what: &str,
+) -> Result<(), String> {
+    match (v, &mut *into) {
+        (pw::PackedValue::Text(s), api::ParamValue::Text(old)) => refill(old, text, s, what)?,
+        (pw::PackedValue::TextList(spans), api::ParamValue::TextList(old)) => {
+            old.truncate(spans.len());
+            for (i, s) in spans.into_iter().enumerate() {
+                match old.get_mut(i) {
+                    Some(item) => refill(item, text, s, what)?,
+                    None => old.push(span_str(text, s, what)?.to_string()),
+                }
+            }
+        }
+        (pw::PackedValue::Text(s), _) => {
+            *into = api::ParamValue::Text(span_str(text, s, what)?.to_string());
+        }
+        (pw::PackedValue::TextList(spans), _) => {
+            let items = spans
+                .into_iter()
+                .map(|s| span_str(text, s, what).map(str::to_string))
+                .collect::<Result<_, _>>()?;
+            *into = api::ParamValue::TextList(items);
+        }
+        (pw::PackedValue::Number(n), _) => *into = api::ParamValue::Number(n),
+        (pw::PackedValue::Boolean(b), _) => *into = api::ParamValue::Boolean(b),
+        (pw::PackedValue::NumberList(l), _) => *into = api::ParamValue::NumberList(l),
+    }
+    Ok(())
+}
+
+/// A message with nothing in it, for [`message_into`] to fill.
+#[doc(hidden)]
+pub fn blank_message() -> api::Message {
+    api::Message {
+        idempotency_key: String::new(),
+        attempt: 0,
+        customer_id: String::new(),
+        locale: None,
+        time_zone: String::new(),
+        channel: String::new(),
+        origin: String::new(),
+        template: None,
+        content: api::Content::Rendered(Vec::new()),
+        recipient: Vec::new(),
+        params: Vec::new(),
+        offer: None,
+        sent_at: String::new(),
+    }
 }
 
 /// The message a packed message describes, its spans read from the call's `text`; or why it
@@ -156,51 +220,102 @@ fn packed_value(text: &str, v: pw::PackedValue, what: &str) -> Result<api::Param
 /// template, offer fields without an offer).
 #[doc(hidden)]
 pub fn message_from_packed(text: &str, m: pw::PackedMessage) -> Result<api::Message, String> {
-    let span = |s, what| span_text(text, s, what);
-    let optional = |s: Option<pw::Span>, what| s.map(|s| span_text(text, s, what)).transpose();
+    let mut out = blank_message();
+    message_into(text, m, &mut out)?;
+    Ok(out)
+}
+
+/// [`message_from_packed`] into `out`, reusing the strings and lists it holds: a
+/// component that unpacks every call's message into the same one allocates only where a
+/// message outgrows the ones before it. Every field of `out` is set; after an error, `out`
+/// holds part of the message.
+#[doc(hidden)]
+pub fn message_into(text: &str, m: pw::PackedMessage, out: &mut api::Message) -> Result<(), String> {
     let mut counts = [0usize; 4];
     for f in &m.fields {
         counts[f.section as usize] += 1;
     }
-    let [mut content, mut recipient, mut params, mut offer_fields] = counts.map(Vec::with_capacity);
+    let [content, _, _, offer] = counts;
+    if m.provider_template.is_some() && content > 0 {
+        return Err("content fields beside a provider template".to_string());
+    }
+    if m.offer_id.is_none() && offer > 0 {
+        return Err("offer fields without an offer".to_string());
+    }
+    refill(&mut out.idempotency_key, text, m.idempotency_key, "idempotency-key")?;
+    out.attempt = m.attempt;
+    refill(&mut out.customer_id, text, m.customer_id, "customer-id")?;
+    refill_optional(&mut out.locale, text, m.locale, "locale")?;
+    refill(&mut out.time_zone, text, m.time_zone, "time-zone")?;
+    refill(&mut out.channel, text, m.channel, "channel")?;
+    refill(&mut out.origin, text, m.origin, "origin")?;
+    refill_optional(&mut out.template, text, m.template, "template")?;
+    refill(&mut out.sent_at, text, m.sent_at, "sent-at")?;
+    match (m.provider_template, &mut out.content) {
+        (Some(s), api::Content::ProviderTemplate(id)) => refill(id, text, s, "provider-template")?,
+        (Some(s), content) => {
+            let id = span_str(text, s, "provider-template")?.to_string();
+            *content = api::Content::ProviderTemplate(id);
+        }
+        (None, api::Content::Rendered(_)) => {}
+        (None, content) => *content = api::Content::Rendered(Vec::new()),
+    }
+    match (m.offer_id, &mut out.offer) {
+        (Some(s), Some(o)) => refill(&mut o.id, text, s, "offer-id")?,
+        (Some(s), offer) => {
+            *offer = Some(api::Offer {
+                id: span_str(text, s, "offer-id")?.to_string(),
+                fields: Vec::new(),
+            });
+        }
+        (None, offer) => *offer = None,
+    }
+    let mut filled = [0usize; 4];
     for f in m.fields {
-        let name = span(f.name, "a field's name")?;
-        let value = packed_value(text, f.value, &name)?;
-        match f.section {
-            pw::Section::Content => content.push((name, value)),
-            pw::Section::Recipient => recipient.push((name, value)),
-            pw::Section::Params => params.push((name, value)),
-            pw::Section::Offer => offer_fields.push((name, value)),
+        let section = f.section as usize;
+        let list = match f.section {
+            pw::Section::Content => match &mut out.content {
+                api::Content::Rendered(parts) => parts,
+                // Refused above.
+                api::Content::ProviderTemplate(_) => continue,
+            },
+            pw::Section::Recipient => &mut out.recipient,
+            pw::Section::Params => &mut out.params,
+            pw::Section::Offer => match &mut out.offer {
+                Some(o) => &mut o.fields,
+                // Refused above.
+                None => continue,
+            },
+        };
+        let at = filled[section];
+        filled[section] += 1;
+        if at == 0 {
+            list.truncate(counts[section]);
+            list.reserve(counts[section] - list.len());
+        }
+        match list.get_mut(at) {
+            Some((name, value)) => {
+                refill(name, text, f.name, "a field's name")?;
+                refill_value(value, text, f.value, name)?;
+            }
+            None => {
+                let name = span_str(text, f.name, "a field's name")?.to_string();
+                let mut value = api::ParamValue::Boolean(false);
+                refill_value(&mut value, text, f.value, &name)?;
+                list.push((name, value));
+            }
         }
     }
-    let content = match optional(m.provider_template, "provider-template")? {
-        None => api::Content::Rendered(content),
-        Some(id) if content.is_empty() => api::Content::ProviderTemplate(id),
-        Some(_) => return Err("content fields beside a provider template".to_string()),
-    };
-    let offer = match optional(m.offer_id, "offer-id")? {
-        Some(id) => Some(api::Offer {
-            id,
-            fields: offer_fields,
-        }),
-        None if offer_fields.is_empty() => None,
-        None => return Err("offer fields without an offer".to_string()),
-    };
-    Ok(api::Message {
-        idempotency_key: span(m.idempotency_key, "idempotency-key")?,
-        attempt: m.attempt,
-        customer_id: span(m.customer_id, "customer-id")?,
-        locale: optional(m.locale, "locale")?,
-        time_zone: span(m.time_zone, "time-zone")?,
-        channel: span(m.channel, "channel")?,
-        origin: span(m.origin, "origin")?,
-        template: optional(m.template, "template")?,
-        content,
-        recipient,
-        params,
-        offer,
-        sent_at: span(m.sent_at, "sent-at")?,
-    })
+    // The lists this message has no field in.
+    if let api::Content::Rendered(parts) = &mut out.content {
+        parts.truncate(filled[0]);
+    }
+    out.recipient.truncate(filled[1]);
+    out.params.truncate(filled[2]);
+    if let Some(o) = &mut out.offer {
+        o.fields.truncate(filled[3]);
+    }
+    Ok(())
 }
 
 /// The outcome of a message that could not be unpacked.
@@ -248,22 +363,30 @@ pub fn export_deliver_batch<C: crate::Connector>(messages: Vec<wit::Message>) ->
         .collect()
 }
 
-/// The body of the exported `packed.deliver` function: the message unpacked from `text`,
-/// then delivered as `deliver` delivers it; a malformed one fails without reaching the
-/// connector.
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    /// The message every packed call of this component unpacks into: its strings and lists
+    /// keep their allocations from one call to the next.
+    static UNPACKED: std::cell::RefCell<api::Message> = std::cell::RefCell::new(blank_message());
+    /// The same for packed batches.
+    static UNPACKED_BATCH: std::cell::RefCell<Vec<api::Message>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The body of the exported `packed.deliver` function: the message unpacked from `text`
+/// (into the component's reused [`api::Message`]), then delivered as `deliver` delivers it;
+/// a malformed one fails without reaching the connector.
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub fn export_deliver_packed<C: crate::Connector>(
     text: String,
     message: pw::PackedMessage,
 ) -> wit::Outcome {
-    outcome_to_wit(match message_from_packed(&text, message) {
-        Ok(message) => {
-            drop(text);
-            C::deliver(&crate::component::ComponentHost, &message)
-        }
+    let outcome = UNPACKED.with_borrow_mut(|m| match message_into(&text, message, m) {
+        Ok(()) => C::deliver(&crate::component::ComponentHost, m),
         Err(why) => malformed(why),
-    })
+    });
+    outcome_to_wit(outcome)
 }
 
 /// The body of the exported `packed.deliver-batch` function: the messages unpacked from
@@ -275,8 +398,10 @@ pub fn export_deliver_packed_batch<C: crate::Connector>(
     text: String,
     messages: Vec<pw::PackedMessage>,
 ) -> Vec<wit::Outcome> {
-    unpacked_batch(&text, messages, |sound| {
-        C::deliver_batch(&crate::component::ComponentHost, sound)
+    UNPACKED_BATCH.with_borrow_mut(|scratch| {
+        unpacked_batch(&text, messages, scratch, |sound| {
+            C::deliver_batch(&crate::component::ComponentHost, sound)
+        })
     })
     .into_iter()
     .map(outcome_to_wit)
@@ -285,32 +410,41 @@ pub fn export_deliver_packed_batch<C: crate::Connector>(
 
 /// The outcomes of packed `messages`: `deliver` of the sound ones, all in one call (none
 /// when there are none), with each malformed one's failure in its place. An answer of
-/// another length than the sound messages stays so, for the host to refuse.
+/// another length than the sound messages stays so, for the host to refuse. The messages
+/// are unpacked into `scratch`, whose messages are reused.
 #[cfg(any(target_arch = "wasm32", test))]
 fn unpacked_batch(
     text: &str,
     messages: Vec<pw::PackedMessage>,
+    scratch: &mut Vec<api::Message>,
     deliver: impl FnOnce(&[api::Message]) -> Vec<api::Outcome>,
 ) -> Vec<api::Outcome> {
-    let mut sound = Vec::with_capacity(messages.len());
+    let mut sound = 0;
     // Per message: `None` when it is sound (`deliver` answers for it), else why not.
     let mut slots: Vec<Option<String>> = Vec::with_capacity(messages.len());
     for m in messages {
-        match message_from_packed(text, m) {
-            Ok(m) => {
-                sound.push(m);
+        if scratch.len() == sound {
+            scratch.push(blank_message());
+        }
+        let Some(into) = scratch.get_mut(sound) else {
+            continue;
+        };
+        match message_into(text, m, into) {
+            Ok(()) => {
+                sound += 1;
                 slots.push(None);
             }
             Err(why) => slots.push(Some(why)),
         }
     }
+    let sound = scratch.get(..sound).unwrap_or_default();
     if sound.len() == slots.len() {
-        return deliver(&sound);
+        return deliver(sound);
     }
     let mut answers = if sound.is_empty() {
         Vec::new().into_iter()
     } else {
-        deliver(&sound).into_iter()
+        deliver(sound).into_iter()
     };
     let mut out = Vec::with_capacity(slots.len());
     for slot in slots {
@@ -622,7 +756,7 @@ mod tests {
         };
         let failed = malformed("offer fields without an offer".into());
         assert_eq!(
-            unpacked_batch(&text, messages, accept),
+            unpacked_batch(&text, messages, &mut Vec::new(), accept),
             vec![
                 api::Outcome::Accepted("0-C-42".into()),
                 failed.clone(),
@@ -631,19 +765,19 @@ mod tests {
             ]
         );
         // All malformed: the connector is not called.
-        let outcomes = unpacked_batch(&text, vec![broken()], |_| panic!("called"));
+        let outcomes = unpacked_batch(&text, vec![broken()], &mut Vec::new(), |_| panic!("called"));
         assert_eq!(outcomes, vec![failed.clone()]);
         // A short answer stays short; a long one stays long.
-        let short = unpacked_batch(&text, vec![packed(&spans), broken()], |_| Vec::new());
+        let short = unpacked_batch(&text, vec![packed(&spans), broken()], &mut Vec::new(), |_| Vec::new());
         assert!(short.is_empty());
-        let long = unpacked_batch(&text, vec![broken(), packed(&spans)], |s| {
+        let long = unpacked_batch(&text, vec![broken(), packed(&spans)], &mut Vec::new(), |s| {
             vec![api::Outcome::Accepted("a".into()); s.len() + 1]
         });
         assert_eq!(long.len(), 3);
     }
 
     /// Any span: mostly inside a short text, sometimes anywhere at all.
-    fn any_span() -> impl proptest::strategy::Strategy<Value = pw::Span> {
+    fn any_span() -> impl proptest::strategy::Strategy<Value = pw::Span> + Clone {
         use proptest::prelude::*;
         prop_oneof![
             4 => (0u32..24, 0u32..24).prop_map(|(start, len)| pw::Span { start, len }),
@@ -651,8 +785,22 @@ mod tests {
         ]
     }
 
-    fn any_packed_message() -> impl proptest::strategy::Strategy<Value = pw::PackedMessage> {
+    /// A span of the first 48 bytes of a text, always text of an ASCII one that long.
+    fn sound_span() -> impl proptest::strategy::Strategy<Value = pw::Span> + Clone {
         use proptest::prelude::*;
+        (0u32..24, 0u32..24).prop_map(|(start, len)| pw::Span { start, len })
+    }
+
+    fn any_packed_message() -> impl proptest::strategy::Strategy<Value = pw::PackedMessage> {
+        packed_message_of(any_span())
+    }
+
+    /// Packed messages whose spans come from `span`.
+    fn packed_message_of(
+        span: impl proptest::strategy::Strategy<Value = pw::Span> + Clone + 'static,
+    ) -> impl proptest::strategy::Strategy<Value = pw::PackedMessage> {
+        use proptest::prelude::*;
+        let any_span = move || span.clone();
         let section = prop_oneof![
             Just(pw::Section::Content),
             Just(pw::Section::Recipient),
@@ -727,6 +875,28 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Unpacking into a message that held others gives what unpacking into a blank one
+        /// gives, after sound messages of any shape and after malformed ones (which leave
+        /// it half filled).
+        #[test]
+        fn unpacking_into_a_reused_message_is_unpacking_afresh(
+            text in "[ -~]{48}",
+            messages in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => packed_message_of(sound_span()),
+                    1 => any_packed_message(),
+                ],
+                1..12,
+            ),
+        ) {
+            let mut reused = blank_message();
+            for m in messages {
+                let fresh = message_from_packed(&text, m.clone());
+                let again = message_into(&text, m, &mut reused).map(|()| reused.clone());
+                proptest::prop_assert_eq!(again, fresh);
+            }
+        }
+
         /// Whatever a host sends, unpacking answers a message or why not, and never panics;
         /// it refuses exactly the messages with a span that is not text of the call's text
         /// or with fields their sections cannot hold.
