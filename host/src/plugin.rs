@@ -297,6 +297,7 @@ impl PluginHost {
             bindings,
             batch,
             packed,
+            setup_id: 0,
             id: id.clone(),
             deadline: config.call_deadline,
             memory_limit: config.memory_limit,
@@ -579,6 +580,9 @@ pub struct Instance {
     batch: Option<Func>,
     /// Its `packed` functions, if it has them and the host uses them.
     packed: Option<PackedFuncs>,
+    /// The number `packed` calls give the channel set-up they serve: it changes when the
+    /// set-up does.
+    setup_id: u64,
     id: PluginId,
     deadline: Duration,
     memory_limit: u64,
@@ -717,8 +721,9 @@ impl Instance {
         let started = self.begin(setup, self.deadline);
         let packed = self.packed.and_then(|f| Some((f, pack_one(message)?)));
         let result = match packed {
-            Some((funcs, packed)) => {
-                let call = funcs.deliver.call_async(&mut self.store, packed);
+            Some((funcs, (text, packed))) => {
+                let args = (self.setup_id, text, packed);
+                let call = funcs.deliver.call_async(&mut self.store, args);
                 within(started, self.deadline, std::pin::pin!(call))
                     .await
                     .map(|r| r.map(|(outcome,)| outcome))
@@ -813,7 +818,8 @@ impl Instance {
         let packed = self.packed.and_then(|f| Some((f, pack_all(messages)?)));
         let result = match packed {
             Some((funcs, (text, packed))) => {
-                let call = funcs.batch.call_async(&mut self.store, (text, packed));
+                let args = (self.setup_id, text, packed);
+                let call = funcs.batch.call_async(&mut self.store, args);
                 within(started, deadline, std::pin::pin!(call)).await
             }
             None => {
@@ -945,6 +951,12 @@ impl Instance {
         let started = Instant::now();
         let data = self.store.data_mut();
         data.serving = true;
+        // The set-up is immutable behind its `Arc`, and the one of the last call is held
+        // here, so its address cannot be reused by another: the same `Arc` is the same
+        // configuration and secrets.
+        if !Arc::ptr_eq(&data.hooks.setup, setup) {
+            self.setup_id = self.setup_id.wrapping_add(1);
+        }
         data.hooks.setup = setup.clone();
         data.logs.clear();
         if let Ok(mut x) = data.hooks.exchanges.lock() {
@@ -998,8 +1010,8 @@ struct PackedExports {
 /// lifetime would be part of the type, which would then be checked again on every call).
 #[derive(Clone, Copy)]
 struct PackedFuncs {
-    deliver: TypedFunc<(String, convert::packed::PackedMessage), (wit::Outcome,)>,
-    batch: TypedFunc<(String, Vec<convert::packed::PackedMessage>), (Vec<wit::Outcome>,)>,
+    deliver: TypedFunc<(u64, String, convert::packed::PackedMessage), (wit::Outcome,)>,
+    batch: TypedFunc<(u64, String, Vec<convert::packed::PackedMessage>), (Vec<wit::Outcome>,)>,
 }
 
 /// Where a component's `packed` functions are, if it exports the interface (contract 1.2).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{host, host_with, load, mode, test_config};
+use common::{host, host_with, load, message as message_with, mode, test_config};
 use std::sync::LazyLock;
 
 use journey_host::{Plugin, PluginHost, Transport};
@@ -33,6 +33,30 @@ fn plugins_of_contract_1_2_pack_unless_the_host_is_told_not_to() {
     assert!(load(&h, "webhook").packs());
     assert!(!load(&h, "contract-1-0").packs(), "1.0 has no `packed`");
     assert!(!load(&unpacked_host(), "misbehave").packs());
+}
+
+/// The SDK keeps what `host.config` answers for as long as the host names the same
+/// channel set-up; a call for another set-up must see that one's configuration.
+#[test]
+fn every_call_sees_its_own_channel_configuration() {
+    let mut i = PLUGINS[0].instantiate().expect("instance");
+    let m = message_with(&[("text", "bonjour")], &[], &[]);
+    let key = &m.idempotency_key;
+    let ok = mode("ok");
+    let sized = mode("batch-size");
+    for (setup, expected) in [(&ok, "ok"), (&sized, "1"), (&sized, "1"), (&ok, "ok")] {
+        let d = i.deliver(setup, &m).expect("delivers");
+        assert_eq!(d.outcome, Outcome::Accepted(format!("{expected}-{key}")));
+    }
+    let two = [m.clone(), m.clone()];
+    for (setup, expected) in [(&sized, "2"), (&ok, "ok"), (&mode("batch-size"), "2")] {
+        let d = i.deliver_batch(setup, &two);
+        let answers: Vec<Outcome> = d.results.into_iter().map(|r| r.expect("ok")).collect();
+        assert_eq!(
+            answers,
+            vec![Outcome::Accepted(format!("{expected}-{key}")); 2]
+        );
+    }
 }
 
 /// Text of any script, empty included, a little of it.

@@ -22,6 +22,19 @@ const READ_CHUNK: u64 = 64 * 1024;
 /// downloads), so a hostile server cannot fill the plugin's memory.
 const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
+thread_local! {
+    /// The answers of `host.config` and `host.secret` kept for the current channel set-up.
+    static SETUP: std::cell::RefCell<crate::setup::SetupCache> =
+        std::cell::RefCell::new(crate::setup::SetupCache::default());
+}
+
+/// A call into the component begins, for the channel set-up `setup` when the host names it
+/// (packed calls, contract 1.2): configuration and secrets read during the call are kept
+/// for the next calls of the same set-up.
+pub(crate) fn begin_call(setup: Option<u64>) {
+    SETUP.with_borrow_mut(|c| c.begin(setup));
+}
+
 /// The host as a component sees it. Constructed by [`export_connector!`](crate::export_connector).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ComponentHost;
@@ -38,11 +51,11 @@ impl Host for ComponentHost {
     }
 
     fn config(&self, key: &str) -> Option<String> {
-        imports::config(key)
+        SETUP.with_borrow_mut(|c| c.config(key, imports::config))
     }
 
     fn secret(&self, key: &str) -> Option<String> {
-        imports::secret(key)
+        SETUP.with_borrow_mut(|c| c.secret(key, imports::secret))
     }
 
     fn hmac_sha256(&self, key: &str, data: &[u8]) -> Option<[u8; 32]> {

@@ -230,7 +230,11 @@ pub fn message_from_packed(text: &str, m: pw::PackedMessage) -> Result<api::Mess
 /// message outgrows the ones before it. Every field of `out` is set; after an error, `out`
 /// holds part of the message.
 #[doc(hidden)]
-pub fn message_into(text: &str, m: pw::PackedMessage, out: &mut api::Message) -> Result<(), String> {
+pub fn message_into(
+    text: &str,
+    m: pw::PackedMessage,
+    out: &mut api::Message,
+) -> Result<(), String> {
     let mut counts = [0usize; 4];
     for f in &m.fields {
         counts[f.section as usize] += 1;
@@ -242,7 +246,12 @@ pub fn message_into(text: &str, m: pw::PackedMessage, out: &mut api::Message) ->
     if m.offer_id.is_none() && offer > 0 {
         return Err("offer fields without an offer".to_string());
     }
-    refill(&mut out.idempotency_key, text, m.idempotency_key, "idempotency-key")?;
+    refill(
+        &mut out.idempotency_key,
+        text,
+        m.idempotency_key,
+        "idempotency-key",
+    )?;
     out.attempt = m.attempt;
     refill(&mut out.customer_id, text, m.customer_id, "customer-id")?;
     refill_optional(&mut out.locale, text, m.locale, "locale")?;
@@ -347,6 +356,7 @@ pub fn export_manifest<C: crate::Connector>() -> wit::Manifest {
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub fn export_deliver<C: crate::Connector>(message: wit::Message) -> wit::Outcome {
+    crate::component::begin_call(None);
     let message = message_from_wit(message);
     outcome_to_wit(C::deliver(&crate::component::ComponentHost, &message))
 }
@@ -356,6 +366,7 @@ pub fn export_deliver<C: crate::Connector>(message: wit::Message) -> wit::Outcom
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub fn export_deliver_batch<C: crate::Connector>(messages: Vec<wit::Message>) -> Vec<wit::Outcome> {
+    crate::component::begin_call(None);
     let messages: Vec<api::Message> = messages.into_iter().map(message_from_wit).collect();
     C::deliver_batch(&crate::component::ComponentHost, &messages)
         .into_iter()
@@ -373,15 +384,18 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The body of the exported `packed.deliver` function: the message unpacked from `text`
+/// The body of the exported `packed.deliver` function, for channel set-up `setup`: the
+/// message unpacked from `text`
 /// (into the component's reused [`api::Message`]), then delivered as `deliver` delivers it;
 /// a malformed one fails without reaching the connector.
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub fn export_deliver_packed<C: crate::Connector>(
+    setup: u64,
     text: String,
     message: pw::PackedMessage,
 ) -> wit::Outcome {
+    crate::component::begin_call(Some(setup));
     let outcome = UNPACKED.with_borrow_mut(|m| match message_into(&text, message, m) {
         Ok(()) => C::deliver(&crate::component::ComponentHost, m),
         Err(why) => malformed(why),
@@ -395,17 +409,20 @@ pub fn export_deliver_packed<C: crate::Connector>(
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub fn export_deliver_packed_batch<C: crate::Connector>(
+    setup: u64,
     text: String,
     messages: Vec<pw::PackedMessage>,
 ) -> Vec<wit::Outcome> {
-    UNPACKED_BATCH.with_borrow_mut(|scratch| {
-        unpacked_batch(&text, messages, scratch, |sound| {
-            C::deliver_batch(&crate::component::ComponentHost, sound)
+    crate::component::begin_call(Some(setup));
+    UNPACKED_BATCH
+        .with_borrow_mut(|scratch| {
+            unpacked_batch(&text, messages, scratch, |sound| {
+                C::deliver_batch(&crate::component::ComponentHost, sound)
+            })
         })
-    })
-    .into_iter()
-    .map(outcome_to_wit)
-    .collect()
+        .into_iter()
+        .map(outcome_to_wit)
+        .collect()
 }
 
 /// The outcomes of packed `messages`: `deliver` of the sound ones, all in one call (none
@@ -768,11 +785,19 @@ mod tests {
         let outcomes = unpacked_batch(&text, vec![broken()], &mut Vec::new(), |_| panic!("called"));
         assert_eq!(outcomes, vec![failed.clone()]);
         // A short answer stays short; a long one stays long.
-        let short = unpacked_batch(&text, vec![packed(&spans), broken()], &mut Vec::new(), |_| Vec::new());
+        let short = unpacked_batch(
+            &text,
+            vec![packed(&spans), broken()],
+            &mut Vec::new(),
+            |_| Vec::new(),
+        );
         assert!(short.is_empty());
-        let long = unpacked_batch(&text, vec![broken(), packed(&spans)], &mut Vec::new(), |s| {
-            vec![api::Outcome::Accepted("a".into()); s.len() + 1]
-        });
+        let long = unpacked_batch(
+            &text,
+            vec![broken(), packed(&spans)],
+            &mut Vec::new(),
+            |s| vec![api::Outcome::Accepted("a".into()); s.len() + 1],
+        );
         assert_eq!(long.len(), 3);
     }
 

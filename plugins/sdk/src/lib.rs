@@ -72,6 +72,8 @@ pub use journey_plugin_api::*;
 mod batch;
 mod net;
 mod outcome;
+#[cfg(any(target_arch = "wasm32", test))]
+mod setup;
 pub mod spec;
 pub mod testing;
 
@@ -244,20 +246,22 @@ macro_rules! export_connector {
                 for __JourneyConnectorExport
             {
                 fn deliver(
+                    setup: u64,
                     text: ::std::string::String,
                     message: $crate::bindings::exports::journey::channel::packed::PackedMessage,
                 ) -> $crate::bindings::exports::journey::channel::packed::Outcome {
-                    $crate::__private::export_deliver_packed::<$ty>(text, message)
+                    $crate::__private::export_deliver_packed::<$ty>(setup, text, message)
                 }
 
                 fn deliver_batch(
+                    setup: u64,
                     text: ::std::string::String,
                     messages: ::std::vec::Vec<
                         $crate::bindings::exports::journey::channel::packed::PackedMessage,
                     >,
                 ) -> ::std::vec::Vec<$crate::bindings::exports::journey::channel::packed::Outcome>
                 {
-                    $crate::__private::export_deliver_packed_batch::<$ty>(text, messages)
+                    $crate::__private::export_deliver_packed_batch::<$ty>(setup, text, messages)
                 }
             }
 
