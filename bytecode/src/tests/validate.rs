@@ -254,6 +254,12 @@ fn weights() {
     assert!(matches!(err, ValidationError::BadWeights { .. }));
 }
 
+/// `list` made `n` long with copies of its first item (or cut to `n`).
+fn copies_of_first<T: Clone>(list: &mut Vec<T>, n: usize) {
+    let first = list[0].clone();
+    list.resize(n, first);
+}
+
 #[test]
 fn other_invariants() {
     // A customer's occurrence logs have 16-bit indexes: one more aggregate than fits is
@@ -271,22 +277,25 @@ fn other_invariants() {
     // a journey's entry clause in 13 bits and a journey in 16: one more than fits is refused.
     refused(
         |p, _| {
-            let timeline = &mut p.journeys[JourneyId::new(0)].timeline;
-            let first = timeline[0].clone();
-            timeline.resize(crate::MAX_TIMELINE_ENTRIES + 1, first);
+            copies_of_first(
+                &mut p.journeys[JourneyId::new(0)].timeline,
+                crate::MAX_TIMELINE_ENTRIES + 1,
+            );
         },
         "8191 timeline entries are more than the runtime's timers can name (at most 8190)",
     );
     let mut most = sample::program();
-    let timeline = &mut most.journeys[JourneyId::new(0)].timeline;
-    let first = timeline[0].clone();
-    timeline.resize(crate::MAX_TIMELINE_ENTRIES, first);
+    copies_of_first(
+        &mut most.journeys[JourneyId::new(0)].timeline,
+        crate::MAX_TIMELINE_ENTRIES,
+    );
     assert_eq!(validate(&most), Ok(()));
     refused(
         |p, _| {
-            let entries = &mut p.journeys[JourneyId::new(0)].entries;
-            let first = entries[0].clone();
-            entries.resize(crate::MAX_ENTRY_CLAUSES + 1, first);
+            copies_of_first(
+                &mut p.journeys[JourneyId::new(0)].entries,
+                crate::MAX_ENTRY_CLAUSES + 1,
+            );
         },
         "8193 entry clauses are more than the runtime's timers can name (at most 8192)",
     );

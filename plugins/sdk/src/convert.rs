@@ -196,8 +196,8 @@ fn refill_value(
 }
 
 /// A message with nothing in it, for [`message_into`] to fill.
-#[doc(hidden)]
-pub fn blank_message() -> api::Message {
+#[cfg(any(target_arch = "wasm32", test))]
+fn blank_message() -> api::Message {
     api::Message {
         idempotency_key: String::new(),
         attempt: 0,
@@ -215,20 +215,12 @@ pub fn blank_message() -> api::Message {
     }
 }
 
-/// The message a packed message describes, its spans read from the call's `text`; or why it
-/// is malformed (a span that is not text of `text`, content fields beside a provider
-/// template, offer fields without an offer).
-#[doc(hidden)]
-pub fn message_from_packed(text: &str, m: pw::PackedMessage) -> Result<api::Message, String> {
-    let mut out = blank_message();
-    message_into(text, m, &mut out)?;
-    Ok(out)
-}
-
-/// [`message_from_packed`] into `out`, reusing the strings and lists it holds: a
-/// component that unpacks every call's message into the same one allocates only where a
-/// message outgrows the ones before it. Every field of `out` is set; after an error, `out`
-/// holds part of the message.
+/// Makes `out` the message a packed message describes, its spans read from the call's
+/// `text`, or says why it is malformed (a span that is not text of `text`, content fields
+/// beside a provider template, offer fields without an offer). It reuses the strings and
+/// lists `out` holds: a component that unpacks every call's message into the same one
+/// allocates only where a message outgrows the ones before it. Every field of `out` is set;
+/// after an error, `out` holds part of the message.
 #[doc(hidden)]
 pub fn message_into(
     text: &str,
@@ -385,9 +377,9 @@ thread_local! {
 }
 
 /// The body of the exported `packed.deliver` function, for channel set-up `setup`: the
-/// message unpacked from `text`
-/// (into the component's reused [`api::Message`]), then delivered as `deliver` delivers it;
-/// a malformed one fails without reaching the connector.
+/// message unpacked from `text` (into the component's reused [`api::Message`]), then
+/// delivered as `deliver` delivers it; a malformed one fails without reaching the
+/// connector.
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub fn export_deliver_packed<C: crate::Connector>(
@@ -440,13 +432,11 @@ fn unpacked_batch(
     // Per message: `None` when it is sound (`deliver` answers for it), else why not.
     let mut slots: Vec<Option<String>> = Vec::with_capacity(messages.len());
     for m in messages {
+        // The sound messages so far fill `scratch[..sound]`; the next one goes after them.
         if scratch.len() == sound {
             scratch.push(blank_message());
         }
-        let Some(into) = scratch.get_mut(sound) else {
-            continue;
-        };
-        match message_into(text, m, into) {
+        match message_into(text, m, &mut scratch[sound]) {
             Ok(()) => {
                 sound += 1;
                 slots.push(None);
@@ -454,7 +444,7 @@ fn unpacked_batch(
             Err(why) => slots.push(Some(why)),
         }
     }
-    let sound = scratch.get(..sound).unwrap_or_default();
+    let sound = &scratch[..sound];
     if sound.len() == slots.len() {
         return deliver(sound);
     }
@@ -655,6 +645,13 @@ mod tests {
         "",
         "2027-03-01T09:30:00Z",
     ];
+
+    /// The message a packed message describes, unpacked into a blank one.
+    fn message_from_packed(text: &str, m: pw::PackedMessage) -> Result<api::Message, String> {
+        let mut out = blank_message();
+        message_into(text, m, &mut out)?;
+        Ok(out)
+    }
 
     #[test]
     fn packed_messages_unpack_to_the_messages_they_describe() {
