@@ -68,8 +68,8 @@ pub enum Transport {
     /// the `Host` header and the URL path is unchanged).
     Sink(SocketAddr),
     /// No network: every allowed request is answered at once, in the host, with this status
-    /// and a JSON body carrying an id (`{"id":"stub","sid":"stub","name":"stub"}`); for
-    /// benchmarks and dry runs.
+    /// and a JSON body carrying an id (`{"id":"stub","sid":"stub","name":"stub"}`, with its
+    /// `Content-Length`, as most providers send it); for benchmarks and dry runs.
     Stub(u16),
 }
 
@@ -172,6 +172,7 @@ impl WasiHttpHooks for HttpHooks {
                 let resp = http::Response::builder()
                     .status(status)
                     .header("content-type", "application/json")
+                    .header("content-length", STUB_BODY.len())
                     .body(
                         http_body_util::Full::new(Bytes::from_static(STUB_BODY.as_bytes()))
                             .map_err(|never| match never {})

@@ -381,3 +381,108 @@ fn a_broken_channel_does_not_stop_the_others() {
     assert!((1000..=2000).contains(&gap1), "{gap1}");
     assert!((2000..=4000).contains(&gap2), "{gap2}");
 }
+
+/// How a test server frames its answer.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    /// `Content-Length`, the body in two writes 50 ms apart: the plugin's first read gets
+    /// only the first part, and it must go on reading to the declared length.
+    LengthInTwoParts,
+    /// `Transfer-Encoding: chunked`, two chunks 50 ms apart.
+    Chunked,
+    /// Neither: the body ends when the server closes the connection.
+    UntilClose,
+}
+
+/// Serves one request on `listener`, answering `200` with `{"id":"framed-<framing>"}`.
+fn answer_once(listener: &std::net::TcpListener, framing: Framing) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let Ok((stream, _)) = listener.accept() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut request_body = vec![0; length];
+    let _ = reader.read_exact(&mut request_body);
+    let mut stream = reader.into_inner();
+    let body = format!(r#"{{"id":"framed-{framing:?}"}}"#);
+    let (first, second) = body.split_at(body.len() / 2);
+    let pause = || std::thread::sleep(Duration::from_millis(50));
+    let mut write = |bytes: &[u8]| {
+        let _ = stream.write_all(bytes);
+        let _ = stream.flush();
+    };
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n";
+    match framing {
+        Framing::LengthInTwoParts => {
+            write(format!("{head}Content-Length: {}\r\n\r\n{first}", body.len()).as_bytes());
+            pause();
+            write(second.as_bytes());
+        }
+        Framing::Chunked => {
+            write(
+                format!(
+                    "{head}Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{first}\r\n",
+                    first.len()
+                )
+                .as_bytes(),
+            );
+            pause();
+            write(format!("{:x}\r\n{second}\r\n0\r\n\r\n", second.len()).as_bytes());
+        }
+        Framing::UntilClose => {
+            write(format!("{head}\r\n{first}").as_bytes());
+            pause();
+            write(second.as_bytes());
+        }
+    }
+}
+
+/// The SDK reads a response to its declared length, or to its end when it declares none:
+/// however a server frames the body and however it arrives, the connector gets all of it
+/// (`declared` mode answers with the `id` of the JSON body, and with a made-up id when the
+/// body is cut short).
+#[test]
+fn response_bodies_are_read_whole_however_they_are_framed() {
+    let h = host();
+    let p = load(&h, "misbehave");
+    let mut i = p.instantiate().expect("instantiates");
+    for framing in [
+        Framing::LengthInTwoParts,
+        Framing::Chunked,
+        Framing::UntilClose,
+    ] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = std::thread::spawn(move || answer_once(&listener, framing));
+        let s = setup(
+            "misbehaving",
+            &[
+                ("mode", "declared"),
+                ("url", &format!("http://{addr}/hook")),
+            ],
+            &[],
+            &[&addr.to_string()],
+        );
+        let d = i
+            .deliver(&s, &msg())
+            .unwrap_or_else(|f| panic!("{framing:?}: {}", f.error));
+        assert_eq!(
+            d.outcome,
+            Outcome::Accepted(format!("framed-{framing:?}")),
+            "{framing:?}"
+        );
+        server.join().expect("server thread");
+    }
+}

@@ -224,6 +224,12 @@ impl HttpResponse {
     }
 }
 
+/// The body length response headers declare (`Content-Length`), when it is a plain number.
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) fn declared_length(headers: &[(String, String)]) -> Option<usize> {
+    find_header(headers, "content-length")?.trim().parse().ok()
+}
+
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -357,6 +363,23 @@ mod tests {
         assert_eq!(
             HttpResponse::new(500).with_body(vec![0xff]).text(),
             "\u{fffd}"
+        );
+    }
+
+    #[test]
+    fn a_declared_length_is_read_when_it_is_a_number() {
+        let headers = |v: &str| vec![("Content-Length".to_string(), v.to_string())];
+        assert_eq!(declared_length(&headers("42")), Some(42));
+        assert_eq!(declared_length(&headers(" 0 ")), Some(0));
+        assert_eq!(declared_length(&headers("4x")), None);
+        assert_eq!(declared_length(&headers("-1")), None);
+        assert_eq!(
+            declared_length(&[("content-length".to_string(), "7".to_string())]),
+            Some(7)
+        );
+        assert_eq!(
+            declared_length(&[("Content-Type".to_string(), "7".to_string())]),
+            None
         );
     }
 
