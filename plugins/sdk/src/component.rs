@@ -202,7 +202,8 @@ fn read_body(incoming: &IncomingBody, declared: Option<usize>) -> Result<Vec<u8>
     let stream = incoming
         .stream()
         .map_err(|()| HttpError::new(HttpErrorKind::Transport, "response stream already taken"))?;
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(MAX_RESPONSE_BODY));
+    // Room for what a short answer declares, not for whatever a server claims it will send.
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(READ_CHUNK as usize));
     loop {
         if declared == Some(body.len()) {
             return Ok(body);
