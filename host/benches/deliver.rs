@@ -269,19 +269,17 @@ fn main() {
         Ok(c) => c,
         Err(e) => panic!("the plugin components could not be built:\n{e}"),
     };
-    let host = PluginHost::new(HostConfig {
+    let config = HostConfig {
         transport: Transport::Stub(200),
         max_instances: 64,
         ..HostConfig::default()
-    })
-    .expect("host");
+    };
+    let host = PluginHost::new(config.clone()).expect("host");
     // The same plugins through `connector.deliver` and `batch.deliver-batch`, as a host
     // calls a plugin of contract 1.1: the baseline of `packed`.
     let typed_host = PluginHost::new(HostConfig {
-        transport: Transport::Stub(200),
-        max_instances: 64,
         packed_messages: false,
-        ..HostConfig::default()
+        ..config
     })
     .expect("host");
     let msg = message();

@@ -186,10 +186,10 @@ pub(crate) struct Packer {
 }
 
 impl Packer {
-    /// A packer with an empty text of `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Packer {
+    /// A packer with an empty text that has room for the strings of `messages`.
+    pub(crate) fn for_messages(messages: &[api::Message]) -> Packer {
         Packer {
-            text: String::with_capacity(capacity),
+            text: String::with_capacity(messages.iter().map(text_bytes).sum()),
         }
     }
 
@@ -284,7 +284,7 @@ impl Packer {
 }
 
 /// The bytes of text `m`'s strings take, for a [`Packer`]'s capacity.
-pub(crate) fn text_bytes(m: &api::Message) -> usize {
+fn text_bytes(m: &api::Message) -> usize {
     let value = |v: &api::ParamValue| match v {
         api::ParamValue::Text(s) => s.len(),
         api::ParamValue::TextList(l) => l.iter().map(String::len).sum(),

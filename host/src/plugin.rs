@@ -1081,15 +1081,14 @@ where
 
 /// `message` packed in its text; `None` when it would pass 4 GiB.
 fn pack_one(message: &Message) -> Option<(String, convert::packed::PackedMessage)> {
-    let mut packer = convert::Packer::with_capacity(convert::text_bytes(message));
+    let mut packer = convert::Packer::for_messages(std::slice::from_ref(message));
     let packed = packer.pack(message)?;
     Some((packer.into_text(), packed))
 }
 
 /// `messages` packed in one text; `None` when it would pass 4 GiB.
 fn pack_all(messages: &[Message]) -> Option<(String, Vec<convert::packed::PackedMessage>)> {
-    let bytes = messages.iter().map(convert::text_bytes).sum();
-    let mut packer = convert::Packer::with_capacity(bytes);
+    let mut packer = convert::Packer::for_messages(messages);
     let packed = messages
         .iter()
         .map(|m| packer.pack(m))
